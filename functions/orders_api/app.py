@@ -1,0 +1,224 @@
+"""orders_api: the Shipper-compatible outbound order API (one resolver, explicit routes).
+
+Thin by design: parse (Powertools + pydantic), call one service function, render the envelope.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from order_hub import wiring
+from order_hub.errors import CODE_INTERNAL, HubError
+from order_hub.http_api import hub_error_errors, json_body, request_id_from, validation_errors
+from order_hub.models.api import CancelOrderRequest, CreateOrderRequest, ListQuery, OrderNo, WarehouseId
+from order_hub.models.responses import (
+    ErrorResponse,
+    MetadataOnlyResponse,
+    OmsDetailResponse,
+    OrderSummaryResponse,
+    OutboundListResponse,
+    WmsDetailResponse,
+)
+from order_hub.models.status import ApiStatus
+from order_hub.models.tenant import Tenant
+from order_hub.observability import logger, metrics
+from order_hub.rendering.envelope import dumps, envelope, pagination_block
+from order_hub.rendering.shipper import oms_detail, order_summary, wms_detail
+from order_hub.services import orders
+from pydantic import ValidationError
+
+app = APIGatewayRestResolver(enable_validation=True, serializer=dumps)
+
+OMS = "/v3/fulfillment/outbound/oms"
+
+
+def _error_doc(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+
+
+ERRORS: dict[int, OpenAPIResponse] = {
+    400: _error_doc("Invalid input (code 810, the field is named)"),
+    401: _error_doc("Missing, unknown or revoked x-api-key (code 802)"),
+    500: _error_doc("Internal error (code 803)"),
+}
+NOT_FOUND: dict[int, OpenAPIResponse] = {404: _error_doc("Unknown order or warehouse for this account (code 810)")}
+CONFLICT: dict[int, OpenAPIResponse] = {409: _error_doc("Conflicting or concurrent change (code 810)")}
+
+
+def _respond(status: int, **parts: Any) -> Response[Any]:
+    """A success response: the envelope as a dict, validated against the route's response model."""
+    return Response(
+        status_code=status, content_type="application/json", body=envelope(app.current_event.path, status, **parts)
+    )
+
+
+def _respond_error(status: int, errors: list[dict[str, Any]]) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type="application/json",
+        body=json_body(app.current_event.path, status, errors=errors),
+    )
+
+
+def _tenant() -> Tenant:
+    tenant: Tenant = app.context["tenant"]
+    return tenant
+
+
+def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    tenant = wiring.authenticator().authenticate(app.current_event.headers.get("x-api-key"))
+    app.append_context(tenant=tenant)
+    logger.append_keys(tenant_id=tenant.tenant_id)
+    return next_middleware(app)
+
+
+app.use(middlewares=[authenticate])
+
+
+@app.exception_handler(HubError)
+def _hub_error(error: HubError) -> Response[Any]:
+    logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
+    return _respond_error(error.http_status, hub_error_errors(error))
+
+
+@app.exception_handler(RequestValidationError)
+def _request_invalid(error: RequestValidationError) -> Response[Any]:
+    return _respond_error(400, validation_errors(error.errors()))
+
+
+@app.exception_handler(ValidationError)
+def _model_invalid(error: ValidationError) -> Response[Any]:
+    return _respond_error(400, validation_errors(error.errors()))  # type: ignore[arg-type]
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response[Any]:
+    logger.exception("unexpected error")
+    return _respond_error(500, [{"code": CODE_INTERNAL, "message": "Internal server error."}])
+
+
+@app.post(
+    OMS,
+    summary="Create a B2C sales order (idempotent on warehouse_id + so_number)",
+    tags=["outbound"],
+    responses={**ERRORS, **CONFLICT},
+)
+def create_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[OrderSummaryResponse]:
+    result = orders.create_order(_tenant(), order, wiring.order_repository())
+    logger.append_keys(warehouse_id=order.warehouse_id, order_no=order.so_number)
+    if result.created:
+        metrics.add_metric(name="OrdersCreated", unit="Count", value=1)
+        logger.info("order created")
+    else:
+        logger.info("create replayed: order already exists with the same body")
+    response = _respond(200, data=order_summary(result.order))
+    response.headers["x-idempotent-replay"] = "false" if result.created else "true"
+    return response
+
+
+@app.put(
+    OMS,
+    summary="Update (replace) a B2C sales order before allocation",
+    tags=["outbound"],
+    responses={**ERRORS, **NOT_FOUND, **CONFLICT},
+)
+def update_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[OrderSummaryResponse]:
+    updated = orders.update_order(_tenant(), order, wiring.order_repository())
+    metrics.add_metric(name="OrdersUpdated", unit="Count", value=1)
+    return _respond(200, data=order_summary(updated))
+
+
+@app.patch(
+    f"{OMS}/cancel",
+    summary="Cancel a B2C sales order before allocation",
+    tags=["outbound"],
+    responses={**ERRORS, **NOT_FOUND, **CONFLICT},
+)
+def cancel_order(request: Annotated[CancelOrderRequest, Body()]) -> Response[MetadataOnlyResponse]:
+    cancellation = request.data.cancellation
+    logger.append_keys(warehouse_id=cancellation.warehouse_id, order_no=cancellation.order_no)
+    orders.cancel_order(_tenant(), cancellation, wiring.order_repository())
+    metrics.add_metric(name="OrdersCancelled", unit="Count", value=1)
+    logger.info("order cancelled")
+    return _respond(200)
+
+
+@app.get("/v3/fulfillment/outbounds/<outbound_type>", summary="List sales orders", tags=["outbound"], responses=ERRORS)
+def list_orders(
+    outbound_type: Annotated[str, Path(description="OMS (every order) or WMS (orders the warehouse knows)")],
+    created_start: Annotated[date | None, Query(description="yyyy-MM-dd")] = None,
+    created_end: Annotated[date | None, Query(description="yyyy-MM-dd")] = None,
+    updated_start: Annotated[date | None, Query(description="yyyy-MM-dd")] = None,
+    updated_end: Annotated[date | None, Query(description="yyyy-MM-dd")] = None,
+    warehouse_id: Annotated[str | None, Query(max_length=20)] = None,
+    order_type: Annotated[str | None, Query(description="SO, RT or TT")] = None,
+    so_status: Annotated[ApiStatus | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Response[OutboundListResponse]:
+    query = ListQuery.model_validate(
+        {
+            "outbound_type": outbound_type.upper(),
+            "created_start": created_start,
+            "created_end": created_end,
+            "updated_start": updated_start,
+            "updated_end": updated_end,
+            "warehouse_id": warehouse_id,
+            "order_type": order_type,
+            "so_status": so_status,
+            "page": page,
+            "limit": limit,
+        }
+    )
+    result = orders.list_orders(_tenant(), query, wiring.order_repository())
+    return _respond(
+        200,
+        data={"outbounds": result.items},
+        pagination=pagination_block(query.page, query.limit, len(result.items), result.total),
+    )
+
+
+@app.get(
+    "/v3/fulfillment/warehouse/<warehouse_id>/outbound/oms/<order_no>",
+    summary="Order detail (OMS)",
+    tags=["outbound"],
+    responses={**ERRORS, **NOT_FOUND},
+)
+def order_detail_oms(
+    warehouse_id: Annotated[WarehouseId, Path()], order_no: Annotated[OrderNo, Path()]
+) -> Response[OmsDetailResponse]:
+    order = orders.get_order(_tenant(), warehouse_id, order_no, wiring.order_repository())
+    return _respond(200, data=oms_detail(order))
+
+
+@app.get(
+    "/v3/fulfillment/warehouse/<warehouse_id>/outbound/wms/<order_no>",
+    summary="Order detail (WMS)",
+    tags=["outbound"],
+    responses={**ERRORS, **NOT_FOUND},
+)
+def order_detail_wms(
+    warehouse_id: Annotated[WarehouseId, Path()], order_no: Annotated[OrderNo, Path()]
+) -> Response[WmsDetailResponse]:
+    order = orders.get_wms_order(_tenant(), warehouse_id, order_no, wiring.order_repository())
+    return _respond(200, data=wms_detail(order))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request_context = event.get("requestContext") or {}
+    request_id = request_id_from(event.get("headers"), request_context.get("requestId"))
+    logger.set_correlation_id(request_id)
+    response = app.resolve(event, context)
+    response.setdefault("headers", {})["x-request-id"] = request_id
+    if response.get("multiValueHeaders") is not None:
+        response["multiValueHeaders"]["x-request-id"] = [request_id]
+    return response

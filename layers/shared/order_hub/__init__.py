@@ -1,0 +1,1 @@
+"""order_hub: the outbound order hub domain package (models, services, ports, adapters)."""

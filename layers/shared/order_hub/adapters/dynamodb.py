@@ -1,0 +1,299 @@
+"""DynamoDB implementations of the repository ports.
+
+Orders table (pk/sk):
+- order:  pk ``ORDER#<tenant>#<warehouse>#<order_no>``, sk ``ORDER``; ``doc`` is the order JSON,
+  ``version`` guards updates; ``gsi1*``/``gsi2*`` index it by tenant + created/updated time, with a
+  ready-made Shipper list item (``list_view``) projected so lists never read the orders themselves.
+- event:  same pk, sk ``EVENT#<seq>``; written in the same transaction as the order (the outbox).
+
+Tenants table: ``TENANT#<id>/PROFILE``, ``TENANT#<id>/KEY#<key_id>`` (listing) and
+``KEY#<sha256>/KEY`` (lookup by digest).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from order_hub.adapters.aws import dynamodb_client
+from order_hub.errors import ConcurrentModification, InvalidInput
+from order_hub.models.api import ListQuery
+from order_hub.models.order import Order, OrderEvent
+from order_hub.models.tenant import ApiKey, Tenant
+from order_hub.ports import ListPage
+from order_hub.rendering.envelope import dumps
+from order_hub.rendering.shipper import list_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+EVENT_RETENTION = timedelta(days=90)
+_KEY_END = "\uffff"
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def order_pk(tenant_id: str, warehouse_id: str, order_no: str) -> str:
+    return f"ORDER#{tenant_id}#{warehouse_id}#{order_no}"
+
+
+class DynamoOrderRepository:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = dynamodb_client()
+        return self._client
+
+    # -- items -------------------------------------------------------------------------------
+    def _order_item(self, order: Order) -> dict[str, Any]:
+        suffix = f"#{order.warehouse_id}#{order.order_no}"
+        tenant_key = f"T#{order.tenant_id}"
+        return {
+            "pk": {"S": order_pk(order.tenant_id, order.warehouse_id, order.order_no)},
+            "sk": {"S": "ORDER"},
+            "entity": {"S": "order"},
+            "gsi1pk": {"S": tenant_key},
+            "gsi1sk": {"S": _ts(order.created_at) + suffix},
+            "gsi2pk": {"S": tenant_key},
+            "gsi2sk": {"S": _ts(order.updated_at) + suffix},
+            "warehouse_id": {"S": order.warehouse_id},
+            "order_type": {"S": order.order_type},
+            "so_status": {"S": order.status.value},
+            "in_wms": {"S": "1" if order.in_wms else "0"},
+            "version": {"N": str(order.version)},
+            "list_view": {"S": dumps(list_item(order))},
+            "doc": {"S": order.model_dump_json()},
+        }
+
+    def _event_item(self, event: OrderEvent) -> dict[str, Any]:
+        return {
+            "pk": {"S": order_pk(event.tenant_id, event.warehouse_id, event.order_no)},
+            "sk": {"S": f"EVENT#{event.seq:012d}"},
+            "entity": {"S": "event"},
+            "event_id": {"S": event.event_id},
+            "event_type": {"S": event.type},
+            "seq": {"N": str(event.seq)},
+            "at": {"S": _ts(event.at)},
+            "expires_at": {"N": str(int((event.at + EVENT_RETENTION).timestamp()))},
+            "doc": {"S": event.model_dump_json()},
+        }
+
+    def _event_put(self, event: OrderEvent) -> Any:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": self._event_item(event),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
+    # -- port --------------------------------------------------------------------------------
+    def insert(self, order: Order, event: OrderEvent) -> Order | None:
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._order_item(order),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    self._event_put(event),
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons", [])
+            first = reasons[0] if reasons else {}
+            if first.get("Code") != "ConditionalCheckFailed":
+                raise
+            old: dict[str, Any] = dict(first.get("Item") or {})
+            if old and "doc" in old:
+                return Order.model_validate_json(old["doc"]["S"])
+            existing = self.get(order.tenant_id, order.warehouse_id, order.order_no)
+            if existing is None:  # deleted in between: extremely unlikely, let the caller retry
+                raise ConcurrentModification("order changed while it was being created; retry") from error
+            return existing
+        return None
+
+    def get(self, tenant_id: str, warehouse_id: str, order_no: str) -> Order | None:
+        response = self.client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": order_pk(tenant_id, warehouse_id, order_no)}, "sk": {"S": "ORDER"}},
+            ConsistentRead=True,
+            ProjectionExpression="doc",
+        )
+        item = response.get("Item")
+        return Order.model_validate_json(item["doc"]["S"]) if item else None
+
+    def replace(self, order: Order, expected_version: int, event: OrderEvent) -> None:
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._order_item(order),
+                            "ConditionExpression": "version = :expected",
+                            "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                        }
+                    },
+                    self._event_put(event),
+                ]
+            )
+        except self.client.exceptions.TransactionCanceledException as error:
+            raise ConcurrentModification(
+                f"order_no '{order.order_no}' changed since version {expected_version}"
+            ) from error
+
+    def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
+        by_updated = query.updated_start is not None or query.updated_end is not None
+        index, pk_name, sk_name = (
+            ("by_updated", "gsi2pk", "gsi2sk") if by_updated else ("by_created", "gsi1pk", "gsi1sk")
+        )
+        start = query.updated_start if by_updated else query.created_start
+        end = query.updated_end if by_updated else query.created_end
+        names: dict[str, str] = {"#pk": pk_name}
+        values: dict[str, Any] = {":pk": {"S": f"T#{tenant_id}"}}
+        condition = "#pk = :pk"
+        if start or end:
+            names["#sk"] = sk_name
+            values[":lo"] = {"S": start.isoformat() if start else ""}
+            values[":hi"] = {"S": (end.isoformat() if end else "9999-12-31") + _KEY_END}
+            condition += " AND #sk BETWEEN :lo AND :hi"
+        filters = []
+        for attribute, value in (
+            ("warehouse_id", query.warehouse_id),
+            ("order_type", query.order_type),
+            ("so_status", query.so_status.value if query.so_status else None),
+            ("in_wms", "1" if query.outbound_type == "WMS" else None),
+        ):
+            if value is not None:
+                names[f"#{attribute}"] = attribute
+                values[f":{attribute}"] = {"S": value}
+                filters.append(f"#{attribute} = :{attribute}")
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+        first = (query.page - 1) * query.limit
+        last = first + query.limit
+        total = 0
+        items: list[dict[str, Any]] = []
+        # Exact Shipper-style totals need every match counted: only the requested page's list_view
+        # values are decoded; the rest of the partition is read from the index and counted.
+        paginator = self.client.get_paginator("query")
+        for page in paginator.paginate(**request):
+            for item in page.get("Items", []):
+                if first <= total < last:
+                    items.append(json.loads(item["list_view"]["S"]))
+                total += 1
+        return ListPage(items=items, total=total)
+
+
+class DynamoTenantDirectory:
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = dynamodb_client()
+        return self._client
+
+    def _tenant_item(self, tenant: Tenant) -> dict[str, Any]:
+        return {
+            "pk": {"S": f"TENANT#{tenant.tenant_id}"},
+            "sk": {"S": "PROFILE"},
+            "doc": {"S": tenant.model_dump_json()},
+        }
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        response = self.client.get_item(
+            TableName=self._table, Key={"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": "PROFILE"}}
+        )
+        item = response.get("Item")
+        return Tenant.model_validate_json(item["doc"]["S"]) if item else None
+
+    def create_tenant(self, tenant: Tenant) -> None:
+        try:
+            self.client.put_item(
+                TableName=self._table, Item=self._tenant_item(tenant), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            raise InvalidInput(f"tenant '{tenant.tenant_id}' already exists", field="tenant_id") from error
+
+    def save_tenant(self, tenant: Tenant) -> None:
+        self.client.put_item(TableName=self._table, Item=self._tenant_item(tenant))
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        response = self.client.get_item(TableName=self._table, Key={"pk": {"S": f"KEY#{key_hash}"}, "sk": {"S": "KEY"}})
+        item = response.get("Item")
+        return ApiKey.model_validate_json(item["doc"]["S"]) if item else None
+
+    def _key_puts(self, key: ApiKey, condition: str | None) -> list[dict[str, Any]]:
+        doc = {"S": key.model_dump_json()}
+        puts: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {"pk": {"S": f"KEY#{key.key_hash}"}, "sk": {"S": "KEY"}, "doc": doc},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {"pk": {"S": f"TENANT#{key.tenant_id}"}, "sk": {"S": f"KEY#{key.key_id}"}, "doc": doc},
+                }
+            },
+        ]
+        if condition:
+            for put in puts:
+                put["Put"]["ConditionExpression"] = condition
+        return puts
+
+    def put_key(self, key: ApiKey) -> None:
+        self.client.transact_write_items(TransactItems=self._key_puts(key, "attribute_not_exists(pk)"))  # type: ignore[arg-type]
+
+    def list_keys(self, tenant_id: str) -> list[ApiKey]:
+        paginator = self.client.get_paginator("query")
+        keys: list[ApiKey] = []
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"TENANT#{tenant_id}"}, ":prefix": {"S": "KEY#"}},
+            ConsistentRead=True,
+        ):
+            keys.extend(ApiKey.model_validate_json(item["doc"]["S"]) for item in page.get("Items", []))
+        return keys
+
+    def revoke_key(self, tenant_id: str, key_id: str, at: datetime) -> ApiKey:
+        response = self.client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": f"KEY#{key_id}"}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            raise InvalidInput(f"tenant '{tenant_id}' has no key '{key_id}'", field="key_id")
+        key = ApiKey.model_validate_json(item["doc"]["S"])
+        if key.status == "revoked":
+            return key
+        revoked = key.model_copy(update={"status": "revoked", "revoked_at": at})
+        self.client.transact_write_items(TransactItems=self._key_puts(revoked, None))  # type: ignore[arg-type]
+        return revoked

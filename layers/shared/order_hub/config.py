@@ -1,0 +1,37 @@
+"""Settings read from the environment, validated by pydantic, loaded lazily and cached.
+
+Call ``load(Model)`` inside a handler or adapter factory, never at import time.
+Tests change the environment with ``monkeypatch`` and call ``load.cache_clear()``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TablesSettings(_Settings):
+    ORDERS_TABLE_NAME: str = Field(min_length=1)
+    TENANTS_TABLE_NAME: str = Field(min_length=1)
+
+
+class ApiSettings(TablesSettings):
+    HUB_ENV: Literal["local", "dev", "prod"] = "prod"
+    AUTH_CACHE_TTL_SECONDS: int = Field(default=60, ge=0, le=900)
+    LIST_MAX_LIMIT: int = Field(default=100, ge=1, le=1000)
+
+
+S = TypeVar("S", bound=_Settings)
+
+
+@cache
+def load(model: type[S]) -> S:
+    """Validate the current environment against ``model`` (cached per model)."""
+    return model.model_validate(dict(os.environ))

@@ -1,0 +1,48 @@
+"""Shared field types: money, bounded strings, codes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+
+def _decimal_to_json(value: Decimal) -> int | float:
+    # Shortest-repr floats round-trip every amount with <= 15 significant digits exactly,
+    # so JSON clients see 12.35, never 12.349999.
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=15, decimal_places=2),
+    PlainSerializer(_decimal_to_json, return_type=int | float, when_used="json"),
+]
+"""A non-negative amount with at most 2 decimal places (IDR amounts are integers)."""
+
+Rate = Annotated[
+    Decimal,
+    Field(ge=0, le=100, max_digits=7, decimal_places=4),
+    PlainSerializer(_decimal_to_json, return_type=int | float, when_used="json"),
+]
+"""A percentage such as a tax rate (0..100)."""
+
+CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+"""Identifiers that become part of keys and URL paths: letters, digits, '_', '.', '-'."""
+
+
+def code(max_length: int) -> object:
+    return Field(min_length=1, max_length=max_length, pattern=CODE_PATTERN)
+
+
+class Strict(BaseModel):
+    """Base for every inbound shape: unknown fields are refused (810 naming the field), never dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_default=True)
+
+
+class Stored(BaseModel):
+    """Base for stored/canonical shapes: tolerant of fields added by later versions."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)

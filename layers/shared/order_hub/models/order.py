@@ -1,0 +1,139 @@
+"""The canonical order aggregate and its events (the outbox rows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from order_hub.models.api import Payment
+from order_hub.models.common import Money, Stored
+from order_hub.models.extensions import LineExt, OrderExt
+from order_hub.models.status import ApiStatus
+
+
+class Line(Stored):
+    line_id: str
+    sku: str
+    name: str = ""
+    uom: str = ""
+    qty_ordered: int
+    qty_cancelled: int = 0
+    qty_allocated: int = 0
+    qty_picked: int = 0
+    qty_shipped: int = 0
+    unit_price: Money
+    discount: Money = Decimal(0)
+    ext: LineExt | None = None
+
+
+class Consignee(Stored):
+    name: str
+    phone: str
+    email: str = ""
+    mobile: str = ""
+    full_address: str
+    state: str = ""
+    province: str = ""
+    city: str = ""
+    area: str = ""
+    town: str = ""
+    zipcode: str = ""
+    doc_type: int | None = None
+
+
+class Courier(Stored):
+    express_code: str = ""
+    rate_type: str = ""
+    tracking_id: str = ""
+
+
+class ShipmentItem(Stored):
+    line_id: str | None = None
+    sku: str
+    qty: int
+    batch_no: str = ""
+    serial_no: str = ""
+    mfg_date: str = ""
+    exp_date: str = ""
+    stock_condition: str = ""
+
+
+class Shipment(Stored):
+    shipment_code: str
+    awb: str = ""
+    carrier_id: str = ""
+    carrier_name: str = ""
+    status: str = ""
+    pgi_at: datetime | None = None
+    items: list[ShipmentItem] = Field(default_factory=list)
+
+
+class StatusChange(Stored):
+    at: datetime
+    source: str  # api | wms_webhook | poller | ...
+    from_status: ApiStatus | None
+    to_status: ApiStatus
+    applied: bool = True
+    note: str = ""
+
+
+class CancelInfo(Stored):
+    reason: str
+    at: datetime
+    by: str
+
+
+class Order(Stored):
+    tenant_id: str
+    warehouse_id: str
+    order_no: str
+    order_type: str = "SO"
+    customer_id: str
+    tenant_name: str
+    order_source: str = ""
+    platform: str = ""
+    order_identification_code: int = 1
+    internal_order_status: str = ""
+    seller_nick: str = ""
+    order_time: datetime
+    notes: str = ""
+    consignee: Consignee
+    courier: Courier = Field(default_factory=Courier)
+    payment: Payment
+    lines: list[Line]
+    shipments: list[Shipment] = Field(default_factory=list)
+    ext: OrderExt | None = None
+    status: ApiStatus = ApiStatus.REGISTERED
+    wms_status: str = ""
+    version: int = 1
+    created_at: datetime
+    updated_at: datetime
+    history: list[StatusChange] = Field(default_factory=list)
+    cancel: CancelInfo | None = None
+    create_hash: str = Field(description="Digest of the original create body (idempotency)")
+    body_hash: str = Field(description="Digest of the body that produced the current details")
+
+    @property
+    def in_wms(self) -> bool:
+        """The WMS knows the order once it left REGISTERED (forwarded and acknowledged)."""
+        return self.status != ApiStatus.REGISTERED or bool(self.wms_status)
+
+
+EventType = Literal["order.created", "order.updated", "order.cancelled", "order.status_changed"]
+
+
+class OrderEvent(Stored):
+    """One change of one order. ``seq`` equals the order version it produced (monotonic per order)."""
+
+    event_id: str
+    type: EventType
+    tenant_id: str
+    warehouse_id: str
+    order_no: str
+    seq: int
+    at: datetime
+    source: str
+    order: Order

@@ -1,0 +1,12 @@
+"""The one Logger and Metrics of the hub. Import these; never instantiate new ones.
+
+Both are cheap to construct (no I/O); the service name and namespace come from the
+POWERTOOLS_* environment variables set in template.yaml.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics
+
+logger = Logger(service="outbound-order-hub")
+metrics = Metrics(namespace="OutboundOrderHub")

@@ -1,0 +1,251 @@
+"""Order use cases: create, update, cancel, read, list.
+
+Every change is one call to the repository that writes the order and its event together
+(the transactional outbox); updates are conditional on the version read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from order_hub.errors import ConcurrentModification, InvalidInput, OrderConflict, OrderNotFound, TransitionRefused
+from order_hub.models.api import Cancellation, CreateOrderRequest, ListQuery
+from order_hub.models.order import (
+    CancelInfo,
+    Consignee,
+    Courier,
+    EventType,
+    Line,
+    Order,
+    OrderEvent,
+    StatusChange,
+)
+from order_hub.models.status import CHANGEABLE, ApiStatus
+from order_hub.models.tenant import Tenant
+from order_hub.ports import ListPage, OrderRepository
+
+Clock = Callable[[], datetime]
+_EVENT_NAMESPACE = uuid.UUID("8a1e5f0c-3b1d-4a53-9f0e-0f7d2c4b6a10")
+_WRITE_ATTEMPTS = 3
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    order: Order
+    created: bool
+
+
+def body_digest(request: CreateOrderRequest) -> str:
+    """Digest of the request as validated (defaults filled in, whitespace stripped)."""
+    return hashlib.sha256(request.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def event_id_for(order: Order) -> str:
+    """Deterministic: the same order version always yields the same event id."""
+    name = f"{order.tenant_id}/{order.warehouse_id}/{order.order_no}/{order.version}"
+    return str(uuid.uuid5(_EVENT_NAMESPACE, name))
+
+
+def make_event(order: Order, event_type: EventType, source: str) -> OrderEvent:
+    return OrderEvent(
+        event_id=event_id_for(order),
+        type=event_type,
+        tenant_id=order.tenant_id,
+        warehouse_id=order.warehouse_id,
+        order_no=order.order_no,
+        seq=order.version,
+        at=order.updated_at,
+        source=source,
+        order=order,
+    )
+
+
+def _check_warehouse(tenant: Tenant, warehouse_id: str) -> None:
+    if warehouse_id not in tenant.warehouse_ids:
+        raise InvalidInput(f"warehouse_id '{warehouse_id}' is not a warehouse of this account", field="warehouse_id")
+
+
+def _details_from_request(request: CreateOrderRequest) -> dict[str, object]:
+    """The order fields a create or update body determines."""
+    return {
+        "warehouse_id": request.warehouse_id,
+        "order_no": request.so_number,
+        "order_type": request.order_type,
+        "customer_id": request.customer_id,
+        "tenant_name": request.tenant_name,
+        "order_source": request.order_source,
+        "platform": request.platform,
+        "order_identification_code": request.order_identification_code,
+        "internal_order_status": request.internal_order_status,
+        "seller_nick": request.seller_nick,
+        "notes": request.notes,
+        "consignee": Consignee(
+            name=request.consignee,
+            phone=request.consignee_phone,
+            email=request.consignee_email,
+            mobile=request.mobile,
+            full_address=request.consignee_full_address,
+            state=request.consignee_state,
+            province=request.consignee_province,
+            city=request.consignee_city,
+            area=request.area,
+            town=request.town,
+            zipcode=request.zipcode,
+            doc_type=request.consignee_doc_type,
+        ),
+        "courier": Courier(
+            express_code=request.express_code, rate_type=request.rate_type, tracking_id=request.tracking_id
+        ),
+        "payment": request.payment,
+        "lines": [
+            Line(
+                line_id=item.line_id or f"{request.so_number}-{position}",
+                sku=item.sku,
+                name=item.name,
+                uom=item.uom,
+                qty_ordered=item.qty,
+                unit_price=item.unit_price,
+                discount=item.discount,
+                ext=item.ext,
+            )
+            for position, item in enumerate(request.items, start=1)
+        ],
+        "ext": request.ext,
+    }
+
+
+def create_order(
+    tenant: Tenant, request: CreateOrderRequest, repo: OrderRepository, now: Clock = utc_now
+) -> CreateResult:
+    """Create once per (tenant, warehouse_id, so_number); a repeat with the same body returns the original."""
+    _check_warehouse(tenant, request.warehouse_id)
+    at = now()
+    digest = body_digest(request)
+    order = Order.model_validate(
+        {
+            **_details_from_request(request),
+            "tenant_id": tenant.tenant_id,
+            "order_time": request.order_time or at,
+            "status": ApiStatus.REGISTERED,
+            "version": 1,
+            "created_at": at,
+            "updated_at": at,
+            "history": [StatusChange(at=at, source="api", from_status=None, to_status=ApiStatus.REGISTERED)],
+            "create_hash": digest,
+            "body_hash": digest,
+        }
+    )
+    existing = repo.insert(order, make_event(order, "order.created", "api"))
+    if existing is None:
+        return CreateResult(order=order, created=True)
+    if existing.create_hash == digest:
+        return CreateResult(order=existing, created=False)
+    raise OrderConflict(
+        f"so_number '{request.so_number}' already exists in warehouse '{request.warehouse_id}' with a different "
+        "body; send the same body to retry, or use PUT /v3/fulfillment/outbound/oms to update it"
+    )
+
+
+def get_order(tenant: Tenant, warehouse_id: str, order_no: str, repo: OrderRepository) -> Order:
+    order = repo.get(tenant.tenant_id, warehouse_id, order_no) if warehouse_id in tenant.warehouse_ids else None
+    if order is None:
+        raise OrderNotFound(f"order_no '{order_no}' not found in warehouse '{warehouse_id}'")
+    return order
+
+
+def _refuse_unless_changeable(order: Order, action: str) -> None:
+    if order.status in CHANGEABLE:
+        return
+    if order.status == ApiStatus.CANCELLED:
+        reason = "it is already CANCELLED"
+    elif order.status == ApiStatus.CLOSED:
+        reason = "it is already shipped (CLOSED)"
+    else:
+        reason = f"the warehouse has already allocated stock (status {order.status.value})"
+    raise TransitionRefused(f"order_no '{order.order_no}' cannot be {action}: {reason}")
+
+
+def update_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderRepository, now: Clock = utc_now) -> Order:
+    """Replace an order's details (same body as create) while no stock is allocated."""
+    _check_warehouse(tenant, request.warehouse_id)
+    digest = body_digest(request)
+    for _ in range(_WRITE_ATTEMPTS):
+        current = get_order(tenant, request.warehouse_id, request.so_number, repo)
+        if current.body_hash == digest:
+            return current  # same details again: nothing changes, no event
+        _refuse_unless_changeable(current, "updated")
+        at = now()
+        updated = Order.model_validate(
+            {
+                **current.model_dump(),
+                **_details_from_request(request),
+                "order_time": request.order_time or current.order_time,
+                "version": current.version + 1,
+                "updated_at": at,
+                "body_hash": digest,
+            }
+        )
+        try:
+            repo.replace(updated, current.version, make_event(updated, "order.updated", "api"))
+        except ConcurrentModification:
+            continue
+        return updated
+    raise ConcurrentModification(f"order_no '{request.so_number}' is being changed concurrently; retry the request")
+
+
+def cancel_order(tenant: Tenant, cancellation: Cancellation, repo: OrderRepository, now: Clock = utc_now) -> Order:
+    """Cancel while no stock is allocated (seed 004); refused once allocated or terminal."""
+    for _ in range(_WRITE_ATTEMPTS):
+        current = get_order(tenant, cancellation.warehouse_id, cancellation.order_no, repo)
+        _refuse_unless_changeable(current, "cancelled")
+        at = now()
+        cancelled = current.model_copy(
+            deep=True,
+            update={
+                "status": ApiStatus.CANCELLED,
+                "version": current.version + 1,
+                "updated_at": at,
+                "cancel": CancelInfo(reason=cancellation.cancel_reason, at=at, by="api"),
+                "lines": [line.model_copy(update={"qty_cancelled": line.qty_ordered}) for line in current.lines],
+                "history": [
+                    *current.history,
+                    StatusChange(
+                        at=at,
+                        source="api",
+                        from_status=current.status,
+                        to_status=ApiStatus.CANCELLED,
+                        note=cancellation.cancel_reason,
+                    ),
+                ],
+            },
+        )
+        try:
+            repo.replace(cancelled, current.version, make_event(cancelled, "order.cancelled", "api"))
+        except ConcurrentModification:
+            continue
+        return cancelled
+    raise ConcurrentModification(f"order_no '{cancellation.order_no}' is being changed concurrently; retry the request")
+
+
+def list_orders(tenant: Tenant, query: ListQuery, repo: OrderRepository) -> ListPage:
+    if query.warehouse_id is not None and query.warehouse_id not in tenant.warehouse_ids:
+        return ListPage(items=[], total=0)
+    return repo.list_page(tenant.tenant_id, query)
+
+
+def get_wms_order(tenant: Tenant, warehouse_id: str, order_no: str, repo: OrderRepository) -> Order:
+    """The warehouse's view: orders still REGISTERED only exist in the hub, not in the WMS."""
+    order = get_order(tenant, warehouse_id, order_no, repo)
+    if not order.in_wms:
+        raise OrderNotFound(
+            f"order_no '{order_no}' is not in the warehouse yet (status {order.status.value}: no courier/AWB forwarded)"
+        )
+    return order
