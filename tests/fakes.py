@@ -1,0 +1,115 @@
+"""In-memory implementations of the ports (exercised by the unit tests, so they cannot rot)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from order_hub.errors import ConcurrentModification, InvalidInput
+from order_hub.models.api import ListQuery
+from order_hub.models.order import Order, OrderEvent
+from order_hub.models.tenant import ApiKey, Tenant
+from order_hub.ports import ListPage
+from order_hub.rendering.shipper import list_item
+
+OrderKey = tuple[str, str, str]
+
+
+class InMemoryOrderRepository:
+    def __init__(self) -> None:
+        self.orders: dict[OrderKey, Order] = {}
+        self.events: list[OrderEvent] = []
+        self.writes = 0
+        self.fail_next_replace = 0
+
+    @staticmethod
+    def _key(order: Order) -> OrderKey:
+        return (order.tenant_id, order.warehouse_id, order.order_no)
+
+    def insert(self, order: Order, event: OrderEvent) -> Order | None:
+        key = self._key(order)
+        if key in self.orders:
+            return self.orders[key]
+        self.writes += 1
+        self.orders[key] = order
+        self.events.append(event)
+        return None
+
+    def get(self, tenant_id: str, warehouse_id: str, order_no: str) -> Order | None:
+        return self.orders.get((tenant_id, warehouse_id, order_no))
+
+    def replace(self, order: Order, expected_version: int, event: OrderEvent) -> None:
+        key = self._key(order)
+        stored = self.orders.get(key)
+        if self.fail_next_replace:
+            self.fail_next_replace -= 1
+            raise ConcurrentModification("simulated concurrent writer")
+        if stored is None or stored.version != expected_version:
+            raise ConcurrentModification("version mismatch")
+        self.writes += 1
+        self.orders[key] = order
+        self.events.append(event)
+
+    def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
+        by_updated = query.updated_start is not None or query.updated_end is not None
+        start = query.updated_start if by_updated else query.created_start
+        end = query.updated_end if by_updated else query.created_end
+
+        def matches(order: Order) -> bool:
+            stamp = (order.updated_at if by_updated else order.created_at).date()
+            return (
+                order.tenant_id == tenant_id
+                and (start is None or stamp >= start)
+                and (end is None or stamp <= end)
+                and (query.warehouse_id is None or order.warehouse_id == query.warehouse_id)
+                and (query.order_type is None or order.order_type == query.order_type)
+                and (query.so_status is None or order.status == query.so_status)
+                and (query.outbound_type == "OMS" or order.in_wms)
+            )
+
+        found = sorted(
+            (o for o in self.orders.values() if matches(o)),
+            key=lambda o: (o.updated_at if by_updated else o.created_at, o.warehouse_id, o.order_no),
+            reverse=True,
+        )
+        first = (query.page - 1) * query.limit
+        return ListPage(items=[list_item(o) for o in found[first : first + query.limit]], total=len(found))
+
+    def __contains__(self, key: OrderKey) -> bool:
+        return key in self.orders
+
+
+class InMemoryTenantDirectory:
+    def __init__(self) -> None:
+        self.tenants: dict[str, Tenant] = {}
+        self.keys: dict[str, ApiKey] = {}
+        self.lookups = 0
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        self.lookups += 1
+        return self.tenants.get(tenant_id)
+
+    def create_tenant(self, tenant: Tenant) -> None:
+        if tenant.tenant_id in self.tenants:
+            raise InvalidInput(f"tenant '{tenant.tenant_id}' already exists", field="tenant_id")
+        self.tenants[tenant.tenant_id] = tenant
+
+    def save_tenant(self, tenant: Tenant) -> None:
+        self.tenants[tenant.tenant_id] = tenant
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        self.lookups += 1
+        return self.keys.get(key_hash)
+
+    def put_key(self, key: ApiKey) -> None:
+        self.keys[key.key_hash] = key
+
+    def list_keys(self, tenant_id: str) -> list[ApiKey]:
+        return [key for key in self.keys.values() if key.tenant_id == tenant_id]
+
+    def revoke_key(self, tenant_id: str, key_id: str, at: datetime) -> ApiKey:
+        for digest, key in self.keys.items():
+            if key.tenant_id == tenant_id and key.key_id == key_id:
+                revoked = key.model_copy(update={"status": "revoked", "revoked_at": at})
+                self.keys[digest] = revoked
+                return revoked
+        raise InvalidInput(f"tenant '{tenant_id}' has no key '{key_id}'", field="key_id")
