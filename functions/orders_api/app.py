@@ -32,7 +32,7 @@ from order_hub.observability import logger, metrics
 from order_hub.rendering.envelope import dumps, envelope, pagination_block
 from order_hub.rendering.shipper import oms_detail, order_summary, wms_detail
 from order_hub.services import orders
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 app = APIGatewayRestResolver(enable_validation=True, serializer=dumps)
 
@@ -48,6 +48,12 @@ ERRORS: dict[int, OpenAPIResponse] = {
     401: _error_doc("Missing, unknown or revoked x-api-key (code 802)"),
     500: _error_doc("Internal error (code 803)"),
 }
+
+
+def _ok(model: type[BaseModel], description: str = "OK") -> dict[int, OpenAPIResponse]:
+    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
 NOT_FOUND: dict[int, OpenAPIResponse] = {404: _error_doc("Unknown order or warehouse for this account (code 810)")}
 CONFLICT: dict[int, OpenAPIResponse] = {409: _error_doc("Conflicting or concurrent change (code 810)")}
 
@@ -108,7 +114,7 @@ def _unexpected(error: Exception) -> Response[Any]:
     OMS,
     summary="Create a B2C sales order (idempotent on warehouse_id + so_number)",
     tags=["outbound"],
-    responses={**ERRORS, **CONFLICT},
+    responses={**_ok(OrderSummaryResponse), **ERRORS, **CONFLICT},
 )
 def create_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[OrderSummaryResponse]:
     result = orders.create_order(_tenant(), order, wiring.order_repository())
@@ -127,7 +133,7 @@ def create_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[Order
     OMS,
     summary="Update (replace) a B2C sales order before allocation",
     tags=["outbound"],
-    responses={**ERRORS, **NOT_FOUND, **CONFLICT},
+    responses={**_ok(OrderSummaryResponse), **ERRORS, **NOT_FOUND, **CONFLICT},
 )
 def update_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[OrderSummaryResponse]:
     updated = orders.update_order(_tenant(), order, wiring.order_repository())
@@ -139,7 +145,7 @@ def update_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[Order
     f"{OMS}/cancel",
     summary="Cancel a B2C sales order before allocation",
     tags=["outbound"],
-    responses={**ERRORS, **NOT_FOUND, **CONFLICT},
+    responses={**_ok(MetadataOnlyResponse), **ERRORS, **NOT_FOUND, **CONFLICT},
 )
 def cancel_order(request: Annotated[CancelOrderRequest, Body()]) -> Response[MetadataOnlyResponse]:
     cancellation = request.data.cancellation
@@ -150,7 +156,12 @@ def cancel_order(request: Annotated[CancelOrderRequest, Body()]) -> Response[Met
     return _respond(200)
 
 
-@app.get("/v3/fulfillment/outbounds/<outbound_type>", summary="List sales orders", tags=["outbound"], responses=ERRORS)
+@app.get(
+    "/v3/fulfillment/outbounds/<outbound_type>",
+    summary="List sales orders",
+    tags=["outbound"],
+    responses={**_ok(OutboundListResponse), **ERRORS},
+)
 def list_orders(
     outbound_type: Annotated[str, Path(description="OMS (every order) or WMS (orders the warehouse knows)")],
     created_start: Annotated[date | None, Query(description="yyyy-MM-dd")] = None,
@@ -189,7 +200,7 @@ def list_orders(
     "/v3/fulfillment/warehouse/<warehouse_id>/outbound/oms/<order_no>",
     summary="Order detail (OMS)",
     tags=["outbound"],
-    responses={**ERRORS, **NOT_FOUND},
+    responses={**_ok(OmsDetailResponse), **ERRORS, **NOT_FOUND},
 )
 def order_detail_oms(
     warehouse_id: Annotated[WarehouseId, Path()], order_no: Annotated[OrderNo, Path()]
@@ -202,7 +213,7 @@ def order_detail_oms(
     "/v3/fulfillment/warehouse/<warehouse_id>/outbound/wms/<order_no>",
     summary="Order detail (WMS)",
     tags=["outbound"],
-    responses={**ERRORS, **NOT_FOUND},
+    responses={**_ok(WmsDetailResponse), **ERRORS, **NOT_FOUND},
 )
 def order_detail_wms(
     warehouse_id: Annotated[WarehouseId, Path()], order_no: Annotated[OrderNo, Path()]
