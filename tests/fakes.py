@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from order_hub.errors import ConcurrentModification, InvalidInput
 from order_hub.models.api import ListQuery
@@ -50,25 +50,25 @@ class InMemoryOrderRepository:
         self.events.append(event)
 
     def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
-        by_updated = query.updated_start is not None or query.updated_end is not None
-        start = query.updated_start if by_updated else query.created_start
-        end = query.updated_end if by_updated else query.created_end
+        def within(stamp: datetime, start: date | None, end: date | None) -> bool:
+            return (start is None or stamp.date() >= start) and (end is None or stamp.date() <= end)
 
         def matches(order: Order) -> bool:
-            stamp = (order.updated_at if by_updated else order.created_at).date()
             return (
                 order.tenant_id == tenant_id
-                and (start is None or stamp >= start)
-                and (end is None or stamp <= end)
+                and within(order.created_at, query.created_start, query.created_end)
+                and within(order.updated_at, query.updated_start, query.updated_end)
                 and (query.warehouse_id is None or order.warehouse_id == query.warehouse_id)
                 and (query.order_type is None or order.order_type == query.order_type)
                 and (query.so_status is None or order.status == query.so_status)
                 and (query.outbound_type == "OMS" or order.in_wms)
             )
 
+        by_created = query.created_start is not None or query.created_end is not None
+        by_created = by_created or (query.updated_start is None and query.updated_end is None)
         found = sorted(
             (o for o in self.orders.values() if matches(o)),
-            key=lambda o: (o.updated_at if by_updated else o.created_at, o.warehouse_id, o.order_no),
+            key=lambda o: (o.created_at if by_created else o.updated_at, o.warehouse_id, o.order_no),
             reverse=True,
         )
         first = (query.page - 1) * query.limit

@@ -5,19 +5,22 @@ Thin by design: parse (Powertools + pydantic), call one service function, render
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any
+import binascii
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ValidationError
+
 from order_hub import wiring
-from order_hub.errors import CODE_INTERNAL, HubError
+from order_hub.errors import CODE_INTERNAL, CODE_INVALID_INPUT, HubError, UnsupportedMediaType
 from order_hub.http_api import hub_error_errors, json_body, request_id_from, validation_errors
-from order_hub.models.api import CancelOrderRequest, CreateOrderRequest, ListQuery, OrderNo, WarehouseId
+from order_hub.models.api import CancelOrderRequest, CreateOrderRequest, IsoDate, ListQuery, OrderNo, WarehouseId
+from order_hub.models.common import CODE_PATTERN
 from order_hub.models.responses import (
     ErrorResponse,
     MetadataOnlyResponse,
@@ -32,7 +35,6 @@ from order_hub.observability import logger, metrics
 from order_hub.rendering.envelope import dumps, envelope, pagination_block
 from order_hub.rendering.shipper import oms_detail, order_summary, wms_detail
 from order_hub.services import orders
-from pydantic import BaseModel, ValidationError
 
 app = APIGatewayRestResolver(enable_validation=True, serializer=dumps)
 
@@ -55,6 +57,7 @@ def _ok(model: type[BaseModel], description: str = "OK") -> dict[int, OpenAPIRes
 
 
 NOT_FOUND: dict[int, OpenAPIResponse] = {404: _error_doc("Unknown order or warehouse for this account (code 810)")}
+JSON_BODY: dict[int, OpenAPIResponse] = {415: _error_doc("The body is not application/json (code 810)")}
 CONFLICT: dict[int, OpenAPIResponse] = {409: _error_doc("Conflicting or concurrent change (code 810)")}
 
 
@@ -78,16 +81,6 @@ def _tenant() -> Tenant:
     return tenant
 
 
-def authenticate(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    tenant = wiring.authenticator().authenticate(app.current_event.headers.get("x-api-key"))
-    app.append_context(tenant=tenant)
-    logger.append_keys(tenant_id=tenant.tenant_id)
-    return next_middleware(app)
-
-
-app.use(middlewares=[authenticate])
-
-
 @app.exception_handler(HubError)
 def _hub_error(error: HubError) -> Response[Any]:
     logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
@@ -104,9 +97,25 @@ def _model_invalid(error: ValidationError) -> Response[Any]:
     return _respond_error(400, validation_errors(error.errors()))  # type: ignore[arg-type]
 
 
+@app.exception_handler(ServiceError)
+def _resolver_error(error: ServiceError) -> Response[Any]:
+    """Powertools' own HTTP errors (e.g. a path whose parameters match no route)."""
+    status = error.status_code if 400 <= error.status_code < 500 else 500
+    code = CODE_INVALID_INPUT if status < 500 else CODE_INTERNAL
+    message = f"No resource at {app.current_event.path}" if status == 404 else (error.msg or "Invalid request")
+    return _respond_error(status, [{"code": code, "message": message}])
+
+
+@app.exception_handler([UnicodeDecodeError, binascii.Error])
+def _undecodable_body(error: ValueError) -> Response[Any]:
+    return _respond_error(
+        400, [{"code": CODE_INVALID_INPUT, "message": "Invalid Input. body: is not UTF-8 JSON", "field": "body"}]
+    )
+
+
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response[Any]:
-    logger.exception("unexpected error")
+    logger.error("unexpected error", exc_info=error)
     return _respond_error(500, [{"code": CODE_INTERNAL, "message": "Internal server error."}])
 
 
@@ -114,7 +123,7 @@ def _unexpected(error: Exception) -> Response[Any]:
     OMS,
     summary="Create a B2C sales order (idempotent on warehouse_id + so_number)",
     tags=["outbound"],
-    responses={**_ok(OrderSummaryResponse), **ERRORS, **CONFLICT},
+    responses={**_ok(OrderSummaryResponse), **ERRORS, **CONFLICT, **JSON_BODY},
 )
 def create_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[OrderSummaryResponse]:
     result = orders.create_order(_tenant(), order, wiring.order_repository())
@@ -133,7 +142,7 @@ def create_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[Order
     OMS,
     summary="Update (replace) a B2C sales order before allocation",
     tags=["outbound"],
-    responses={**_ok(OrderSummaryResponse), **ERRORS, **NOT_FOUND, **CONFLICT},
+    responses={**_ok(OrderSummaryResponse), **ERRORS, **NOT_FOUND, **CONFLICT, **JSON_BODY},
 )
 def update_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[OrderSummaryResponse]:
     updated = orders.update_order(_tenant(), order, wiring.order_repository())
@@ -145,7 +154,7 @@ def update_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[Order
     f"{OMS}/cancel",
     summary="Cancel a B2C sales order before allocation",
     tags=["outbound"],
-    responses={**_ok(MetadataOnlyResponse), **ERRORS, **NOT_FOUND, **CONFLICT},
+    responses={**_ok(MetadataOnlyResponse), **ERRORS, **NOT_FOUND, **CONFLICT, **JSON_BODY},
 )
 def cancel_order(request: Annotated[CancelOrderRequest, Body()]) -> Response[MetadataOnlyResponse]:
     cancellation = request.data.cancellation
@@ -160,23 +169,23 @@ def cancel_order(request: Annotated[CancelOrderRequest, Body()]) -> Response[Met
     "/v3/fulfillment/outbounds/<outbound_type>",
     summary="List sales orders",
     tags=["outbound"],
-    responses={**_ok(OutboundListResponse), **ERRORS},
+    responses={**_ok(OutboundListResponse), **ERRORS, **NOT_FOUND},
 )
 def list_orders(
-    outbound_type: Annotated[str, Path(description="OMS (every order) or WMS (orders the warehouse knows)")],
-    created_start: Annotated[date | None, Query(description="yyyy-MM-dd")] = None,
-    created_end: Annotated[date | None, Query(description="yyyy-MM-dd")] = None,
-    updated_start: Annotated[date | None, Query(description="yyyy-MM-dd")] = None,
-    updated_end: Annotated[date | None, Query(description="yyyy-MM-dd")] = None,
-    warehouse_id: Annotated[str | None, Query(max_length=20)] = None,
-    order_type: Annotated[str | None, Query(description="SO, RT or TT")] = None,
+    outbound_type: Annotated[Literal["OMS", "WMS"], Path(description="OMS: every order; WMS: orders the WMS knows")],
+    created_start: Annotated[IsoDate | None, Query(description="yyyy-MM-dd")] = None,
+    created_end: Annotated[IsoDate | None, Query(description="yyyy-MM-dd")] = None,
+    updated_start: Annotated[IsoDate | None, Query(description="yyyy-MM-dd")] = None,
+    updated_end: Annotated[IsoDate | None, Query(description="yyyy-MM-dd")] = None,
+    warehouse_id: Annotated[str | None, Query(max_length=20, pattern=CODE_PATTERN)] = None,
+    order_type: Annotated[Literal["SO", "RT", "TT"] | None, Query()] = None,
     so_status: Annotated[ApiStatus | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response[OutboundListResponse]:
     query = ListQuery.model_validate(
         {
-            "outbound_type": outbound_type.upper(),
+            "outbound_type": outbound_type,
             "created_start": created_start,
             "created_end": created_end,
             "updated_start": updated_start,
@@ -222,13 +231,36 @@ def order_detail_wms(
     return _respond(200, data=wms_detail(order))
 
 
+def preflight(event: dict[str, Any]) -> Tenant:
+    """Before anything parses the request: who is calling, and is the body JSON?"""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    tenant = wiring.authenticator().authenticate(headers.get("x-api-key"))
+    logger.append_keys(tenant_id=tenant.tenant_id)
+    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if event.get("body") and content_type and content_type != "application/json":
+        raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")
+    return tenant
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request_context = event.get("requestContext") or {}
     request_id = request_id_from(event.get("headers"), request_context.get("requestId"))
     logger.set_correlation_id(request_id)
-    response = app.resolve(event, context)
+    try:
+        tenant = preflight(event)
+    except HubError as error:
+        logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
+        response: dict[str, Any] = {
+            "statusCode": error.http_status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json_body(str(event.get("path", "")), error.http_status, errors=hub_error_errors(error)),
+            "isBase64Encoded": False,
+        }
+    else:
+        app.append_context(tenant=tenant)
+        response = app.resolve(event, context)
     response.setdefault("headers", {})["x-request-id"] = request_id
     if response.get("multiValueHeaders") is not None:
         response["multiValueHeaders"]["x-request-id"] = [request_id]

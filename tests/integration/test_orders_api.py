@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from order_hub import wiring
 from order_hub.models.status import ApiStatus
-
 from tests.integration.conftest import Hub, Invoke
 from tests.payloads import cancel_body, order_body
 
@@ -184,12 +184,50 @@ def test_list_queries_an_index_pages_and_filters(hub: Hub, invoke: Invoke) -> No
         {"limit": "1000"},
         {"created_start": "23-11-2026"},
         {"so_status": "SHIPPED"},
-        {"created_start": "2026-02-01", "updated_end": "2026-03-01"},
+        {"order_type": "XX"},
+        {"updated_start": "0"},
+        {"created_end": "1700000000"},
+        {"updated_start": "2026-03-02", "updated_end": "2026-03-01"},
     ],
 )
 def test_bad_list_filters_are_810(invoke: Invoke, query: dict[str, str]) -> None:
     reply = invoke("list_orders", query=query)
     assert reply.status == 400 and 810 in reply.codes
+
+
+def test_created_and_updated_ranges_combine(invoke: Invoke) -> None:
+    invoke("create_order")
+    today = invoke("list_orders").body["data"]["outbounds"][0]["created_at"][:10]
+    both = invoke("list_orders", query={"created_start": today, "updated_end": today})
+    assert both.status == 200 and both.body["pagination"]["total_elements"] == 1
+    none = invoke("list_orders", query={"created_start": today, "updated_end": "2000-01-01"})
+    assert none.status == 200 and none.body["pagination"]["total_elements"] == 0
+
+
+@pytest.mark.parametrize(
+    "query", [{"created_end": "2000-01-01"}, {"created_start": "2000-01-01"}, {"updated_end": "2099-12-31"}]
+)
+def test_open_ended_ranges_work(invoke: Invoke, query: dict[str, str]) -> None:
+    invoke("create_order")
+    reply = invoke("list_orders", query=query)
+    assert reply.status == 200
+    expected = 0 if query.get("created_end") == "2000-01-01" else 1
+    assert reply.body["pagination"]["total_elements"] == expected
+
+
+def test_unroutable_path_parameters_are_404_not_500(invoke: Invoke) -> None:
+    reply = invoke("detail_oms", path_parameters={"warehouse_id": " ", "order_no": "\U0006f2a0"})
+    assert reply.status in (400, 404) and reply.codes == [810]
+
+
+def test_non_json_content_type_is_415_810(invoke: Invoke) -> None:
+    reply = invoke("cancel_order", headers={"Content-Type": "text/plain"})
+    assert reply.status == 415 and reply.codes == [810] and reply.fields == ["Content-Type"]
+
+
+def test_undecodable_body_is_400(invoke: Invoke) -> None:
+    reply = invoke("cancel_order", base64_body=b"\xce")
+    assert reply.status == 400 and reply.fields == ["body"]
 
 
 def test_detail_oms_and_wms_use_shipper_fields(invoke: Invoke) -> None:

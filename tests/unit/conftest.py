@@ -4,9 +4,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from order_hub.models.tenant import Tenant
 from pytest_socket import disable_socket, enable_socket
 
+from order_hub.models.tenant import Tenant
 from tests.fakes import InMemoryOrderRepository, InMemoryTenantDirectory
 
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
+
 from order_hub.errors import InvalidInput, TenantNotFound, Unauthorized
 from order_hub.services import tenants
 from order_hub.services.auth import Authenticator
-
 from tests.fakes import InMemoryTenantDirectory
 
 

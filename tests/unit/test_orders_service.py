@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from order_hub.errors import ConcurrentModification, InvalidInput, OrderConflict, OrderNotFound, TransitionRefused
 from order_hub.models.api import Cancellation, CreateOrderRequest, ListQuery
 from order_hub.models.status import ApiStatus
 from order_hub.models.tenant import Tenant
 from order_hub.services import orders
-
 from tests.fakes import InMemoryOrderRepository
 from tests.payloads import order_body
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from order_hub.models.status import ApiStatus, api_status_for_wms, moves_forward
 
 

@@ -34,6 +34,12 @@ class InvalidInput(HubError):
         self.field = field
 
 
+class UnsupportedMediaType(InvalidInput):
+    """The body is not declared as JSON."""
+
+    http_status = 415
+
+
 class OrderNotFound(HubError):
     """No such order for this tenant (also answered for other tenants' orders: existence never leaks)."""
 

@@ -6,7 +6,12 @@ POWERTOOLS_* environment variables set in template.yaml.
 
 from __future__ import annotations
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="outbound-order-hub")
 metrics = Metrics(namespace="OutboundOrderHub")
+
+# Read-only requests emit no business metric; Powertools would warn about it on every one of them.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

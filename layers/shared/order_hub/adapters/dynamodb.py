@@ -13,7 +13,7 @@ Tenants table: ``TENANT#<id>/PROFILE``, ``TENANT#<id>/KEY#<key_id>`` (listing) a
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from order_hub.adapters.aws import dynamodb_client
@@ -155,20 +155,31 @@ class DynamoOrderRepository:
             ) from error
 
     def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
+        # The index follows the created range when there is one, else the updated range; a second
+        # range (both given) is applied to the projected list item while counting.
+        by_created = query.created_start is not None or query.created_end is not None
         by_updated = query.updated_start is not None or query.updated_end is not None
+        use_updated = by_updated and not by_created
         index, pk_name, sk_name = (
-            ("by_updated", "gsi2pk", "gsi2sk") if by_updated else ("by_created", "gsi1pk", "gsi1sk")
+            ("by_updated", "gsi2pk", "gsi2sk") if use_updated else ("by_created", "gsi1pk", "gsi1sk")
         )
-        start = query.updated_start if by_updated else query.created_start
-        end = query.updated_end if by_updated else query.created_end
+        start = query.updated_start if use_updated else query.created_start
+        end = query.updated_end if use_updated else query.created_end
         names: dict[str, str] = {"#pk": pk_name}
         values: dict[str, Any] = {":pk": {"S": f"T#{tenant_id}"}}
         condition = "#pk = :pk"
         if start or end:
             names["#sk"] = sk_name
-            values[":lo"] = {"S": start.isoformat() if start else ""}
-            values[":hi"] = {"S": (end.isoformat() if end else "9999-12-31") + _KEY_END}
-            condition += " AND #sk BETWEEN :lo AND :hi"
+            # Sort keys start with an ISO timestamp: a day's keys sort between "<day>" and "<day>\uffff".
+            if start:
+                values[":lo"] = {"S": start.isoformat()}
+            if end:
+                values[":hi"] = {"S": end.isoformat() + _KEY_END}
+            condition += {
+                (True, True): " AND #sk BETWEEN :lo AND :hi",
+                (True, False): " AND #sk >= :lo",
+                (False, True): " AND #sk <= :hi",
+            }[(start is not None, end is not None)]
         filters = []
         for attribute, value in (
             ("warehouse_id", query.warehouse_id),
@@ -190,19 +201,29 @@ class DynamoOrderRepository:
         }
         if filters:
             request["FilterExpression"] = " AND ".join(filters)
+        updated_too = by_created and by_updated
         first = (query.page - 1) * query.limit
         last = first + query.limit
         total = 0
         items: list[dict[str, Any]] = []
         # Exact Shipper-style totals need every match counted: only the requested page's list_view
-        # values are decoded; the rest of the partition is read from the index and counted.
+        # values are decoded (unless a second range needs them); the rest is counted.
         paginator = self.client.get_paginator("query")
         for page in paginator.paginate(**request):
             for item in page.get("Items", []):
+                view: dict[str, Any] | None = None
+                if updated_too:
+                    view = json.loads(item["list_view"]["S"])
+                    if not _in_range(view["updated_at"][:10], query.updated_start, query.updated_end):
+                        continue
                 if first <= total < last:
-                    items.append(json.loads(item["list_view"]["S"]))
+                    items.append(view if view is not None else json.loads(item["list_view"]["S"]))
                 total += 1
         return ListPage(items=items, total=total)
+
+
+def _in_range(day: str, start: date | None, end: date | None) -> bool:
+    return (start is None or day >= start.isoformat()) and (end is None or day <= end.isoformat())
 
 
 class DynamoTenantDirectory:

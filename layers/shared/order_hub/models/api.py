@@ -6,43 +6,39 @@ hub's design in Shipper's style: snake_case, flat header, documented in the Open
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, model_validator
 
-from order_hub.models.common import CODE_PATTERN, Money, Strict
+from order_hub.models.common import CODE_PATTERN, IsoDate, Money, Strict
 from order_hub.models.extensions import LineExt, OrderExt
 from order_hub.models.status import ApiStatus
 
 Platform = Literal["", "LAZADA", "SHOPEE", "TOKOPEDIA", "TIKTOK", "BLIBLI", "AKULAKU", "BUKALAPAK", "SHOPIFY", "ERP"]
 RateType = Literal["", "regular", "express", "trucking", "instant", "same-day"]
 MAX_LINES = 500
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{3,39}$")
+EMAIL_OR_EMPTY = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE = r"^\+?[0-9][0-9 ().\-]{3,39}$"
 
 WarehouseId = Annotated[str, Field(min_length=1, max_length=20, pattern=CODE_PATTERN, examples=["WH-TGR04"])]
 OrderNo = Annotated[str, Field(min_length=1, max_length=50, pattern=CODE_PATTERN, examples=["SO-2026-000123"])]
+
+
+def _datetime_text(value: object) -> object:
+    """Timestamps are ISO 8601 text (pydantic would also read numbers as epoch seconds)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time text, e.g. 2026-11-23T10:15:00+07:00")
+    return value
 
 
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a timezone offset, e.g. 2026-11-23T10:15:00+07:00")
     return value.astimezone(UTC)
-
-
-def _email_or_empty(value: str) -> str:
-    if value and not _EMAIL.match(value):
-        raise ValueError("is not an email address")
-    return value
-
-
-def _phone(value: str) -> str:
-    if not _PHONE.match(value):
-        raise ValueError("must be a phone number: digits, optional leading +, spaces, dashes or dots")
-    return value
 
 
 class OrderItem(Strict):
@@ -58,7 +54,7 @@ class OrderItem(Strict):
     sku: str = Field(min_length=1, max_length=50, description="One SKU code maps to exactly one UoM")
     name: str = Field(default="", max_length=200)
     uom: str = Field(default="", max_length=20)
-    qty: int = Field(ge=1, le=1_000_000)
+    qty: StrictInt = Field(ge=1, le=1_000_000)
     unit_price: Money = Field(description="Selling price per unit, tax included, in payment.currency")
     discount: Money = Field(default=Decimal(0), description="Total discount on this line")
     ext: LineExt | None = None
@@ -104,8 +100,8 @@ class CreateOrderRequest(Strict):
     tracking_id: str = Field(default="", max_length=64, description="Tracking ID Shipper (fulfilment-logistics)")
     tenant_name: str = Field(min_length=1, max_length=200)
     consignee: str = Field(min_length=1, max_length=200)
-    consignee_phone: Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_phone)]
-    consignee_email: Annotated[str, Field(default="", max_length=40), AfterValidator(_email_or_empty)] = ""
+    consignee_phone: str = Field(min_length=1, max_length=40, pattern=PHONE, description="Digits, optional leading +")
+    consignee_email: str = Field(default="", max_length=40, pattern=EMAIL_OR_EMPTY)
     consignee_full_address: str = Field(min_length=1, max_length=400)
     consignee_state: str = Field(default="", max_length=30)
     consignee_province: str = Field(min_length=1, max_length=50)
@@ -115,8 +111,8 @@ class CreateOrderRequest(Strict):
     zipcode: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9 \-]+$")
     seller_nick: str = Field(default="", max_length=20)
     mobile: str = Field(default="", max_length=300)
-    consignee_doc_type: int | None = Field(default=None, ge=0, le=99)
-    order_time: Annotated[datetime, AfterValidator(_require_aware)] | None = Field(
+    consignee_doc_type: StrictInt | None = Field(default=None, ge=0, le=99)
+    order_time: Annotated[datetime, BeforeValidator(_datetime_text), AfterValidator(_require_aware)] | None = Field(
         default=None, description="When the buyer ordered (ISO 8601 with offset); defaults to receipt time"
     )
     notes: str = Field(default="", max_length=200, description="Buyer remark")
@@ -155,10 +151,10 @@ class ListQuery(Strict):
     """Filters of ``GET /v3/fulfillment/outbounds/{outbound_type}`` (vendor-notes §1.5)."""
 
     outbound_type: Literal["OMS", "WMS"]
-    created_start: date | None = None
-    created_end: date | None = None
-    updated_start: date | None = None
-    updated_end: date | None = None
+    created_start: IsoDate | None = None
+    created_end: IsoDate | None = None
+    updated_start: IsoDate | None = None
+    updated_end: IsoDate | None = None
     warehouse_id: str | None = Field(default=None, max_length=20, pattern=CODE_PATTERN)
     order_type: Literal["SO", "RT", "TT"] | None = None
     so_status: ApiStatus | None = None
@@ -167,8 +163,6 @@ class ListQuery(Strict):
 
     @model_validator(mode="after")
     def _ranges(self) -> Self:
-        if (self.created_start or self.created_end) and (self.updated_start or self.updated_end):
-            raise ValueError("filter by created_* or by updated_*, not both")
         if self.created_start and self.created_end and self.created_start > self.created_end:
             raise ValueError("created_start is after created_end")
         if self.updated_start and self.updated_end and self.updated_start > self.updated_end:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 
 def _decimal_to_json(value: Decimal) -> int | float:
@@ -14,19 +16,44 @@ def _decimal_to_json(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _number_only(value: object) -> object:
+    """Amounts are JSON numbers: text ("12.50") and booleans are refused, as the schema says."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a JSON number")
+    return value
+
+
 Money = Annotated[
     Decimal,
+    BeforeValidator(_number_only),
     Field(ge=0, max_digits=15, decimal_places=2),
     PlainSerializer(_decimal_to_json, return_type=int | float, when_used="json"),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 9999999999999.99, "multipleOf": 0.01}),
 ]
 """A non-negative amount with at most 2 decimal places (IDR amounts are integers)."""
 
 Rate = Annotated[
     Decimal,
+    BeforeValidator(_number_only),
     Field(ge=0, le=100, max_digits=7, decimal_places=4),
     PlainSerializer(_decimal_to_json, return_type=int | float, when_used="json"),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.0001}),
 ]
 """A percentage such as a tax rate (0..100)."""
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date_text(value: object) -> object:
+    """Dates in queries are ``yyyy-MM-dd`` text only (pydantic would also take numbers as timestamps)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("must be a date as yyyy-MM-dd")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 
 CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 """Identifiers that become part of keys and URL paths: letters, digits, '_', '.', '-'."""

@@ -6,11 +6,9 @@ absent, and a format that needs a missing value fails its delivery with a clear 
 
 from __future__ import annotations
 
-import datetime as dt
+from pydantic import Field, StrictBool
 
-from pydantic import Field
-
-from order_hub.models.common import Money, Rate, Strict
+from order_hub.models.common import IsoDate, Money, Rate, Strict
 
 
 class TaxLine(Strict):
@@ -44,7 +42,7 @@ class Address(Strict):
 
 class Invoice(Strict):
     number: str = Field(min_length=1, max_length=100)
-    date: dt.date | None = None
+    date: IsoDate | None = None
     url: str | None = Field(default=None, max_length=1000)
     irn: str | None = Field(default=None, max_length=255)
     qr_code: str | None = Field(default=None, max_length=4000)
@@ -59,7 +57,7 @@ class OrderExt(Strict):
     location_code: str | None = Field(default=None, max_length=255)
     facility_code: str | None = Field(default=None, max_length=255)
     parent_order_no: str | None = Field(default=None, max_length=50)
-    is_priority: bool | None = None
+    is_priority: StrictBool | None = None
     consignee_state_code: str | None = Field(default=None, max_length=10)
     consignee_country_code: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     billing_address: Address | None = None

@@ -1,0 +1,126 @@
+"""``python -m local_stack``: run the hub locally (moto + DynamoDB tables + API) without Docker."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from local_stack.stack import DEFAULT_PORT, LocalStack, PortInUse, StackError, StackOptions, print_banner
+from local_stack.template import TemplateError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected Key=Value, got {text!r}")
+    return name, value
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"port out of range: {port}")
+    return port
+
+
+def _default_port() -> int:
+    raw = os.environ.get("HUB_PORT")
+    if not raw:
+        return DEFAULT_PORT
+    try:
+        return _port(raw)
+    except argparse.ArgumentTypeError as error:
+        print(f"local_stack: error: HUB_PORT: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack",
+        description="Run the outbound order hub locally: in-process moto, the template's DynamoDB tables, "
+        "and its API routes served on 127.0.0.1 (replaces `sam local start-api`; no Docker).",
+    )
+    parser.add_argument("--port", type=_port, default=None, help=f"API port (default: $HUB_PORT or {DEFAULT_PORT})")
+    parser.add_argument(
+        "--state-dir", type=Path, default=Path(".local"), help="where stack.json is written (default: ./.local)"
+    )
+    parser.add_argument(
+        "--param",
+        dest="params",
+        type=_parameter,
+        action="append",
+        default=[],
+        metavar="Key=Value",
+        help="template parameter override, repeatable (e.g. --param AuthCacheTtlSeconds=0)",
+    )
+    parser.add_argument("--template", type=Path, default=None, help="template file (default: the repo's template.yaml)")
+    parser.add_argument("--no-demo-tenant", action="store_true", help="do not create the demo tenant and API key")
+    parser.add_argument("--quiet", action="store_true", help="no per-request access log on stderr")
+    return parser.parse_args(argv)
+
+
+def _configure_logging(quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("local_stack %(levelname)s %(message)s"))
+    root = logging.getLogger("local_stack")
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    _configure_logging(args.quiet)
+    options = StackOptions(
+        port=args.port if args.port is not None else _default_port(),
+        state_dir=args.state_dir.resolve(),
+        parameters=dict(args.params),
+        template_path=args.template,
+        seed_demo_tenant=not args.no_demo_tenant,
+    )
+
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    stack = LocalStack(options)
+    try:
+        info = stack.start()
+    except (PortInUse, TemplateError) as error:
+        print(f"local_stack: error: {error}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    except StackError as error:
+        print(f"local_stack: error: {error}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
+
+    try:
+        if not stopping.is_set():
+            print_banner(info)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+        sys.stdout.flush()
+    print("local_stack: stopped", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

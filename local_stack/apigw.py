@@ -1,0 +1,545 @@
+"""A local stand-in for API Gateway REST APIs (Lambda proxy integration, payload format 1.0).
+
+``ApiGateway`` binds a ``ThreadingHTTPServer`` on 127.0.0.1, matches each request against the
+template's ``Api`` events the way API Gateway does (a literal path segment beats a ``{param}``
+segment, which beats a greedy ``{proxy+}``), builds the proxy event API Gateway would send and
+invokes the handler in-process with a Lambda-like context.
+
+One ``FunctionRuntime`` per function plays the role of a single warm Lambda container: the
+handler module is imported on the first request (cold start) and invocations are serialized by a
+lock, because handlers (e.g. Powertools resolvers) keep per-request state on module-level objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import importlib
+import logging
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from local_stack.template import ACCOUNT_ID, DEFAULT_REGION, ApiRoute, FunctionSpec
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+DEFAULT_MEMORY_MB = 512
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
+FUNCTION_NAME_PREFIX = "hub-local"
+
+MISSING_TOKEN_BODY = b'{"message":"Missing Authentication Token"}'
+INTERNAL_ERROR_BODY = b'{"message": "Internal server error"}'
+TOO_LARGE_BODY = b'{"message":"Request Too Long"}'
+
+# Never copied from a proxy response: the server computes its own framing.
+_HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+# --------------------------------------------------------------------------------------------
+# Routing
+# --------------------------------------------------------------------------------------------
+
+
+def _segments(path: str) -> list[str]:
+    """Path segments; a single trailing slash is ignored (``/a/b/`` is ``/a/b``)."""
+    if path.endswith("/") and path != "/":
+        path = path[:-1]
+    return path.split("/")[1:] if path != "/" else []
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One API Gateway resource (a template path) and its methods."""
+
+    path: str
+    segments: tuple[str, ...]
+    methods: dict[str, tuple[ApiRoute, FunctionSpec]] = field(default_factory=dict, compare=False)
+
+    def match(self, request_segments: list[str]) -> tuple[tuple[int, ...], dict[str, str]] | None:
+        """(specificity, path parameters) if the request path fits this resource; lower is more specific."""
+        specificity: list[int] = []
+        parameters: dict[str, str] = {}
+        for index, template_segment in enumerate(self.segments):
+            if template_segment.startswith("{") and template_segment.endswith("+}"):
+                rest = request_segments[index:]
+                if index != len(self.segments) - 1 or not rest or any(not part for part in rest):
+                    return None
+                parameters[template_segment[1:-2]] = "/".join(unquote(part) for part in rest)
+                specificity.append(2)
+                return (*specificity,), parameters
+            if index >= len(request_segments):
+                return None
+            segment = request_segments[index]
+            if template_segment.startswith("{") and template_segment.endswith("}"):
+                if not segment:
+                    return None
+                parameters[template_segment[1:-1]] = unquote(segment)
+                specificity.append(1)
+            elif unquote(segment) == template_segment:
+                specificity.append(0)
+            else:
+                return None
+        if len(request_segments) != len(self.segments):
+            return None
+        return (*specificity,), parameters
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: ApiRoute
+    function: FunctionSpec
+    resource_path: str
+    path_parameters: dict[str, str]
+
+
+class RouteTable:
+    """API Gateway's resource tree, flattened: the most specific matching resource wins."""
+
+    def __init__(self, functions: Iterable[FunctionSpec]) -> None:
+        self.resources: dict[str, Resource] = {}
+        for function in functions:
+            for route in function.routes:
+                resource = self.resources.setdefault(route.path, Resource(route.path, tuple(_segments(route.path))))
+                if route.method in resource.methods:
+                    other = resource.methods[route.method][1].logical_id
+                    raise ValueError(f"{route.method} {route.path} is bound to both {other} and {function.logical_id}")
+                resource.methods[route.method] = (route, function)
+
+    def match(self, method: str, path: str) -> RouteMatch | None:
+        request_segments = _segments(path)
+        best: tuple[tuple[int, ...], Resource, dict[str, str]] | None = None
+        for resource in self.resources.values():
+            found = resource.match(request_segments)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = (found[0], resource, found[1])
+        if best is None:
+            return None
+        _, resource, parameters = best
+        bound = resource.methods.get(method.upper()) or resource.methods.get("ANY")
+        if bound is None:
+            return None  # API Gateway answers a missing method like a missing resource
+        return RouteMatch(route=bound[0], function=bound[1], resource_path=resource.path, path_parameters=parameters)
+
+
+# --------------------------------------------------------------------------------------------
+# Lambda runtime emulation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LocalLambdaContext:
+    """The attributes of the Lambda Python runtime's context object that handlers use."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline_ms: int
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.deadline_ms - int(time.time() * 1000))
+
+
+class FunctionRuntime:
+    """One warm "container" of a function: lazy import, then one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, region: str = DEFAULT_REGION, handler: Handler | None = None) -> None:
+        """``handler`` skips the import of ``spec.module`` (tests)."""
+        self.spec = spec
+        self.function_name = f"{FUNCTION_NAME_PREFIX}-{spec.logical_id}"
+        self.arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{self.function_name}"
+        self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{secrets.token_hex(16)}"
+        self.lock = threading.Lock()
+        self._handler: Handler | None = handler
+
+    def _load(self) -> Handler:
+        if self._handler is None:
+            started = time.perf_counter()
+            module = importlib.import_module(self.spec.module)
+            handler = getattr(module, self.spec.handler, None)
+            if not callable(handler):
+                raise RuntimeError(f"{self.spec.module}.{self.spec.handler} is not a callable handler")
+            self._handler = handler
+            log.info("cold start %s (%s) in %.0f ms", self.spec.logical_id, self.spec.module, _ms_since(started))
+        return self._handler
+
+    def context(self, request_id: str) -> LocalLambdaContext:
+        return LocalLambdaContext(
+            function_name=self.function_name,
+            function_version="$LATEST",
+            invoked_function_arn=self.arn,
+            memory_limit_in_mb=self.spec.memory_size or DEFAULT_MEMORY_MB,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{self.function_name}",
+            log_stream_name=self.log_stream_name,
+            deadline_ms=int(time.time() * 1000) + self.spec.timeout * 1000,
+        )
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self.lock:
+            handler = self._load()
+            request_id = str(uuid.uuid4())
+            started = time.perf_counter()
+            try:
+                return handler(event, self.context(request_id))
+            finally:
+                elapsed = _ms_since(started)
+                if elapsed > self.spec.timeout * 1000:
+                    log.warning(
+                        "%s took %.0f ms, over its %d s timeout (Lambda would have killed it)",
+                        self.spec.logical_id,
+                        elapsed,
+                        self.spec.timeout,
+                    )
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+# --------------------------------------------------------------------------------------------
+# Proxy event and response
+# --------------------------------------------------------------------------------------------
+
+
+def _single_and_multi(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    """API Gateway's two views of repeated keys: last value wins, and every value in order."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for key, value in pairs:
+        single[key] = value
+        multi.setdefault(key, []).append(value)
+    return (single or None), (multi or None)
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    target: str  # as on the request line: path plus query
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """(raw path, raw query) of a request-line target (origin form, or absolute form)."""
+    if target.startswith(("http://", "https://")):
+        url = urlsplit(target)
+        return url.path or "/", url.query
+    path, _, query = target.partition("#")[0].partition("?")
+    return path or "/", query
+
+
+def build_proxy_event(request: HttpRequest, match: RouteMatch, stage: str) -> dict[str, Any]:
+    """The event API Gateway (REST API, Lambda proxy integration) sends for ``request``."""
+    raw_path, raw_query = split_target(request.target)
+    path = unquote(raw_path)
+    headers, multi_headers = _single_and_multi(request.headers)
+    query, multi_query = _single_and_multi(parse_qsl(raw_query, keep_blank_values=True))
+    now = datetime.now(UTC)
+    user_agent = next((value for key, value in request.headers if key.lower() == "user-agent"), None)
+    host = next((value for key, value in request.headers if key.lower() == "host"), HOST)
+    body: str | None = None
+    is_base64 = False
+    if request.body:
+        try:
+            body = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            body, is_base64 = base64.b64encode(request.body).decode("ascii"), True
+    return {
+        "resource": match.resource_path,
+        "path": path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": match.path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": secrets.token_hex(3),
+            "resourcePath": match.resource_path,
+            "httpMethod": request.method,
+            "extendedRequestId": secrets.token_urlsafe(12),
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{stage}{path}",
+            "accountId": ACCOUNT_ID,
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": host.split(".", 1)[0],
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "requestId": str(uuid.uuid4()),
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "apiKey": None,
+                "sourceIp": request.source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": user_agent,
+                "user": None,
+            },
+            "domainName": host,
+            "apiId": "local",
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _json_error(status: int, body: bytes, error_type: str | None = None) -> HttpResponse:
+    headers = [("Content-Type", "application/json")]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    return HttpResponse(status, headers, body)
+
+
+def missing_authentication_token() -> HttpResponse:
+    return _json_error(403, MISSING_TOKEN_BODY, "MissingAuthenticationTokenException")
+
+
+def internal_server_error() -> HttpResponse:
+    return _json_error(502, INTERNAL_ERROR_BODY)
+
+
+class MalformedProxyResponse(ValueError):
+    pass
+
+
+def _header_pairs(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Merge ``headers`` and ``multiValueHeaders`` as API Gateway does (multi-value wins per name)."""
+    multi = result.get("multiValueHeaders") or {}
+    single = result.get("headers") or {}
+    if not isinstance(multi, Mapping) or not isinstance(single, Mapping):
+        raise MalformedProxyResponse("headers / multiValueHeaders must be objects")
+    pairs: list[tuple[str, str]] = []
+    multi_names = {name.lower() for name in multi}
+    for name, value in single.items():
+        if name.lower() not in multi_names:
+            pairs.append((str(name), str(value)))
+    for name, values in multi.items():
+        if not isinstance(values, list):
+            raise MalformedProxyResponse(f"multiValueHeaders[{name!r}] must be a list")
+        pairs.extend((str(name), str(value)) for value in values)
+    return [(name, value) for name, value in pairs if name.lower() not in _HOP_BY_HOP]
+
+
+def proxy_response(result: Any) -> HttpResponse:
+    """Turn a handler's proxy result into the HTTP response; ``MalformedProxyResponse`` if invalid."""
+    if not isinstance(result, Mapping) or "statusCode" not in result:
+        raise MalformedProxyResponse("the handler result is not an object with a statusCode")
+    try:
+        status = int(result["statusCode"])
+    except (TypeError, ValueError):
+        raise MalformedProxyResponse(f"statusCode {result['statusCode']!r} is not an integer") from None
+    if not 100 <= status <= 599:
+        raise MalformedProxyResponse(f"statusCode {status} is out of range")
+    headers = _header_pairs(result)
+    raw_body = result.get("body")
+    if raw_body is None:
+        body = b""
+    elif not isinstance(raw_body, str):
+        raise MalformedProxyResponse("body must be a string")
+    elif result.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw_body, validate=True)
+        except binascii.Error:
+            raise MalformedProxyResponse("isBase64Encoded is true but the body is not base64") from None
+    else:
+        body = raw_body.encode("utf-8")
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+    return HttpResponse(status, headers, body)
+
+
+# --------------------------------------------------------------------------------------------
+# The gateway
+# --------------------------------------------------------------------------------------------
+
+
+class ApiGateway:
+    """Routes HTTP requests to in-process handlers. Binding happens in the constructor."""
+
+    def __init__(
+        self,
+        functions: Iterable[FunctionSpec],
+        stage: str,
+        port: int = 0,
+        region: str = DEFAULT_REGION,
+        host: str = HOST,
+        handlers: Mapping[str, Handler] | None = None,
+    ) -> None:
+        """``handlers`` (logical id -> callable) replaces importing those functions' modules (tests)."""
+        specs = list(functions)
+        handlers = handlers or {}
+        self.stage = stage
+        self.routes = RouteTable(specs)
+        self.runtimes = {
+            spec.logical_id: FunctionRuntime(spec, region, handlers.get(spec.logical_id))
+            for spec in specs
+            if spec.routes
+        }
+        self.server = _GatewayServer((host, port), self)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        match = self.routes.match(request.method, split_target(request.target)[0])
+        if match is None:
+            return missing_authentication_token()
+        event = build_proxy_event(request, match, self.stage)
+        runtime = self.runtimes[match.function.logical_id]
+        try:
+            return proxy_response(runtime.invoke(event))
+        except MalformedProxyResponse as error:
+            log.error("%s returned a malformed proxy response: %s", match.function.logical_id, error)
+        except Exception:
+            log.exception("%s raised while handling %s %s", match.function.logical_id, request.method, request.target)
+        return internal_server_error()
+
+    def start(self) -> None:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.server.serve_forever, name="apigw", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.server.server_close()
+        self.server.close_connections()
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], gateway: ApiGateway) -> None:
+        self.gateway = gateway
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _RequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Wake up handler threads waiting on idle keep-alive connections so they end now."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "local-apigw"
+    timeout = 60  # idle keep-alive connections are closed after this many seconds
+    server: _GatewayServer
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None if it exceeds the payload limit."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                length = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if length == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                size += length
+                if size > MAX_PAYLOAD_BYTES:
+                    return None
+                chunks.append(self.rfile.read(length))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        body = self._read_body()
+        if body is None:
+            response = _json_error(413, TOO_LARGE_BODY)
+            self.close_connection = True
+        else:
+            request = HttpRequest(
+                method=self.command,
+                target=self.path,
+                headers=list(self.headers.items()),
+                body=body,
+                source_ip=self.client_address[0],
+            )
+            response = self.server.gateway.handle(request)
+        self._write(response)
+        log.info("%s %s -> %d (%.0f ms)", self.command, self.path, response.status, _ms_since(started))
+
+    def _write(self, response: HttpResponse) -> None:
+        self.send_response_only(response.status)
+        self.send_header("Date", self.date_time_string())
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) reaches the router too, which answers 403 like API Gateway.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)

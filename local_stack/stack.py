@@ -1,0 +1,251 @@
+"""The embedded local stack: moto (in-process) + DynamoDB tables from template.yaml + the API.
+
+``LocalStack.start()`` does everything ``sam local start-api`` plus a deployed stack would give a
+developer, without Docker: it binds the API port first (so a busy port fails fast), starts moto's
+server on a free loopback port, points the AWS SDK at it through the environment, creates the
+template's tables, exports the functions' resolved environment, seeds a demo tenant with an API
+key, starts serving, and writes ``<state-dir>/stack.json`` for tools and tests to discover.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from local_stack.apigw import HOST, ApiGateway
+from local_stack.template import (
+    DEFAULT_REGION,
+    FunctionSpec,
+    api_stage_name,
+    create_tables,
+    function_specs,
+    load_template,
+    local_table_names,
+    parameter_values,
+)
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8750
+STATE_FILE = "stack.json"
+TABLE_PREFIX = "hub-local"
+
+DEMO_TENANT_ID = "demo"
+DEMO_TENANT_NAME = "Demo Seller"
+DEMO_WAREHOUSES = ("WH-TGR04", "WH-CGK09")
+
+# Process-wide settings for the in-process handlers and the AWS SDK (fake credentials: moto accepts any).
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+# Applied after the functions' template environment: the local stack is not a template stage.
+LOCAL_OVERRIDES = {"HUB_ENV": "local"}
+
+
+class StackError(RuntimeError):
+    """Startup cannot proceed; the message is meant for the user as it is."""
+
+
+class PortInUse(StackError):
+    pass
+
+
+@dataclass
+class StackOptions:
+    port: int = DEFAULT_PORT
+    state_dir: Path = field(default_factory=lambda: Path.cwd() / ".local")
+    parameters: dict[str, str] = field(default_factory=dict)
+    template_path: Path | None = None
+    seed_demo_tenant: bool = True
+
+
+def merge_environments(specs: list[FunctionSpec]) -> dict[str, str]:
+    """One process-wide environment for every function; conflicting values are reported, first wins."""
+    merged: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for spec in sorted(specs, key=lambda spec: spec.logical_id):
+        for name, value in spec.environment.items():
+            if name in merged and merged[name] != value:
+                log.warning(
+                    "%s=%r in %s conflicts with %r from %s; the local stack runs every function in one "
+                    "process, keeping %r",
+                    name,
+                    value,
+                    spec.logical_id,
+                    merged[name],
+                    owner[name],
+                    merged[name],
+                )
+                continue
+            merged.setdefault(name, value)
+            owner.setdefault(name, spec.logical_id)
+    return merged
+
+
+def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.state_file = options.state_dir / STATE_FILE
+        self.gateway: ApiGateway | None = None
+        self.moto: ThreadedMotoServer | None = None
+        self.info: dict[str, Any] = {}
+
+    def start(self) -> dict[str, Any]:
+        """Bring everything up and return what ``stack.json`` holds; ``stop()`` undoes it (also on failure)."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> dict[str, Any]:
+        overrides = self.options.parameters
+        template = load_template(self.options.template_path)
+        parameter_values(template, overrides)  # validate --param before anything starts
+        region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+        table_names = local_table_names(template, TABLE_PREFIX)
+        specs = function_specs(template, table_names, overrides, region=region)
+
+        self.gateway = self._bind_gateway(specs, api_stage_name(template, overrides), region)
+
+        from moto.server import ThreadedMotoServer  # deferred: importing moto takes a while
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+        self.moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+        self.moto.start()
+        moto_host, moto_port = self.moto.get_host_and_port()
+        endpoint = f"http://{moto_host}:{moto_port}"
+
+        self._export_aws_environment(endpoint, region)
+        import boto3
+
+        created = create_tables(
+            boto3.client("dynamodb", endpoint_url=endpoint, region_name=region),
+            template,
+            name_prefix=TABLE_PREFIX,
+            parameter_overrides=overrides,
+        )
+        if created != table_names:  # pragma: no cover - both come from the same template
+            raise StackError(f"created tables {created} differ from the names the functions were given {table_names}")
+
+        function_env = {**merge_environments(specs), **LOCAL_OVERRIDES}
+        os.environ.update(function_env)
+
+        api_key: str | None = None
+        if self.options.seed_demo_tenant:
+            api_key = self._seed_demo_tenant(function_env)
+
+        self.gateway.start()
+        self.info = {
+            "api_url": self.gateway.url,
+            "api_key": api_key,
+            "tenant_id": DEMO_TENANT_ID,
+            "warehouse_ids": list(DEMO_WAREHOUSES),
+            "aws_endpoint_url": endpoint,
+            "region": region,
+            "tables": created,
+            "env": function_env,
+            "stage": self.gateway.stage,
+            "functions": {spec.logical_id: f"{spec.module}.{spec.handler}" for spec in specs},
+            "pid": os.getpid(),
+        }
+        write_json_atomically(self.state_file, self.info)
+        for spec in specs:
+            for event in spec.other_events:
+                log.warning("%s: %s event %s is not emulated locally", spec.logical_id, event.type, event.event_id)
+        return self.info
+
+    def _bind_gateway(self, specs: list[FunctionSpec], stage: str, region: str) -> ApiGateway:
+        try:
+            return ApiGateway(specs, stage=stage, port=self.options.port, region=region)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    f"port {self.options.port} on {HOST} is already in use "
+                    "(another local stack running?); choose another with --port or HUB_PORT"
+                ) from None
+            raise StackError(f"cannot listen on {HOST}:{self.options.port}: {error.strerror}") from None
+
+    @staticmethod
+    def _export_aws_environment(endpoint: str, region: str) -> None:
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):  # a profile would win over the fake keys
+            os.environ.pop(name, None)
+        os.environ.update(FAKE_CREDENTIALS)
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        os.environ.setdefault("AWS_DEFAULT_REGION", region)
+        os.environ.setdefault("AWS_REGION", region)
+        os.environ["AWS_MAX_ATTEMPTS"] = "2"
+        os.environ["HUB_ENV"] = "local"
+
+    @staticmethod
+    def _seed_demo_tenant(function_env: dict[str, str]) -> str:
+        from order_hub.adapters.dynamodb import DynamoTenantDirectory
+        from order_hub.services.tenants import create_tenant, issue_api_key
+
+        table = function_env.get("TENANTS_TABLE_NAME")
+        if not table:
+            raise StackError("the functions' environment has no TENANTS_TABLE_NAME; cannot seed the demo tenant")
+        directory = DynamoTenantDirectory(table)
+        create_tenant(directory, tenant_id=DEMO_TENANT_ID, name=DEMO_TENANT_NAME, warehouse_ids=list(DEMO_WAREHOUSES))
+        issued = issue_api_key(directory, tenant_id=DEMO_TENANT_ID)
+        return issued.api_key
+
+    def stop(self) -> None:
+        """Stop serving, stop moto, remove stack.json. Safe to call more than once."""
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        if self.moto is not None:
+            try:
+                self.moto.stop()
+            except Exception:  # pragma: no cover - best effort during shutdown
+                log.exception("stopping moto failed")
+            self.moto = None
+        if self.info:
+            self.state_file.unlink(missing_ok=True)
+            self.info = {}
+
+
+def banner(info: dict[str, Any]) -> str:
+    api_url, api_key = info["api_url"], info["api_key"]
+    lines = [
+        "",
+        "outbound order hub - local stack is up",
+        f"  API          {api_url}   (stage '{info['stage']}' is not part of the URL)",
+        f"  demo tenant  {info['tenant_id']}  warehouses {', '.join(info['warehouse_ids'])}",
+        f"  demo API key {api_key}",
+        f"  AWS endpoint {info['aws_endpoint_url']}  ({info['region']}, in-memory, lost on exit)",
+        f"  tables       {', '.join(f'{k}={v}' for k, v in info['tables'].items())}",
+        "",
+        "  try:",
+        f"    curl -s -H 'x-api-key: {api_key}' '{api_url}/v3/fulfillment/outbounds/OMS'",
+        "",
+        "  Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def print_banner(info: dict[str, Any]) -> None:
+    print(banner(info), file=sys.stdout, flush=True)

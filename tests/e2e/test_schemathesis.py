@@ -1,0 +1,32 @@
+"""Fuzz the live local API from its OpenAPI document with schemathesis (the real third-party checker).
+
+Checks excluded, and why:
+- positive_data_acceptance: some schema-valid bodies break rules a JSON schema cannot state
+  (the warehouse must belong to the account, COD needs cod_amount, line ids must be unique);
+  the hub answers those with 400/810 on purpose.
+- unsupported_method: API Gateway answers undeclared methods with 403 "Missing Authentication
+  Token", not 405; the local stack mirrors API Gateway.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+EXCLUDED = "positive_data_acceptance,unsupported_method"
+
+
+def test_schemathesis_finds_no_server_error_or_schema_violation(stack: dict[str, Any], tmp_path: Path) -> None:
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "run", str(DOCUMENT),
+        "--url", stack["api_url"],
+        "--header", f"x-api-key: {stack['api_key']}",
+        "--checks", "all", "--exclude-checks", EXCLUDED,
+        "--max-examples", "25", "--seed", "20261123", "--workers", "1",
+        "--no-color", "--report-dir", str(tmp_path),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=420)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
