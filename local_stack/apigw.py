@@ -478,6 +478,9 @@ class _GatewayServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm plus the
+    # client's delayed ACK stall every keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
     server_version = "local-apigw"
     timeout = 60  # idle keep-alive connections are closed after this many seconds
     server: _GatewayServer

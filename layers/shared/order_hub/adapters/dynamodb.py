@@ -40,7 +40,9 @@ def order_pk(tenant_id: str, warehouse_id: str, order_no: str) -> str:
     return f"ORDER#{tenant_id}#{warehouse_id}#{order_no}"
 
 
-class DynamoOrderRepository:
+class _DynamoAdapter:
+    """One table, one lazily obtained (shared, cached) client."""
+
     def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
         self._table = table_name
         self._client = client
@@ -51,6 +53,8 @@ class DynamoOrderRepository:
             self._client = dynamodb_client()
         return self._client
 
+
+class DynamoOrderRepository(_DynamoAdapter):
     # -- items -------------------------------------------------------------------------------
     def _order_item(self, order: Order) -> dict[str, Any]:
         suffix = f"#{order.warehouse_id}#{order.order_no}"
@@ -226,17 +230,7 @@ def _in_range(day: str, start: date | None, end: date | None) -> bool:
     return (start is None or day >= start.isoformat()) and (end is None or day <= end.isoformat())
 
 
-class DynamoTenantDirectory:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
-
+class DynamoTenantDirectory(_DynamoAdapter):
     def _tenant_item(self, tenant: Tenant) -> dict[str, Any]:
         return {
             "pk": {"S": f"TENANT#{tenant.tenant_id}"},

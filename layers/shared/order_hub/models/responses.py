@@ -13,6 +13,12 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _without_none(data: dict[str, Any], key: str) -> dict[str, Any]:
+    if data.get(key) is None:
+        data.pop(key, None)
+    return data
+
+
 class ErrorItem(_Out):
     code: int = Field(examples=[810])
     message: str
@@ -20,10 +26,7 @@ class ErrorItem(_Out):
 
     @model_serializer(mode="wrap")
     def _omit_empty_field(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if data.get("field") is None:
-            data.pop("field", None)
-        return data
+        return _without_none(handler(self), "field")
 
 
 class Metadata(_Out):
@@ -35,10 +38,7 @@ class Metadata(_Out):
 
     @model_serializer(mode="wrap")
     def _omit_empty_errors(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if data.get("errors") is None:
-            data.pop("errors", None)
-        return data
+        return _without_none(handler(self), "errors")
 
 
 class Pagination(_Out):

@@ -173,38 +173,56 @@ def _refuse_unless_changeable(order: Order, action: str) -> None:
     raise TransitionRefused(f"order_no '{order.order_no}' cannot be {action}: {reason}")
 
 
+Change = Callable[[Order], tuple[Order, EventType] | None]
+
+
+def _write_change(tenant: Tenant, warehouse_id: str, order_no: str, repo: OrderRepository, change: Change) -> Order:
+    """Read, apply ``change`` and write conditionally on the version read; re-read and retry on a race.
+
+    ``change`` returns the new order and its event type, or None when nothing is to be written.
+    """
+    for _ in range(_WRITE_ATTEMPTS):
+        current = get_order(tenant, warehouse_id, order_no, repo)
+        outcome = change(current)
+        if outcome is None:
+            return current
+        changed, event_type = outcome
+        try:
+            repo.replace(changed, current.version, make_event(changed, event_type, "api"))
+        except ConcurrentModification:
+            continue
+        return changed
+    raise ConcurrentModification(f"order_no '{order_no}' is being changed concurrently; retry the request")
+
+
 def update_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderRepository, now: Clock = utc_now) -> Order:
     """Replace an order's details (same body as create) while no stock is allocated."""
     _check_warehouse(tenant, request.warehouse_id)
     digest = body_digest(request)
-    for _ in range(_WRITE_ATTEMPTS):
-        current = get_order(tenant, request.warehouse_id, request.so_number, repo)
+
+    def change(current: Order) -> tuple[Order, EventType] | None:
         if current.body_hash == digest:
-            return current  # same details again: nothing changes, no event
+            return None  # same details again: nothing changes, no event
         _refuse_unless_changeable(current, "updated")
-        at = now()
         updated = Order.model_validate(
             {
                 **current.model_dump(),
                 **_details_from_request(request),
                 "order_time": request.order_time or current.order_time,
                 "version": current.version + 1,
-                "updated_at": at,
+                "updated_at": now(),
                 "body_hash": digest,
             }
         )
-        try:
-            repo.replace(updated, current.version, make_event(updated, "order.updated", "api"))
-        except ConcurrentModification:
-            continue
-        return updated
-    raise ConcurrentModification(f"order_no '{request.so_number}' is being changed concurrently; retry the request")
+        return updated, "order.updated"
+
+    return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
 
 
 def cancel_order(tenant: Tenant, cancellation: Cancellation, repo: OrderRepository, now: Clock = utc_now) -> Order:
     """Cancel while no stock is allocated (seed 004); refused once allocated or terminal."""
-    for _ in range(_WRITE_ATTEMPTS):
-        current = get_order(tenant, cancellation.warehouse_id, cancellation.order_no, repo)
+
+    def change(current: Order) -> tuple[Order, EventType]:
         _refuse_unless_changeable(current, "cancelled")
         at = now()
         cancelled = current.model_copy(
@@ -227,12 +245,9 @@ def cancel_order(tenant: Tenant, cancellation: Cancellation, repo: OrderReposito
                 ],
             },
         )
-        try:
-            repo.replace(cancelled, current.version, make_event(cancelled, "order.cancelled", "api"))
-        except ConcurrentModification:
-            continue
-        return cancelled
-    raise ConcurrentModification(f"order_no '{cancellation.order_no}' is being changed concurrently; retry the request")
+        return cancelled, "order.cancelled"
+
+    return _write_change(tenant, cancellation.warehouse_id, cancellation.order_no, repo, change)
 
 
 def list_orders(tenant: Tenant, query: ListQuery, repo: OrderRepository) -> ListPage:
