@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from order_hub.errors import ConcurrentModification, InvalidInput
+from order_hub.errors import ConcurrentModification, InvalidInput, WmsAlreadyExists, WmsRejected
 from order_hub.models.api import ListQuery
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
+from order_hub.models.wms import WmsOutbound, WmsPage
 from order_hub.ports import ListPage
 from order_hub.rendering.shipper import list_item
 
@@ -19,7 +21,9 @@ class InMemoryOrderRepository:
         self.orders: dict[OrderKey, Order] = {}
         self.events: list[OrderEvent] = []
         self.writes = 0
+        self.batch_reads = 0
         self.fail_next_replace = 0
+        self.inbox: dict[tuple[str, str], str] = {}
 
     @staticmethod
     def _key(order: Order) -> OrderKey:
@@ -48,6 +52,22 @@ class InMemoryOrderRepository:
         self.writes += 1
         self.orders[key] = order
         self.events.append(event)
+
+    def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
+        self.batch_reads += 1
+        return {
+            no: self.orders[(tenant_id, warehouse_id, no)] for no in order_nos if (tenant_id, warehouse_id, no) in self.orders
+        }
+
+    def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
+        key = (tenant_id, inbox_key)
+        if key in self.inbox:
+            return False
+        if change is not None:
+            order, expected_version, event = change
+            self.replace(order, expected_version, event)
+        self.inbox[key] = payload
+        return True
 
     def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
         def within(stamp: datetime, start: date | None, end: date | None) -> bool:
@@ -82,7 +102,18 @@ class InMemoryTenantDirectory:
     def __init__(self) -> None:
         self.tenants: dict[str, Tenant] = {}
         self.keys: dict[str, ApiKey] = {}
+        self.cursors: dict[tuple[str, str], dict[str, Any]] = {}
         self.lookups = 0
+
+    def list_tenants(self) -> list[Tenant]:
+        return list(self.tenants.values())
+
+    def get_cursor(self, tenant_id: str, warehouse_id: str) -> dict[str, Any] | None:
+        cursor = self.cursors.get((tenant_id, warehouse_id))
+        return dict(cursor) if cursor is not None else None
+
+    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any]) -> None:
+        self.cursors[(tenant_id, warehouse_id)] = dict(cursor)
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         self.lookups += 1
@@ -113,3 +144,55 @@ class InMemoryTenantDirectory:
                 self.keys[digest] = revoked
                 return revoked
         raise InvalidInput(f"tenant '{tenant_id}' has no key '{key_id}'", field="key_id")
+
+
+class FakeWms:
+    """A warehouse in memory: records calls, can be made to fail, keeps raw statuses per order."""
+
+    def __init__(self) -> None:
+        self.orders: dict[tuple[str, str], WmsOutbound] = {}
+        self.calls: list[str] = []
+        self.fail_with: Exception | None = None
+        self.fail_times = 0
+        self.refuse_cancel = False
+
+    def _maybe_fail(self, name: str) -> None:
+        self.calls.append(name)
+        if self.fail_with is not None and self.fail_times > 0:
+            self.fail_times -= 1
+            raise self.fail_with
+
+    def create_outbound(self, order: Order) -> str:
+        self._maybe_fail("create")
+        key = (order.warehouse_id, order.order_no)
+        if key in self.orders:
+            raise WmsAlreadyExists("already exists")
+        self.orders[key] = WmsOutbound(order_no=order.order_no, warehouse_id=order.warehouse_id, so_status="OPEN")
+        return f"WMSO-{len(self.orders)}"
+
+    def update_outbound(self, order: Order) -> None:
+        self._maybe_fail("update")
+
+    def cancel_outbound(self, warehouse_id: str, order_no: str, reason: str) -> None:
+        self._maybe_fail("cancel")
+        if self.refuse_cancel:
+            raise WmsRejected("HTTP 400: already allocated")
+        stored = self.orders.get((warehouse_id, order_no))
+        if stored is not None:
+            self.orders[(warehouse_id, order_no)] = stored.model_copy(update={"so_status": "CANCELLED"})
+
+    def set_status(self, warehouse_id: str, order_no: str, status: str, **extra: Any) -> None:
+        stored = self.orders.get((warehouse_id, order_no)) or WmsOutbound(
+            order_no=order_no, warehouse_id=warehouse_id, so_status=status
+        )
+        self.orders[(warehouse_id, order_no)] = stored.model_copy(update={"so_status": status, **extra})
+
+    def list_outbounds(self, warehouse_id: str, updated_start: date, updated_end: date, page: int, limit: int) -> WmsPage:
+        self._maybe_fail("list")
+        rows = sorted((o for (wh, _), o in self.orders.items() if wh == warehouse_id), key=lambda o: o.order_no)
+        pages = (len(rows) + limit - 1) // limit
+        return WmsPage(items=rows[(page - 1) * limit : page * limit], total_pages=pages)
+
+    def get_outbound(self, warehouse_id: str, order_no: str) -> WmsOutbound | None:
+        self._maybe_fail("get")
+        return self.orders.get((warehouse_id, order_no))

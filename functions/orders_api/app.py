@@ -56,6 +56,7 @@ def _ok(model: type[BaseModel], description: str = "OK") -> dict[int, OpenAPIRes
     return {200: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
+UNAVAILABLE: dict[int, OpenAPIResponse] = {503: _error_doc("The warehouse could not be reached; nothing changed (code 803)")}
 NOT_FOUND: dict[int, OpenAPIResponse] = {404: _error_doc("Unknown order or warehouse for this account (code 810)")}
 JSON_BODY: dict[int, OpenAPIResponse] = {415: _error_doc("The body is not application/json (code 810)")}
 CONFLICT: dict[int, OpenAPIResponse] = {409: _error_doc("Conflicting or concurrent change (code 810)")}
@@ -63,9 +64,7 @@ CONFLICT: dict[int, OpenAPIResponse] = {409: _error_doc("Conflicting or concurre
 
 def _respond(status: int, **parts: Any) -> Response[Any]:
     """A success response: the envelope as a dict, validated against the route's response model."""
-    return Response(
-        status_code=status, content_type="application/json", body=envelope(app.current_event.path, status, **parts)
-    )
+    return Response(status_code=status, content_type="application/json", body=envelope(app.current_event.path, status, **parts))
 
 
 def _respond_error(status: int, errors: list[dict[str, Any]]) -> Response[Any]:
@@ -154,12 +153,15 @@ def update_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[Order
     f"{OMS}/cancel",
     summary="Cancel a B2C sales order before allocation",
     tags=["outbound"],
-    responses={**_ok(MetadataOnlyResponse), **ERRORS, **NOT_FOUND, **CONFLICT, **JSON_BODY},
+    responses={**_ok(MetadataOnlyResponse), **ERRORS, **NOT_FOUND, **CONFLICT, **JSON_BODY, **UNAVAILABLE},
 )
 def cancel_order(request: Annotated[CancelOrderRequest, Body()]) -> Response[MetadataOnlyResponse]:
     cancellation = request.data.cancellation
     logger.append_keys(warehouse_id=cancellation.warehouse_id, order_no=cancellation.order_no)
-    orders.cancel_order(_tenant(), cancellation, wiring.order_repository())
+    tenant = _tenant()
+    orders.cancel_order(
+        tenant, cancellation, wiring.order_repository(), wms=lambda: wiring.wms_directory().client_for(tenant.tenant_id)
+    )
     metrics.add_metric(name="OrdersCancelled", unit="Count", value=1)
     logger.info("order cancelled")
     return _respond(200)

@@ -34,9 +34,7 @@ def _use_stack_file(path: Path) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hub-admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="hub-admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", type=Path, help="local stack file (default: .local/stack.json if present)")
     groups = parser.add_subparsers(dest="group", required=True)
 
@@ -79,9 +77,7 @@ def run(args: argparse.Namespace) -> Any:
             tenants.get_tenant(directory, args.tenant_id)
             return [k.model_dump(mode="json", exclude={"key_hash"}) for k in directory.list_keys(args.tenant_id)]
         case ("key", "revoke"):
-            return tenants.revoke_api_key(directory, args.tenant_id, args.key_id).model_dump(
-                mode="json", exclude={"key_hash"}
-            )
+            return tenants.revoke_api_key(directory, args.tenant_id, args.key_id).model_dump(mode="json", exclude={"key_hash"})
         case ("key", "rotate"):
             return tenants.rotate_api_key(directory, args.tenant_id, args.key_id).model_dump(mode="json")
     raise AssertionError(f"unhandled command {args.group} {args.action}")  # argparse makes this unreachable

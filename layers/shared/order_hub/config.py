@@ -35,3 +35,10 @@ S = TypeVar("S", bound=_Settings)
 def load(model: type[S]) -> S:
     """Validate the current environment against ``model`` (cached per model)."""
     return model.model_validate(dict(os.environ))
+
+
+class WorkerSettings(TablesSettings):
+    """Settings of the asynchronous functions (dispatcher, forwarder, webhooks, poller)."""
+
+    WMS_FORWARD_QUEUE_URL: str = Field(min_length=1)
+    WMS_TIMEOUT_SECONDS: float = Field(default=10, gt=0, le=25)

@@ -76,3 +76,26 @@ class Unauthorized(HubError):
 class TenantNotFound(HubError):
     code = CODE_INVALID_INPUT
     http_status = 404
+
+
+class WmsError(Exception):
+    """Base of the WMS adapter's errors (not client-facing by themselves)."""
+
+
+class WmsUnavailable(WmsError):
+    """5xx, timeout, connection error: worth retrying later."""
+
+
+class WmsRejected(WmsError):
+    """The WMS refused the request (4xx): retrying the same request will not help."""
+
+
+class WmsAlreadyExists(WmsRejected):
+    """A create found the order already in the WMS (an earlier attempt got through)."""
+
+
+class WarehouseUnavailable(HubError):
+    """The client's request needed the WMS, which could not be reached; nothing was changed."""
+
+    code = CODE_INTERNAL
+    http_status = 503

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from order_hub.models.api import ListQuery
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
+from order_hub.models.wms import WmsOutbound, WmsPage
 
 
 class ListPage(BaseModel):
@@ -36,6 +37,49 @@ class OrderRepository(Protocol):
 
     def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
         """One page of Shipper list items, newest first, plus the total number of matches (no scans)."""
+
+    def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
+        """Several orders of one warehouse by number (missing ones are absent from the result)."""
+
+    def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
+        """Store a webhook under its natural key, with the order change it causes, atomically.
+
+        Returns False (and writes nothing) when that key was stored before: a duplicate.
+        Raises ``ConcurrentModification`` when the order's version moved.
+        """
+
+
+class WmsClient(Protocol):
+    """A tenant's warehouse, spoken to through Shipper's fulfilment API.
+
+    Raise ``WmsUnavailable`` for anything worth retrying (5xx, timeouts, connection errors),
+    ``WmsRejected`` for a refusal (4xx) and ``WmsAlreadyExists`` when a create finds the order there.
+    """
+
+    def create_outbound(self, order: Order) -> str:
+        """Create the order in the WMS; returns the WMS order number."""
+
+    def update_outbound(self, order: Order) -> None: ...
+
+    def cancel_outbound(self, warehouse_id: str, order_no: str, reason: str) -> None: ...
+
+    def list_outbounds(self, warehouse_id: str, updated_start: date, updated_end: date, page: int, limit: int) -> WmsPage: ...
+
+    def get_outbound(self, warehouse_id: str, order_no: str) -> WmsOutbound | None: ...
+
+
+class WmsDirectory(Protocol):
+    def client_for(self, tenant_id: str) -> WmsClient | None:
+        """The tenant's WMS, or None when the tenant has no WMS configured."""
+
+
+class CursorStore(Protocol):
+    def get_cursor(self, tenant_id: str, warehouse_id: str) -> dict[str, Any] | None: ...
+
+    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any]) -> None: ...
+
+    def list_tenants(self) -> list[Tenant]:
+        """Every tenant (from a registry partition: no scan)."""
 
 
 class TenantDirectory(Protocol):

@@ -5,11 +5,14 @@ Everything is created on first use (never at import time) and cached; tests call
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 from order_hub.adapters.aws import dynamodb_client
 from order_hub.adapters.dynamodb import DynamoOrderRepository, DynamoTenantDirectory
-from order_hub.config import ApiSettings, TablesSettings, load
+from order_hub.adapters.queues import sqs_client
+from order_hub.adapters.secrets import SecretsWmsDirectory, http_session
+from order_hub.config import ApiSettings, TablesSettings, WorkerSettings, load
 from order_hub.services.auth import Authenticator
 
 
@@ -28,7 +31,25 @@ def authenticator() -> Authenticator:
     return Authenticator(tenant_directory(), ttl_seconds=load(ApiSettings).AUTH_CACHE_TTL_SECONDS)
 
 
+@cache
+def wms_directory() -> SecretsWmsDirectory:
+    timeout = float(load(WorkerSettings).WMS_TIMEOUT_SECONDS) if "WMS_FORWARD_QUEUE_URL" in os.environ else 10.0
+    return SecretsWmsDirectory(timeout=timeout)
+
+
 def reset() -> None:
     """Forget every cached setting, client and service (tests, or after the environment changed)."""
-    for cached in (order_repository, tenant_directory, authenticator, dynamodb_client, load):
+    for cached in (
+        order_repository,
+        tenant_directory,
+        authenticator,
+        wms_directory,
+        dynamodb_client,
+        sqs_client,
+        http_session,
+        load,
+    ):
         cached.cache_clear()
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()

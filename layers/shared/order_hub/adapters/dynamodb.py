@@ -141,22 +141,68 @@ class DynamoOrderRepository(_DynamoAdapter):
     def replace(self, order: Order, expected_version: int, event: OrderEvent) -> None:
         try:
             self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": self._order_item(order),
-                            "ConditionExpression": "version = :expected",
-                            "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-                        }
-                    },
-                    self._event_put(event),
-                ]
+                TransactItems=[self._conditional_order_put(order, expected_version), self._event_put(event)]
             )
         except self.client.exceptions.TransactionCanceledException as error:
-            raise ConcurrentModification(
-                f"order_no '{order.order_no}' changed since version {expected_version}"
-            ) from error
+            raise ConcurrentModification(f"order_no '{order.order_no}' changed since version {expected_version}") from error
+
+    def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
+        found: dict[str, Order] = {}
+        unique = list(dict.fromkeys(order_nos))
+        for start in range(0, len(unique), 100):
+            keys: list[dict[str, Any]] = [
+                {"pk": {"S": order_pk(tenant_id, warehouse_id, no)}, "sk": {"S": "ORDER"}} for no in unique[start : start + 100]
+            ]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "doc"}}
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    order = Order.model_validate_json(item["doc"]["S"])
+                    found[order.order_no] = order
+                request = dict(response.get("UnprocessedKeys") or {})
+        return found
+
+    def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
+        now = datetime.now(UTC)
+        items: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": {"S": f"INBOX#{tenant_id}#{inbox_key}"},
+                        "sk": {"S": "INBOX"},
+                        "entity": {"S": "inbox"},
+                        "received_at": {"S": _ts(now)},
+                        "matched": {"BOOL": change is not None},
+                        "payload": {"S": payload[:300_000]},
+                        "expires_at": {"N": str(int((now + EVENT_RETENTION).timestamp()))},
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        if change is not None:
+            order, expected_version, event = change
+            items.append(self._conditional_order_put(order, expected_version))
+            items.append(self._event_put(event))
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except self.client.exceptions.TransactionCanceledException as error:
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise ConcurrentModification(f"inbox {inbox_key}: order changed meanwhile") from error
+        return True
+
+    def _conditional_order_put(self, order: Order, expected_version: int) -> Any:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": self._order_item(order),
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        }
 
     def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
         # The index follows the created range when there is one, else the updated range; a second
@@ -164,9 +210,7 @@ class DynamoOrderRepository(_DynamoAdapter):
         by_created = query.created_start is not None or query.created_end is not None
         by_updated = query.updated_start is not None or query.updated_end is not None
         use_updated = by_updated and not by_created
-        index, pk_name, sk_name = (
-            ("by_updated", "gsi2pk", "gsi2sk") if use_updated else ("by_created", "gsi1pk", "gsi1sk")
-        )
+        index, pk_name, sk_name = ("by_updated", "gsi2pk", "gsi2sk") if use_updated else ("by_created", "gsi1pk", "gsi1sk")
         start = query.updated_start if use_updated else query.created_start
         end = query.updated_end if use_updated else query.created_end
         names: dict[str, str] = {"#pk": pk_name}
@@ -239,19 +283,63 @@ class DynamoTenantDirectory(_DynamoAdapter):
         }
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        response = self.client.get_item(
-            TableName=self._table, Key={"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": "PROFILE"}}
-        )
+        response = self.client.get_item(TableName=self._table, Key={"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": "PROFILE"}})
         item = response.get("Item")
         return Tenant.model_validate_json(item["doc"]["S"]) if item else None
 
     def create_tenant(self, tenant: Tenant) -> None:
+        registry = {
+            "pk": {"S": "TENANTS"},
+            "sk": {"S": f"TENANT#{tenant.tenant_id}"},
+            "doc": {"S": tenant.model_dump_json()},
+        }
         try:
-            self.client.put_item(
-                TableName=self._table, Item=self._tenant_item(tenant), ConditionExpression="attribute_not_exists(pk)"
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._tenant_item(tenant),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": registry}},
+                ]
             )
-        except self.client.exceptions.ConditionalCheckFailedException as error:
+        except self.client.exceptions.TransactionCanceledException as error:
             raise InvalidInput(f"tenant '{tenant.tenant_id}' already exists", field="tenant_id") from error
+
+    def list_tenants(self) -> list[Tenant]:
+        """Every tenant, from the registry partition (a query, never a scan)."""
+        tenant_ids: list[str] = []
+        for page in self.client.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "TENANTS"}},
+            ProjectionExpression="sk",
+        ):
+            tenant_ids.extend(item["sk"]["S"].removeprefix("TENANT#") for item in page.get("Items", []))
+        tenants = [self.get_tenant(tenant_id) for tenant_id in tenant_ids]
+        return [tenant for tenant in tenants if tenant is not None]
+
+    def get_cursor(self, tenant_id: str, warehouse_id: str) -> dict[str, Any] | None:
+        response = self.client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": f"CURSOR#{warehouse_id}"}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return dict(json.loads(item["doc"]["S"])) if item else None
+
+    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any]) -> None:
+        self.client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": f"TENANT#{tenant_id}"},
+                "sk": {"S": f"CURSOR#{warehouse_id}"},
+                "doc": {"S": json.dumps(cursor)},
+            },
+        )
 
     def save_tenant(self, tenant: Tenant) -> None:
         self.client.put_item(TableName=self._table, Item=self._tenant_item(tenant))

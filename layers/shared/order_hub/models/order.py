@@ -71,6 +71,17 @@ class Shipment(Stored):
     items: list[ShipmentItem] = Field(default_factory=list)
 
 
+class ForwardState(Stored):
+    """Where the order stands with the WMS (shown to the client in the OMS detail)."""
+
+    state: Literal["not_forwarded", "waiting_for_courier", "forwarded", "retrying", "refused", "cancelled"] = "not_forwarded"
+    wms_order_no: str = ""
+    forwarded_body_hash: str = ""
+    attempts: int = 0
+    last_error: str = ""
+    last_attempt_at: datetime | None = None
+
+
 class StatusChange(Stored):
     at: datetime
     source: str  # api | wms_webhook | poller | ...
@@ -113,16 +124,33 @@ class Order(Stored):
     updated_at: datetime
     history: list[StatusChange] = Field(default_factory=list)
     cancel: CancelInfo | None = None
+    forward: ForwardState = Field(default_factory=ForwardState)
     create_hash: str = Field(description="Digest of the original create body (idempotency)")
     body_hash: str = Field(description="Digest of the body that produced the current details")
 
     @property
     def in_wms(self) -> bool:
-        """The WMS knows the order once it left REGISTERED (forwarded and acknowledged)."""
-        return self.status != ApiStatus.REGISTERED or bool(self.wms_status)
+        """The WMS knows the order once it was forwarded (or the WMS reported a status for it)."""
+        return self.forward.state in ("forwarded", "cancelled") or self.status != ApiStatus.REGISTERED or bool(self.wms_status)
+
+    @property
+    def has_courier(self) -> bool:
+        """Design §3: without a courier or AWB an order stays REGISTERED, only in the hub."""
+        return bool(self.courier.express_code or self.courier.tracking_id)
 
 
-EventType = Literal["order.created", "order.updated", "order.cancelled", "order.status_changed"]
+EventType = Literal[
+    "order.created",
+    "order.updated",
+    "order.cancelled",
+    "order.status_changed",
+    "order.forwarded",
+    "order.forward_failed",
+    "order.shipped",
+    "order.fact_recorded",
+]
+FORWARDING_EVENTS: frozenset[str] = frozenset({"order.created", "order.updated", "order.cancelled"})
+"""Events after which the order's state may need to reach the WMS."""
 
 
 class OrderEvent(Stored):

@@ -22,9 +22,7 @@ class Authenticator:
     failures are never cached, so a newly issued key works at once.
     """
 
-    def __init__(
-        self, directory: TenantDirectory, ttl_seconds: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, directory: TenantDirectory, ttl_seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._directory = directory
         self._ttl = ttl_seconds
         self._clock = clock

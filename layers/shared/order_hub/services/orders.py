@@ -12,7 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from order_hub.errors import ConcurrentModification, InvalidInput, OrderConflict, OrderNotFound, TransitionRefused
+from order_hub.errors import (
+    ConcurrentModification,
+    InvalidInput,
+    OrderConflict,
+    OrderNotFound,
+    TransitionRefused,
+    WarehouseUnavailable,
+    WmsRejected,
+    WmsUnavailable,
+)
 from order_hub.models.api import Cancellation, CreateOrderRequest, ListQuery
 from order_hub.models.order import (
     CancelInfo,
@@ -26,7 +35,7 @@ from order_hub.models.order import (
 )
 from order_hub.models.status import CHANGEABLE, ApiStatus
 from order_hub.models.tenant import Tenant
-from order_hub.ports import ListPage, OrderRepository
+from order_hub.ports import ListPage, OrderRepository, WmsClient
 
 Clock = Callable[[], datetime]
 _EVENT_NAMESPACE = uuid.UUID("8a1e5f0c-3b1d-4a53-9f0e-0f7d2c4b6a10")
@@ -101,9 +110,7 @@ def _details_from_request(request: CreateOrderRequest) -> dict[str, object]:
             zipcode=request.zipcode,
             doc_type=request.consignee_doc_type,
         ),
-        "courier": Courier(
-            express_code=request.express_code, rate_type=request.rate_type, tracking_id=request.tracking_id
-        ),
+        "courier": Courier(express_code=request.express_code, rate_type=request.rate_type, tracking_id=request.tracking_id),
         "payment": request.payment,
         "lines": [
             Line(
@@ -122,9 +129,7 @@ def _details_from_request(request: CreateOrderRequest) -> dict[str, object]:
     }
 
 
-def create_order(
-    tenant: Tenant, request: CreateOrderRequest, repo: OrderRepository, now: Clock = utc_now
-) -> CreateResult:
+def create_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderRepository, now: Clock = utc_now) -> CreateResult:
     """Create once per (tenant, warehouse_id, so_number); a repeat with the same body returns the original."""
     _check_warehouse(tenant, request.warehouse_id)
     at = now()
@@ -219,11 +224,35 @@ def update_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderReposit
     return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
 
 
-def cancel_order(tenant: Tenant, cancellation: Cancellation, repo: OrderRepository, now: Clock = utc_now) -> Order:
-    """Cancel while no stock is allocated (seed 004); refused once allocated or terminal."""
+def cancel_order(
+    tenant: Tenant,
+    cancellation: Cancellation,
+    repo: OrderRepository,
+    now: Clock = utc_now,
+    wms: Callable[[], WmsClient | None] | None = None,
+) -> Order:
+    """Cancel while no stock is allocated (seed 004); refused once allocated or terminal.
+
+    An order the WMS already has is cancelled in the WMS first, synchronously: the warehouse
+    decides the race with its own allocation, and the client gets its answer (done, or 810).
+    """
 
     def change(current: Order) -> tuple[Order, EventType]:
         _refuse_unless_changeable(current, "cancelled")
+        forward = current.forward
+        client = wms() if wms is not None and forward.state == "forwarded" else None
+        if client is not None:
+            try:
+                client.cancel_outbound(current.warehouse_id, current.order_no, cancellation.cancel_reason)
+            except WmsRejected as error:
+                raise TransitionRefused(
+                    f"order_no '{current.order_no}' cannot be cancelled: the warehouse refused ({error})"
+                ) from error
+            except WmsUnavailable as error:
+                raise WarehouseUnavailable(
+                    "The warehouse could not be reached; the order was not cancelled. Retry the request."
+                ) from error
+            forward = forward.model_copy(update={"state": "cancelled"})
         at = now()
         cancelled = current.model_copy(
             deep=True,
@@ -232,6 +261,7 @@ def cancel_order(tenant: Tenant, cancellation: Cancellation, repo: OrderReposito
                 "version": current.version + 1,
                 "updated_at": at,
                 "cancel": CancelInfo(reason=cancellation.cancel_reason, at=at, by="api"),
+                "forward": forward,
                 "lines": [line.model_copy(update={"qty_cancelled": line.qty_ordered}) for line in current.lines],
                 "history": [
                     *current.history,

@@ -37,9 +37,7 @@ def create_tenant(directory: TenantDirectory, tenant_id: str, name: str, warehou
         raise InvalidInput("tenant id must be 2-40 lowercase letters, digits, '_' or '-'", field="tenant_id")
     if not name.strip():
         raise InvalidInput("tenant name is empty", field="name")
-    tenant = Tenant(
-        tenant_id=tenant_id, name=name.strip(), warehouse_ids=_check_warehouses(warehouse_ids), created_at=_now()
-    )
+    tenant = Tenant(tenant_id=tenant_id, name=name.strip(), warehouse_ids=_check_warehouses(warehouse_ids), created_at=_now())
     directory.create_tenant(tenant)
     return tenant
 

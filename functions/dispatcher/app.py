@@ -1,0 +1,46 @@
+"""dispatcher: reads order events from the orders table stream (the outbox) and enqueues their work.
+
+Stream records are filtered to new event items by the event source mapping (template.yaml).
+A record that cannot be enqueued is reported as a batch item failure and retried by Lambda.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_hub.adapters.queues import send_json
+from order_hub.config import WorkerSettings, load
+from order_hub.models.order import FORWARDING_EVENTS, OrderEvent
+from order_hub.observability import logger, metrics
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def handle_record(record: DynamoDBRecord) -> None:
+    image = record.dynamodb.new_image if record.dynamodb else None
+    if not image or image.get("entity") != "event":
+        return
+    event = OrderEvent.model_validate_json(image["doc"])
+    logger.append_keys(tenant_id=event.tenant_id, order_no=event.order_no, event_id=event.event_id)
+    if event.type in FORWARDING_EVENTS:
+        message = {
+            "tenant_id": event.tenant_id,
+            "warehouse_id": event.warehouse_id,
+            "order_no": event.order_no,
+            "seq": event.seq,
+            "event_id": event.event_id,
+        }
+        send_json(load(WorkerSettings).WMS_FORWARD_QUEUE_URL, [message])
+        metrics.add_metric(name="WmsForwardsEnqueued", unit="Count", value=1)
+    logger.info("event dispatched", extra={"event_type": event.type, "seq": event.seq})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

@@ -1,0 +1,108 @@
+"""webhook_ingest: WMS webhooks (order confirmation, PGI), authenticated per tenant.
+
+Authentication comes first, over the raw body, before anything parses it: a request that fails it
+gets 401 and nothing is stored. A valid webhook is acknowledged after one durable, idempotent write.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_hub import wiring
+from order_hub.adapters.secrets import read_secret, webhook_secret_name
+from order_hub.errors import CODE_INTERNAL, HubError, UnsupportedMediaType
+from order_hub.http_api import hub_error_errors, json_body, request_id_from, validation_errors
+from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
+from order_hub.observability import logger, metrics
+from order_hub.services.webhooks import WebhookResult, ingest_order_confirmation, ingest_pgi, verify_webhook
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+def _respond(status: int, errors: list[dict[str, Any]] | None = None, data: Any = None) -> Response[Any]:
+    body = json_body(app.current_event.path, status, errors=errors, data=data)
+    return Response(status_code=status, content_type="application/json", body=body)
+
+
+def _result(source: str, result: WebhookResult) -> Response[Any]:
+    metrics.add_metric(name=f"Webhook_{source}_{result.outcome}", unit="Count", value=1)
+    logger.info("webhook recorded", extra={"source": source, "outcome": result.outcome, "notes": list(result.notes)})
+    data: dict[str, Any] = {"outcome": result.outcome, "notes": list(result.notes)}
+    if result.order is not None:
+        data.update(order_no=result.order.order_no, so_status=result.order.status.value, version=result.order.version)
+    return _respond(202 if result.outcome == "unmatched" else 200, data=data)
+
+
+def _raw_body() -> str:
+    return app.current_event.body or ""
+
+
+@app.post("/webhooks/wms/<tenant_id>/order-confirmation")
+def order_confirmation(tenant_id: str, payload: Annotated[OrderConfirmationWebhook, Body()]) -> Response[Any]:
+    return _result("order_confirmation", ingest_order_confirmation(tenant_id, payload, _raw_body(), wiring.order_repository()))
+
+
+@app.post("/webhooks/wms/<tenant_id>/pgi")
+def pgi(tenant_id: str, payload: Annotated[PgiWebhook, Body()]) -> Response[Any]:
+    logger.append_keys(order_no=payload.doc_no, warehouse_id=payload.warehouse_id)
+    return _result("pgi", ingest_pgi(tenant_id, payload, _raw_body(), wiring.order_repository()))
+
+
+@app.exception_handler(HubError)
+def _hub_error(error: HubError) -> Response[Any]:
+    return _respond(error.http_status, hub_error_errors(error))
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid(error: RequestValidationError) -> Response[Any]:
+    metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
+    return _respond(400, validation_errors(error.errors()))
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response[Any]:
+    logger.error("unexpected error", exc_info=error)
+    return _respond(500, [{"code": CODE_INTERNAL, "message": "Internal server error."}])
+
+
+def authenticate(event: dict[str, Any]) -> None:
+    """Signature or token against the tenant's secret, over the exact bytes received."""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    tenant_id = str((event.get("pathParameters") or {}).get("tenant_id", ""))
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
+    secret = read_secret(webhook_secret_name(tenant_id)) if tenant_id else None
+    verify_webhook(secret, headers, body, time.time())
+    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type and content_type != "application/json":
+        raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")
+    logger.append_keys(tenant_id=tenant_id)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request_id = request_id_from(event.get("headers"), (event.get("requestContext") or {}).get("requestId"))
+    logger.set_correlation_id(request_id)
+    try:
+        authenticate(event)
+    except HubError as error:
+        metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
+        logger.info("webhook refused", extra={"status": error.http_status, "reason": error.message})
+        response: dict[str, Any] = {
+            "statusCode": error.http_status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json_body(str(event.get("path", "")), error.http_status, errors=hub_error_errors(error)),
+            "isBase64Encoded": False,
+        }
+    else:
+        response = app.resolve(event, context)
+    response.setdefault("headers", {})["x-request-id"] = request_id
+    return response

@@ -1,0 +1,54 @@
+"""wms_forwarder: brings each queued order's WMS copy in line with the hub (create, update, cancel).
+
+A warehouse that is down makes the message fail; it comes back after a growing delay (SQS
+visibility, not sleeps) and goes to the DLQ after the queue's maxReceiveCount.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from order_hub import wiring
+from order_hub.adapters.queues import retry_later
+from order_hub.config import WorkerSettings, load
+from order_hub.errors import WmsUnavailable
+from order_hub.observability import logger, metrics
+from order_hub.services.forwarding import forward_order
+
+processor = BatchProcessor(event_type=EventType.SQS)
+BACKOFF_SECONDS = (5, 30, 120, 300, 900, 1800, 3600, 7200, 14400)
+
+
+def backoff_for(receive_count: int) -> int:
+    return BACKOFF_SECONDS[min(max(receive_count, 1), len(BACKOFF_SECONDS)) - 1]
+
+
+def handle_record(record: SQSRecord) -> None:
+    message = json.loads(record.body)
+    tenant_id, warehouse_id, order_no = message["tenant_id"], message["warehouse_id"], message["order_no"]
+    logger.append_keys(tenant_id=tenant_id, warehouse_id=warehouse_id, order_no=order_no)
+    try:
+        result = forward_order(
+            tenant_id, warehouse_id, order_no, wiring.order_repository(), wiring.wms_directory().client_for(tenant_id)
+        )
+    except WmsUnavailable as error:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        delay = backoff_for(receives)
+        metrics.add_metric(name="WmsErrors", unit="Count", value=1)
+        logger.warning("warehouse unavailable, retrying later", extra={"error": str(error), "receives": receives, "delay": delay})
+        retry_later(load(WorkerSettings).WMS_FORWARD_QUEUE_URL, record.receipt_handle, delay)
+        raise
+    metrics.add_metric(name=f"WmsForward_{result.action}", unit="Count", value=1)
+    logger.info("forward done", extra={"action": result.action})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

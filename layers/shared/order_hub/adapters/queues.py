@@ -1,0 +1,40 @@
+"""SQS: the work queues between the outbox dispatcher and the workers."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+MAX_VISIBILITY = 12 * 60 * 60
+
+
+@cache
+def sqs_client() -> SQSClient:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}))
+
+
+def send_json(queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Send messages in batches of 10; raise if any could not be sent (the stream record is then retried)."""
+    client = sqs_client()
+    for start in range(0, len(messages), 10):
+        entries: list[Any] = [
+            {"Id": str(n), "MessageBody": json.dumps(message, separators=(",", ":"))}
+            for n, message in enumerate(messages[start : start + 10])
+        ]
+        response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        if response.get("Failed"):
+            raise RuntimeError(f"SQS refused {len(response['Failed'])} message(s): {response['Failed'][0].get('Code')}")
+
+
+def retry_later(queue_url: str, receipt_handle: str, seconds: int) -> None:
+    """Hide a failed message for ``seconds`` before SQS delivers it again (backoff without sleeping)."""
+    sqs_client().change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY))
+    )

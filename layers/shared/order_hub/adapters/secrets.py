@@ -1,0 +1,63 @@
+"""Per-tenant secrets from AWS Secrets Manager, read through Powertools parameters (cached).
+
+Names: ``hub/<tenant_id>/wms`` = {"base_url", "api_key"}; ``hub/<tenant_id>/wms-webhook`` =
+{"hmac_secret"} and/or {"token"}. Only names travel in configuration; values never reach logs.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import requests
+
+    from order_hub.adapters.wms_http import ShipperWmsClient
+
+SECRET_MAX_AGE = 300
+
+
+def wms_secret_name(tenant_id: str) -> str:
+    return f"hub/{tenant_id}/wms"
+
+
+def webhook_secret_name(tenant_id: str) -> str:
+    return f"hub/{tenant_id}/wms-webhook"
+
+
+def read_secret(name: str) -> dict[str, Any] | None:
+    """The JSON secret ``name``, or None when it does not exist."""
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_secret(name, transform="json", max_age=SECRET_MAX_AGE)
+    except parameters.exceptions.GetParameterError as error:
+        if "ResourceNotFoundException" in repr(error.__cause__) or "ResourceNotFound" in str(error):
+            return None
+        raise
+    return value if isinstance(value, dict) else None
+
+
+@cache
+def http_session() -> requests.Session:
+    """One pooled session per container."""
+    import requests
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=10, pool_maxsize=20, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class SecretsWmsDirectory:
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+
+    def client_for(self, tenant_id: str) -> ShipperWmsClient | None:
+        from order_hub.adapters.wms_http import ShipperWmsClient
+
+        secret = read_secret(wms_secret_name(tenant_id))
+        if not secret or not secret.get("base_url") or not secret.get("api_key"):
+            return None
+        return ShipperWmsClient(str(secret["base_url"]), str(secret["api_key"]), http_session(), self._timeout)

@@ -1,0 +1,136 @@
+"""Poll a tenant's WMS order list and repair what webhooks missed.
+
+Per warehouse, a cursor remembers how far the list has been read: the window being read
+(``updated_start``..``updated_end``, days, as the WMS filters by day), the next page, and, once a
+window is done, the time it was read up to. A new window starts ``OVERLAP`` before that time, so
+an order updated at the boundary is never missed. A run that runs out of time stores the next
+page and the next run continues there. Only real changes are written (the status authority
+decides), so a quiet list costs reads, not writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from order_hub.errors import ConcurrentModification
+from order_hub.models.order import EventType, Order
+from order_hub.models.status import ApiStatus, api_status_for_wms
+from order_hub.models.wms import WmsOutbound
+from order_hub.ports import CursorStore, OrderRepository, WmsClient
+from order_hub.services.orders import Clock, make_event, utc_now
+from order_hub.services.shipments import ShippedItem
+from order_hub.services.status import Fact, apply_fact
+from order_hub.services.webhooks import ship
+
+OVERLAP = timedelta(minutes=10)
+FIRST_LOOKBACK = timedelta(days=1)
+PAGE_SIZE = 100
+
+
+@dataclass
+class PollStats:
+    pages: int = 0
+    seen: int = 0
+    written: int = 0
+    conflicts: int = 0
+    unknown_orders: int = 0
+    unknown_statuses: int = 0
+    raced: int = 0
+    completed: bool = True
+    lag_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, other: PollStats) -> None:
+        for name in ("pages", "seen", "written", "conflicts", "unknown_orders", "unknown_statuses", "raced"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.completed = self.completed and other.completed
+        self.lag_seconds = max(self.lag_seconds, other.lag_seconds)
+        self.notes.extend(other.notes)
+
+
+def poll_warehouse(
+    tenant_id: str,
+    warehouse_id: str,
+    wms: WmsClient,
+    repo: OrderRepository,
+    cursors: CursorStore,
+    out_of_time: Callable[[], bool],
+    now: Clock = utc_now,
+    page_size: int = PAGE_SIZE,
+) -> PollStats:
+    stats = PollStats()
+    started = now()
+    cursor = cursors.get_cursor(tenant_id, warehouse_id) or {}
+    if "window_start" in cursor:  # resume an interrupted window
+        window_start = date.fromisoformat(cursor["window_start"])
+        window_end = date.fromisoformat(cursor["window_end"])
+        window_read_at = datetime.fromisoformat(cursor["window_read_at"])
+        page = int(cursor["next_page"])
+    else:
+        synced_until = datetime.fromisoformat(cursor["synced_until"]) if "synced_until" in cursor else started - FIRST_LOOKBACK
+        stats.lag_seconds = (started - synced_until).total_seconds()
+        window_start, window_end, window_read_at, page = (synced_until - OVERLAP).date(), started.date(), started, 1
+    while True:
+        if out_of_time():
+            cursors.put_cursor(
+                tenant_id,
+                warehouse_id,
+                {
+                    **({"synced_until": cursor["synced_until"]} if "synced_until" in cursor else {}),
+                    "window_start": window_start.isoformat(),
+                    "window_end": window_end.isoformat(),
+                    "window_read_at": window_read_at.isoformat(),
+                    "next_page": page,
+                },
+            )
+            stats.completed = False
+            return stats
+        listing = wms.list_outbounds(warehouse_id, window_start, window_end, page, page_size)
+        stats.pages += 1
+        stored = repo.get_many(tenant_id, warehouse_id, [item.order_no for item in listing.items])
+        for item in listing.items:
+            stats.seen += 1
+            order = stored.get(item.order_no)
+            if order is None:
+                stats.unknown_orders += 1
+                continue
+            _reconcile(order, item, wms, repo, now, stats)
+        if page >= listing.total_pages or not listing.items:
+            break
+        page += 1
+    cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": window_read_at.astimezone(UTC).isoformat()})
+    return stats
+
+
+def _reconcile(order: Order, item: WmsOutbound, wms: WmsClient, repo: OrderRepository, now: Clock, stats: PollStats) -> None:
+    status = api_status_for_wms(item.so_status)
+    if status is None:
+        stats.unknown_statuses += 1
+        stats.notes.append(f"{item.order_no}: unknown WMS status {item.so_status!r}")
+        return
+    changed: Order | None
+    event: EventType
+    if status == ApiStatus.CLOSED and not order.shipments and order.status != ApiStatus.CLOSED:
+        changed, event = _repair_shipment(order, item, wms, now)  # the PGI webhook never came
+    else:
+        outcome = apply_fact(order, Fact("poller", now(), status, item.so_status.upper()))
+        stats.conflicts += int(outcome.conflict)
+        changed, event = outcome.order, "order.status_changed" if outcome.moved else "order.fact_recorded"
+    if changed is None:
+        return
+    try:
+        repo.replace(changed, order.version, make_event(changed, event, "poller"))
+    except ConcurrentModification:
+        stats.raced += 1  # a webhook or the API got there first; the next poll looks again
+        return
+    stats.written += 1
+
+
+def _repair_shipment(order: Order, item: WmsOutbound, wms: WmsClient, now: Clock) -> tuple[Order | None, EventType]:
+    detail = wms.get_outbound(order.warehouse_id, order.order_no) or item
+    items = [ShippedItem(sku=line.sku, qty=line.qty_shipped) for line in detail.details if line.qty_shipped > 0]
+    awb = detail.delivery_no or item.delivery_no or f"{order.order_no}-unknown-awb"
+    changed, event, _ = ship(order, awb, "", detail.carrier_name or item.carrier_name, None, items, "poller", now)
+    return changed, event

@@ -1,0 +1,80 @@
+"""Attach a shipment (PGI) to an order: the AWB, carrier and shipped quantity per line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from order_hub.models.order import Line, Order, Shipment, ShipmentItem
+
+
+@dataclass(frozen=True)
+class ShippedItem:
+    sku: str
+    qty: int
+    batch_no: str = ""
+    serial_no: str = ""
+    mfg_date: str = ""
+    exp_date: str = ""
+    stock_condition: str = ""
+
+
+def attach_shipment(
+    order: Order, awb: str, carrier_id: str, carrier_name: str, shipped_at: datetime, items: list[ShippedItem]
+) -> tuple[Order, list[str]]:
+    """The order with one more shipment, and notes on anything that did not fit.
+
+    Quantities go to the order's lines with the same SKU, in line order, up to what is still open
+    (ordered - cancelled - shipped); a SKU the order lacks, or more than was ordered, is kept on
+    the shipment and noted, never dropped. A shipment with an AWB already on the order is not added twice.
+    """
+    if any(s.awb == awb for s in order.shipments):
+        return order, []
+    lines = [line.model_copy() for line in order.lines]
+    shipment_items: list[ShipmentItem] = []
+    notes: list[str] = []
+    for item in items:
+        remaining = item.qty
+        for line in _lines_for(lines, item.sku):
+            take = min(remaining, line.qty_ordered - line.qty_cancelled - line.qty_shipped)
+            if take <= 0:
+                continue
+            line.qty_shipped += take
+            remaining -= take
+            shipment_items.append(_item(item, take, line.line_id))
+            if remaining == 0:
+                break
+        if remaining > 0:
+            notes.append(f"{remaining} x {item.sku} shipped beyond the open quantity of the order")
+            shipment_items.append(_item(item, remaining, None))
+    shipment = Shipment(
+        shipment_code=f"{order.order_no}-{len(order.shipments) + 1}",
+        awb=awb,
+        carrier_id=carrier_id,
+        carrier_name=carrier_name,
+        status="SHIPPED",
+        pgi_at=shipped_at,
+        items=shipment_items,
+    )
+    return order.model_copy(update={"lines": lines, "shipments": [*order.shipments, shipment]}), notes
+
+
+def _lines_for(lines: list[Line], sku: str) -> list[Line]:
+    return [line for line in lines if line.sku == sku]
+
+
+def _item(item: ShippedItem, qty: int, line_id: str | None) -> ShipmentItem:
+    return ShipmentItem(
+        line_id=line_id,
+        sku=item.sku,
+        qty=qty,
+        batch_no=item.batch_no,
+        serial_no=item.serial_no,
+        mfg_date=item.mfg_date,
+        exp_date=item.exp_date,
+        stock_condition=item.stock_condition,
+    )
+
+
+def is_partial(order: Order) -> bool:
+    return any(line.qty_shipped < line.qty_ordered - line.qty_cancelled for line in order.lines)

@@ -1,0 +1,69 @@
+"""The one status authority: API calls, WMS webhooks and poll results all go through ``apply_fact``.
+
+Statuses only move forward; terminal states (CLOSED = shipped, CANCELLED) stay terminal. A late or
+conflicting fact (PICKED after PACKED) is recorded in the history, unapplied, and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from order_hub.models.order import Order, StatusChange
+from order_hub.models.status import ApiStatus, moves_forward
+
+
+@dataclass(frozen=True)
+class Fact:
+    source: str  # wms_forward | wms_webhook | wms_pgi | poller | api
+    at: datetime
+    status: ApiStatus
+    wms_status: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    order: Order | None  # the changed order (version + 1), or None when nothing is to be written
+    moved: bool  # the status moved forward
+    conflict: bool  # the fact contradicts the stored status (late, or against a terminal state)
+
+
+def apply_fact(order: Order, fact: Fact) -> Outcome:
+    if moves_forward(order.status, fact.status):
+        change = StatusChange(at=fact.at, source=fact.source, from_status=order.status, to_status=fact.status, note=fact.note)
+        return Outcome(_bump(order, fact, status=fact.status, history=[*order.history, change]), moved=True, conflict=False)
+    if fact.status == order.status:
+        if fact.wms_status and fact.wms_status != order.wms_status:
+            return Outcome(_bump(order, fact), moved=False, conflict=False)  # e.g. PICK -> PICKING
+        return Outcome(None, moved=False, conflict=False)
+    # Behind the stored status, or against a terminal one: record once, never move back.
+    last = order.history[-1] if order.history else None
+    if last is not None and not last.applied and last.to_status == fact.status and last.source == fact.source:
+        return Outcome(None, moved=False, conflict=True)
+    change = StatusChange(
+        at=fact.at,
+        source=fact.source,
+        from_status=order.status,
+        to_status=fact.status,
+        applied=False,
+        note=fact.note or f"ignored: {order.status.value} does not move to {fact.status.value}",
+    )
+    return Outcome(_bump(order, fact, history=[*order.history, change], keep_wms_status=True), moved=False, conflict=True)
+
+
+def _bump(
+    order: Order,
+    fact: Fact,
+    status: ApiStatus | None = None,
+    history: list[StatusChange] | None = None,
+    keep_wms_status: bool = False,
+) -> Order:
+    update: dict[str, object] = {"version": order.version + 1, "updated_at": max(fact.at, order.updated_at)}
+    if status is not None:
+        update["status"] = status
+    if history is not None:
+        update["history"] = history
+    if fact.wms_status and not keep_wms_status:
+        update["wms_status"] = fact.wms_status
+    return order.model_copy(update=update)

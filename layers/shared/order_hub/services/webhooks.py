@@ -1,0 +1,163 @@
+"""WMS webhooks: authenticate, then record idempotently with the order change they cause.
+
+Authentication (per tenant secret ``hub/<tenant>/wms-webhook``):
+- ``x-hub-timestamp`` (epoch seconds, within 5 minutes) and ``x-hub-signature: v1=<hex>`` where
+  hex = HMAC-SHA256(hmac_secret, "<timestamp>." + raw body); several ``v1=`` values may be sent
+  (secret rotation); or
+- ``x-webhook-token`` equal to the tenant's token (Shipper documents no signature for its PGI
+  webhook), compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from order_hub.errors import ConcurrentModification, Unauthorized
+from order_hub.models.order import EventType, Order
+from order_hub.models.status import ApiStatus, api_status_for_wms
+from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
+from order_hub.ports import OrderRepository
+from order_hub.services.orders import Clock, make_event, utc_now
+from order_hub.services.shipments import ShippedItem, attach_shipment, is_partial
+from order_hub.services.status import Fact, apply_fact
+
+SIGNATURE_WINDOW_SECONDS = 300
+_ATTEMPTS = 5
+REJECTED = "Unauthorized Access. Webhook signature, timestamp or token is invalid."
+
+
+def verify_webhook(secret: Mapping[str, Any] | None, headers: Mapping[str, str], body: bytes, now: float) -> None:
+    """Raise ``Unauthorized`` unless the request carries a valid signature or token."""
+    if not secret:
+        raise Unauthorized(REJECTED)
+    lowered = {k.lower(): v for k, v in headers.items()}
+    timestamp, signatures = lowered.get("x-hub-timestamp"), lowered.get("x-hub-signature")
+    hmac_secret = secret.get("hmac_secret")
+    if hmac_secret and timestamp and signatures:
+        if not timestamp.isdigit() or abs(now - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+            raise Unauthorized(REJECTED)
+        expected = hmac.new(str(hmac_secret).encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        offered = [part.removeprefix("v1=") for part in signatures.replace(",", " ").split() if part.startswith("v1=")]
+        if any(hmac.compare_digest(expected, candidate) for candidate in offered):
+            return
+        raise Unauthorized(REJECTED)
+    token, offered_token = secret.get("token"), lowered.get("x-webhook-token")
+    if token and offered_token and hmac.compare_digest(str(token).encode(), offered_token.encode()):
+        return
+    raise Unauthorized(REJECTED)
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    outcome: str  # applied | recorded | duplicate | unmatched
+    order: Order | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _record(
+    tenant_id: str,
+    warehouse_id: str,
+    order_no: str,
+    inbox_key: str,
+    raw: str,
+    repo: OrderRepository,
+    change_of: Callable[[Order], tuple[Order | None, EventType, list[str]]],
+) -> WebhookResult:
+    for _ in range(_ATTEMPTS):
+        order = repo.get(tenant_id, warehouse_id, order_no)
+        if order is None:
+            stored = repo.record_webhook(tenant_id, inbox_key, raw, None)
+            return WebhookResult("unmatched" if stored else "duplicate")
+        changed, event_type, notes = change_of(order)
+        change = (changed, order.version, make_event(changed, event_type, "wms_webhook")) if changed else None
+        try:
+            stored = repo.record_webhook(tenant_id, inbox_key, raw, change)
+        except ConcurrentModification:
+            continue
+        if not stored:
+            return WebhookResult("duplicate", order)
+        return WebhookResult("applied" if changed else "recorded", changed or order, tuple(notes))
+    raise ConcurrentModification(f"order_no '{order_no}' kept changing while a webhook was recorded")
+
+
+def ingest_order_confirmation(
+    tenant_id: str, payload: OrderConfirmationWebhook, raw: str, repo: OrderRepository, now: Clock = utc_now
+) -> WebhookResult:
+    """The WMS confirms it has the order (seed 002 step 5): REGISTERED -> CREATED."""
+    status = api_status_for_wms(payload.so_status) or ApiStatus.CREATED
+
+    def change_of(order: Order) -> tuple[Order | None, EventType, list[str]]:
+        outcome = apply_fact(order, Fact("wms_webhook", now(), status, payload.so_status.upper()))
+        changed = outcome.order
+        if order.forward.state != "forwarded" and order.forward.state != "cancelled":
+            base = changed or order.model_copy(update={"version": order.version + 1, "updated_at": now()})
+            forward = order.forward.model_copy(update={"state": "forwarded", "wms_order_no": payload.wms_order_no})
+            changed = base.model_copy(update={"forward": forward})
+        event: EventType = "order.status_changed" if outcome.moved else "order.fact_recorded"
+        return changed, event, ["conflicting status ignored"] if outcome.conflict else []
+
+    key = f"WMS_CONFIRM#{payload.warehouse_id}#{payload.order_no}#{payload.so_status.upper()}"
+    return _record(tenant_id, payload.warehouse_id, payload.order_no, key, raw, repo, change_of)
+
+
+def ingest_pgi(tenant_id: str, payload: PgiWebhook, raw: str, repo: OrderRepository, now: Clock = utc_now) -> WebhookResult:
+    """Post Goods Issue: the shipment (AWB, carrier, quantities) and API status CLOSED (= shipped)."""
+
+    def change_of(order: Order) -> tuple[Order | None, EventType, list[str]]:
+        return ship(
+            order,
+            payload.delivery_no,
+            payload.carrier_id,
+            payload.carrier_name,
+            payload.pgi_date,
+            _items(payload),
+            "wms_pgi",
+            now,
+        )
+
+    key = f"PGI#{payload.warehouse_id}#{payload.doc_no}#{payload.delivery_no}"
+    return _record(tenant_id, payload.warehouse_id, payload.doc_no, key, raw, repo, change_of)
+
+
+def ship(
+    order: Order,
+    awb: str,
+    carrier_id: str,
+    carrier_name: str,
+    shipped_at: Any,
+    items: list[ShippedItem],
+    source: str,
+    now: Clock,
+) -> tuple[Order | None, EventType, list[str]]:
+    """Attach the shipment and close the order; shared by the PGI webhook and the poller's repair."""
+    at = now()
+    with_shipment, notes = attach_shipment(order, awb, carrier_id, carrier_name, shipped_at or at, items)
+    added = with_shipment is not order
+    note = "partial shipment" if is_partial(with_shipment) else ""
+    outcome = apply_fact(with_shipment, Fact(source, at, ApiStatus.CLOSED, "SHIPPED", note))
+    if outcome.conflict:
+        notes.append(f"shipment reported for an order in status {order.status.value}")
+    changed = outcome.order
+    if changed is None and added:
+        changed = with_shipment.model_copy(update={"version": order.version + 1, "updated_at": at})
+    return changed, "order.shipped", notes
+
+
+def _items(payload: PgiWebhook) -> list[ShippedItem]:
+    return [
+        ShippedItem(
+            sku=d.sku,
+            qty=d.qty_shipped,
+            batch_no=d.batch_no,
+            serial_no=d.serial_no,
+            mfg_date=d.mfg_date,
+            exp_date=d.exp_date,
+            stock_condition=d.stock_condition,
+        )
+        for d in payload.details
+        if d.qty_shipped > 0
+    ]

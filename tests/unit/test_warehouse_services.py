@@ -1,0 +1,343 @@
+"""Status authority, forwarding, webhooks and polling against in-memory fakes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from order_hub.errors import ConcurrentModification, TransitionRefused, Unauthorized, WarehouseUnavailable, WmsUnavailable
+from order_hub.models.api import Cancellation, CreateOrderRequest
+from order_hub.models.order import Order
+from order_hub.models.status import ApiStatus
+from order_hub.models.tenant import Tenant
+from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook, WmsLine
+from order_hub.services import orders
+from order_hub.services.forwarding import forward_order
+from order_hub.services.polling import poll_warehouse
+from order_hub.services.status import Fact, apply_fact
+from order_hub.services.webhooks import ingest_order_confirmation, ingest_pgi, verify_webhook
+from tests.fakes import FakeWms, InMemoryOrderRepository, InMemoryTenantDirectory
+from tests.payloads import order_body
+
+WH, NO = "WH-TGR04", "SO-2026-0001"
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return T0
+
+
+def _create(tenant: Tenant, repo: InMemoryOrderRepository, **overrides: object) -> Order:
+    return orders.create_order(tenant, CreateOrderRequest.model_validate(order_body(**overrides)), repo).order
+
+
+def _stored(repo: InMemoryOrderRepository, tenant: Tenant, order_no: str = NO) -> Order:
+    order = repo.get(tenant.tenant_id, WH, order_no)
+    assert order is not None
+    return order
+
+
+def _pgi(**overrides: object) -> PgiWebhook:
+    body: dict[str, object] = {
+        "warehouse_id": WH,
+        "order_type": "SO",
+        "doc_no": NO,
+        "delivery_no": "JNE0001",
+        "carrier_id": "JNE",
+        "carrier_name": "JNE REG",
+        "pgi_date": "2026-11-23 12:04:14",
+        "details": [
+            {"sku": "TSHIRT-BLK-M", "qty_shipped": 2, "batch_no": "B1", "serial_no": "S1", "stock_condition": "N"},
+            {"sku": "CAP-RED", "qty_shipped": 1},
+        ],
+        "user_define_1": "vendor extras are ignored",
+    }
+    body.update(overrides)
+    return PgiWebhook.model_validate(body)
+
+
+# -- the status authority ---------------------------------------------------------------------
+
+
+def test_facts_move_forward_once_and_late_facts_are_recorded_not_applied(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    order = _create(tenant, repo)
+    packed = apply_fact(order, Fact("poller", T0, ApiStatus.PACKED, "PACKED"))
+    assert packed.moved and packed.order is not None and packed.order.status == ApiStatus.PACKED
+
+    late = apply_fact(packed.order, Fact("wms_webhook", T0, ApiStatus.PICKED, "PICKED"))
+    assert late.conflict and late.order is not None
+    assert late.order.status == ApiStatus.PACKED and not late.order.history[-1].applied
+    again = apply_fact(late.order, Fact("wms_webhook", T0, ApiStatus.PICKED, "PICKED"))
+    assert again.order is None and again.conflict  # recorded once, not on every repeat
+
+    same_api_status = apply_fact(packed.order, Fact("poller", T0, ApiStatus.PACKED, "SHIPPING"))
+    assert same_api_status.order is not None and same_api_status.order.wms_status == "SHIPPING" and not same_api_status.moved
+    assert apply_fact(packed.order, Fact("poller", T0, ApiStatus.PACKED, "PACKED")).order is None
+
+
+def test_terminal_states_stay_terminal(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    closed = _create(tenant, repo).model_copy(update={"status": ApiStatus.CLOSED})
+    outcome = apply_fact(closed, Fact("poller", T0, ApiStatus.CANCELLED, "CLOSED"))  # WMS CLOSED = cancelled
+    assert outcome.conflict and outcome.order is not None and outcome.order.status == ApiStatus.CLOSED
+
+
+# -- forwarding ---------------------------------------------------------------------------------
+
+
+def test_forward_creates_once_and_moves_to_created(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    result = forward_order("acme", WH, NO, repo, wms, _now)
+    assert result.action == "created"
+    order = _stored(repo, tenant)
+    assert order.status == ApiStatus.CREATED and order.forward.state == "forwarded" and order.forward.wms_order_no == "WMSO-1"
+    assert repo.events[-1].type == "order.forwarded"
+
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "nothing"  # a repeated message
+    assert wms.calls == ["create"]
+
+
+def test_orders_without_courier_stay_registered(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo, express_code="")
+    wms = FakeWms()
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "waiting_for_courier"
+    assert wms.calls == [] and _stored(repo, tenant).status == ApiStatus.REGISTERED
+
+
+def test_a_create_that_got_through_before_a_crash_is_not_duplicated(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    wms.create_outbound(_stored(repo, tenant))  # the earlier attempt reached the WMS, then the worker died
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "created"
+    assert len(wms.orders) == 1 and _stored(repo, tenant).forward.state == "forwarded"
+
+
+def test_warehouse_down_is_recorded_and_raised_for_retry(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    wms.fail_with, wms.fail_times = WmsUnavailable("HTTP 503"), 2
+    for _ in range(2):
+        with pytest.raises(WmsUnavailable):
+            forward_order("acme", WH, NO, repo, wms, _now)
+    failing = _stored(repo, tenant)
+    assert failing.forward.state == "retrying" and failing.forward.attempts == 2 and "503" in failing.forward.last_error
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "created"
+    assert len(wms.orders) == 1 and _stored(repo, tenant).forward.last_error == ""
+
+
+def test_update_is_forwarded_when_the_details_changed(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+    orders.update_order(tenant, CreateOrderRequest.model_validate(order_body(notes="ring twice")), repo)
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "updated"
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "nothing"
+    assert wms.calls == ["create", "update"]
+
+
+def test_cancel_of_a_forwarded_order_asks_the_warehouse_first(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+    cancellation = Cancellation(order_no=NO, warehouse_id=WH, cancel_reason="buyer")
+
+    wms.refuse_cancel = True  # the warehouse allocated meanwhile: it wins the race
+    with pytest.raises(TransitionRefused):
+        orders.cancel_order(tenant, cancellation, repo, wms=lambda: wms)
+    assert _stored(repo, tenant).status == ApiStatus.CREATED
+
+    wms.refuse_cancel, wms.fail_with, wms.fail_times = False, WmsUnavailable("timeout"), 1
+    with pytest.raises(WarehouseUnavailable):
+        orders.cancel_order(tenant, cancellation, repo, wms=lambda: wms)
+    assert _stored(repo, tenant).status == ApiStatus.CREATED
+
+    cancelled = orders.cancel_order(tenant, cancellation, repo, wms=lambda: wms)
+    assert cancelled.status == ApiStatus.CANCELLED and cancelled.forward.state == "cancelled"
+    assert wms.orders[(WH, NO)].so_status == "CANCELLED"
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "nothing"
+
+
+def test_cancel_racing_a_forward_cancels_in_the_wms_too(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    real_create = wms.create_outbound
+
+    def create_then_client_cancels(order: Order) -> str:
+        number = real_create(order)
+        orders.cancel_order(tenant, Cancellation(order_no=NO, warehouse_id=WH, cancel_reason="buyer"), repo)
+        return number
+
+    wms.create_outbound = create_then_client_cancels  # type: ignore[method-assign]
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "cancelled"
+    assert wms.orders[(WH, NO)].so_status == "CANCELLED" and _stored(repo, tenant).status == ApiStatus.CANCELLED
+
+
+# -- webhooks -------------------------------------------------------------------------------------
+
+
+def _signed(secret: str, body: bytes, ts: int) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"x-hub-timestamp": str(ts), "x-hub-signature": f"v1={digest}"}
+
+
+def test_signatures_tokens_and_windows() -> None:
+    body, now = b'{"a":1}', 1_800_000_000
+    secret = {"hmac_secret": "s3cret", "token": "tok"}
+    verify_webhook(secret, _signed("s3cret", body, now), body, now)
+    verify_webhook(
+        secret,
+        {"X-Hub-Timestamp": str(now), "X-Hub-Signature": "v1=00 " + _signed("s3cret", body, now)["x-hub-signature"]},
+        body,
+        now,
+    )
+    verify_webhook(secret, {"x-webhook-token": "tok"}, body, now)
+    for headers, at in (
+        (_signed("wrong", body, now), now),
+        (_signed("s3cret", body, now - 301), now),
+        (_signed("s3cret", body + b" ", now), now),
+        ({"x-webhook-token": "nope"}, now),
+        ({}, now),
+    ):
+        with pytest.raises(Unauthorized):
+            verify_webhook(secret, headers, body, at)
+    with pytest.raises(Unauthorized):
+        verify_webhook(None, _signed("s3cret", body, now), body, now)
+
+
+def test_order_confirmation_moves_registered_to_created_once(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    payload = OrderConfirmationWebhook(order_no=NO, warehouse_id=WH, wms_order_no="W-1", so_status="OPEN")
+    first = ingest_order_confirmation("acme", payload, "{}", repo, _now)
+    assert first.outcome == "applied" and first.order is not None and first.order.status == ApiStatus.CREATED
+    assert first.order.forward.state == "forwarded" and first.order.forward.wms_order_no == "W-1"
+    assert ingest_order_confirmation("acme", payload, "{}", repo, _now).outcome == "duplicate"
+
+
+def test_pgi_ships_and_closes_with_batch_and_serial(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    result = ingest_pgi("acme", _pgi(), "{}", repo, _now)
+    order = _stored(repo, tenant)
+    assert result.outcome == "applied" and order.status == ApiStatus.CLOSED
+    (shipment,) = order.shipments
+    assert (
+        shipment.awb == "JNE0001"
+        and shipment.carrier_name == "JNE REG"
+        and shipment.pgi_at == datetime(2026, 11, 23, 12, 4, 14, tzinfo=UTC)
+    )
+    assert [(i.line_id, i.qty, i.batch_no) for i in shipment.items] == [("SO-2026-0001-1", 2, "B1"), ("L-2", 1, "")]
+    assert [line.qty_shipped for line in order.lines] == [2, 1]
+    assert ingest_pgi("acme", _pgi(), "{}", repo, _now).outcome == "duplicate"
+    assert len(_stored(repo, tenant).shipments) == 1
+
+
+def test_partial_pgi_keeps_the_open_quantity(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    ingest_pgi("acme", _pgi(details=[{"sku": "TSHIRT-BLK-M", "qty_shipped": 1}]), "{}", repo, _now)
+    order = _stored(repo, tenant)
+    assert order.status == ApiStatus.CLOSED and [line.qty_shipped for line in order.lines] == [1, 0]
+    assert order.history[-1].note == "partial shipment"
+
+
+def test_pgi_for_an_unknown_order_is_kept_not_lost(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    assert ingest_pgi("acme", _pgi(doc_no="NOPE"), '{"raw": true}', repo, _now).outcome == "unmatched"
+    assert repo.inbox[("acme", f"PGI#{WH}#NOPE#JNE0001")] == '{"raw": true}'
+
+
+def test_pgi_after_cancellation_is_recorded_as_a_conflict(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    orders.cancel_order(tenant, Cancellation(order_no=NO, warehouse_id=WH, cancel_reason="x"), repo)
+    result = ingest_pgi("acme", _pgi(), "{}", repo, _now)
+    assert result.outcome == "applied" and result.notes
+    assert _stored(repo, tenant).status == ApiStatus.CANCELLED
+
+
+# -- polling --------------------------------------------------------------------------------------
+
+
+def test_poll_writes_only_real_changes_and_keeps_a_cursor(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    for n in range(5):
+        _create(tenant, repo, so_number=f"SO-{n}")
+        forward_order("acme", WH, f"SO-{n}", repo, wms, _now)
+    writes = repo.writes
+    stats = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now, page_size=2)
+    assert (stats.seen, stats.written, stats.pages) == (5, 0, 3) and repo.writes == writes
+
+    wms.set_status(WH, "SO-3", "PICKING")
+    stats = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now, page_size=2)
+    assert stats.written == 1 and _stored(repo, tenant, "SO-3").status == ApiStatus.ALLOCATED
+    assert directory.get_cursor("acme", WH) == {"synced_until": T0.isoformat()}
+
+
+def test_poll_maps_the_closed_trap_and_repairs_a_lost_pgi(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    for n in (1, 2):
+        _create(tenant, repo, so_number=f"SO-{n}")
+        forward_order("acme", WH, f"SO-{n}", repo, wms, _now)
+    wms.set_status(WH, "SO-1", "CLOSED")  # WMS CLOSED = cancelled by the warehouse
+    wms.set_status(
+        WH, "SO-2", "SHIPPED", delivery_no="AWB-9", carrier_name="SiCepat", details=[WmsLine(sku="CAP-RED", qty_shipped=1)]
+    )
+    poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now)
+
+    assert _stored(repo, tenant, "SO-1").status == ApiStatus.CANCELLED
+    shipped = _stored(repo, tenant, "SO-2")
+    assert shipped.status == ApiStatus.CLOSED and shipped.shipments[0].awb == "AWB-9"
+    assert [line.qty_shipped for line in shipped.lines] == [0, 1]
+
+    # the PGI webhook arrives late with the same AWB: no second shipment
+    ingest_pgi("acme", _pgi(doc_no="SO-2", delivery_no="AWB-9"), "{}", repo, _now)
+    assert len(_stored(repo, tenant, "SO-2").shipments) == 1
+
+
+def test_a_poll_out_of_time_resumes_at_the_next_page(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    for n in range(6):
+        _create(tenant, repo, so_number=f"SO-{n}")
+        forward_order("acme", WH, f"SO-{n}", repo, wms, _now)
+        wms.set_status(WH, f"SO-{n}", "ALLOCATED")
+    budget = iter([False, False, True])
+    first = poll_warehouse("acme", WH, wms, repo, directory, lambda: next(budget), _now, page_size=2)
+    assert not first.completed and first.written == 4
+    assert directory.get_cursor("acme", WH)["next_page"] == 3  # type: ignore[index]
+
+    later = lambda: T0 + timedelta(minutes=5)  # noqa: E731
+    second = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, later, page_size=2)
+    assert second.completed and second.pages == 1 and second.written == 2
+    assert all(_stored(repo, tenant, f"SO-{n}").status == ApiStatus.ALLOCATED for n in range(6))
+    assert directory.get_cursor("acme", WH) == {"synced_until": T0.isoformat()}  # the window's read time
+
+
+def test_poll_tolerates_unknown_orders_and_statuses(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    wms.set_status(WH, "NOT-OURS", "OPEN")
+    _create(tenant, repo, so_number="SO-1")
+    forward_order("acme", WH, "SO-1", repo, wms, _now)
+    wms.set_status(WH, "SO-1", "TELEPORTED")
+    stats = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now)
+    assert stats.unknown_orders == 1 and stats.unknown_statuses == 1 and stats.written == 0
+    assert json.dumps(stats.notes).count("TELEPORTED") == 1
+
+
+def test_write_races_are_retried_by_the_forwarder(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    repo.fail_next_replace = 1
+    wms = FakeWms()
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "created"
+    assert wms.calls == ["create"] and _stored(repo, tenant).forward.wms_order_no == "WMSO-1"
+    _create(tenant, repo, so_number="SO-2")
+    repo.fail_next_replace = 10
+    with pytest.raises(ConcurrentModification):
+        forward_order("acme", WH, "SO-2", repo, FakeWms(), _now)
