@@ -90,3 +90,30 @@ def api_event(
         event["queryStringParameters"] = query or None
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
     return event
+
+
+def put_secret(name: str, value: dict[str, Any]) -> None:
+    """Create or replace a JSON secret (moto or the local stack's Secrets Manager)."""
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name=REGION)
+    try:
+        client.create_secret(Name=name, SecretString=json.dumps(value))
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, SecretString=json.dumps(value))
+
+
+def signed_webhook_event(name: str, hmac_secret: str, body: Any = ..., at: int | None = None) -> dict[str, Any]:
+    """``events/<name>.json`` with its body (or ``body``: an object, or raw text) signed now with ``hmac_secret``."""
+    import hashlib
+    import hmac
+    import time
+
+    event = copy.deepcopy(load_event(name))
+    raw = event["body"] if body is ... else body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+    timestamp = str(int(time.time()) if at is None else at)
+    digest = hmac.new(hmac_secret.encode(), timestamp.encode() + b"." + raw.encode(), hashlib.sha256).hexdigest()
+    event["body"] = raw
+    event["headers"] = {**event["headers"], "x-hub-timestamp": timestamp, "x-hub-signature": f"v1={digest}"}
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    return event
