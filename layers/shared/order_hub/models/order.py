@@ -134,6 +134,11 @@ class Order(Stored):
         return self.forward.state in ("forwarded", "cancelled") or self.status != ApiStatus.REGISTERED or bool(self.wms_status)
 
     @property
+    def partially_shipped(self) -> bool:
+        """Some quantity is still open on a line (ordered - cancelled - shipped > 0)."""
+        return any(line.qty_shipped < line.qty_ordered - line.qty_cancelled for line in self.lines)
+
+    @property
     def has_courier(self) -> bool:
         """Design §3: without a courier or AWB an order stays REGISTERED, only in the hub."""
         return bool(self.courier.express_code or self.courier.tracking_id)

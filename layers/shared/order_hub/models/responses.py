@@ -128,6 +128,35 @@ class OmsLine(_Out):
     discount: Money
 
 
+class ForwardView(_Out):
+    state: str = Field(description="not_forwarded, waiting_for_courier, forwarded, retrying, refused, cancelled")
+    wms_order_no: str
+    attempts: int
+    last_error: str
+    last_attempt_at: str | None
+
+
+class ShipmentItemView(_Out):
+    line_id: str | None
+    sku: str
+    qty: int
+    batch_no: str
+    serial_no: str
+    mfg_date: str
+    exp_date: str
+    stock_condition: str
+
+
+class ShipmentView(_Out):
+    shipment_code: str
+    awb: str
+    carrier_id: str
+    carrier_name: str
+    status: str
+    pgi_at: str | None
+    items: list[ShipmentItemView]
+
+
 class OmsOutbound(_Header):
     payment_type: str = Field(description="COD or PAY_ONLINE")
     total_discount: Money
@@ -148,6 +177,9 @@ class OmsOutbound(_Header):
     created_at: str
     updated_at: str
     cancel_reason: str
+    forward: ForwardView
+    shipments: list[ShipmentView]
+    partially_shipped: bool
 
 
 class WmsLine(_Out):

@@ -155,7 +155,29 @@ def oms_detail(order: Order) -> dict[str, Any]:
             "created_at": iso_z(order.created_at),
             "updated_at": iso_z(order.updated_at),
             "cancel_reason": order.cancel.reason if order.cancel else "",
+            "forward": _forward(order),
+            "shipments": [
+                {
+                    **shipment.model_dump(mode="json", include={"shipment_code", "awb", "carrier_id", "carrier_name", "status"}),
+                    "pgi_at": iso_z(shipment.pgi_at) if shipment.pgi_at else None,
+                    "items": [item.model_dump(mode="json") for item in shipment.items],
+                }
+                for shipment in order.shipments
+            ],
+            "partially_shipped": bool(order.shipments) and order.partially_shipped,
         }
+    }
+
+
+def _forward(order: Order) -> dict[str, Any]:
+    forward = order.forward
+    state = "waiting_for_courier" if forward.state == "not_forwarded" and not order.has_courier else forward.state
+    return {
+        "state": state,
+        "wms_order_no": forward.wms_order_no,
+        "attempts": forward.attempts,
+        "last_error": forward.last_error,
+        "last_attempt_at": iso_z(forward.last_attempt_at) if forward.last_attempt_at else None,
     }
 
 

@@ -74,7 +74,3 @@ def _item(item: ShippedItem, qty: int, line_id: str | None) -> ShipmentItem:
         exp_date=item.exp_date,
         stock_condition=item.stock_condition,
     )
-
-
-def is_partial(order: Order) -> bool:
-    return any(line.qty_shipped < line.qty_ordered - line.qty_cancelled for line in order.lines)

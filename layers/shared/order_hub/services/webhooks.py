@@ -22,7 +22,7 @@ from order_hub.models.status import ApiStatus, api_status_for_wms
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.ports import OrderRepository
 from order_hub.services.orders import Clock, make_event, utc_now
-from order_hub.services.shipments import ShippedItem, attach_shipment, is_partial
+from order_hub.services.shipments import ShippedItem, attach_shipment
 from order_hub.services.status import Fact, apply_fact
 
 SIGNATURE_WINDOW_SECONDS = 300
@@ -137,7 +137,7 @@ def ship(
     at = now()
     with_shipment, notes = attach_shipment(order, awb, carrier_id, carrier_name, shipped_at or at, items)
     added = with_shipment is not order
-    note = "partial shipment" if is_partial(with_shipment) else ""
+    note = "partial shipment" if with_shipment.partially_shipped else ""
     outcome = apply_fact(with_shipment, Fact(source, at, ApiStatus.CLOSED, "SHIPPED", note))
     if outcome.conflict:
         notes.append(f"shipment reported for an order in status {order.status.value}")
