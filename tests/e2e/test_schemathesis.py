@@ -28,5 +28,5 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(stack: dict[str,
         "--max-examples", "25", "--seed", "20261123", "--workers", "1",
         "--no-color", "--report-dir", str(tmp_path),
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=420)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=420, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
