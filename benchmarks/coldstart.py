@@ -50,9 +50,7 @@ FIRST_CALL_PROBE = textwrap.dedent(
 
 
 def _time_import(module: str) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", IMPORT_PROBE.format(module=module)], check=True, capture_output=True, text=True
-    )
+    out = subprocess.run([sys.executable, "-c", IMPORT_PROBE.format(module=module)], check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -61,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args(argv)
     template = load_template()
-    specs = function_specs(template, local_table_names(template), {})
+    specs = function_specs(template, local_table_names(template), {}, resolve_environment=False)
     baseline: list[float] = []
     samples: dict[str, list[float]] = {spec.module: [] for spec in specs}
     for _ in range(args.runs):  # interleaved so machine noise hits both sides alike

@@ -1,4 +1,4 @@
-"""``python -m local_stack``: run the hub locally (moto + DynamoDB tables + API) without Docker."""
+"""``python -m local_stack``: run the hub locally (moto + tables + queues + API + event pumps) without Docker."""
 
 from __future__ import annotations
 
@@ -36,6 +36,27 @@ def _port(text: str) -> int:
     return port
 
 
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"seconds out of range (0, 86400]: {text}")
+    return seconds
+
+
+def _default_schedule_seconds() -> float | None:
+    raw = os.environ.get("HUB_SCHEDULE_SECONDS")
+    if not raw:
+        return None
+    try:
+        return _seconds(raw)
+    except argparse.ArgumentTypeError as error:
+        print(f"local_stack: error: HUB_SCHEDULE_SECONDS: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
 def _default_port() -> int:
     raw = os.environ.get("HUB_PORT")
     if not raw:
@@ -50,13 +71,12 @@ def _default_port() -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m local_stack",
-        description="Run the outbound order hub locally: in-process moto, the template's DynamoDB tables, "
-        "and its API routes served on 127.0.0.1 (replaces `sam local start-api`; no Docker).",
+        description="Run the outbound order hub locally: in-process moto, the template's DynamoDB tables and "
+        "SQS queues, its API routes served on 127.0.0.1 (replaces `sam local start-api`; no Docker), and its "
+        "DynamoDB stream, SQS and schedule events delivered to the functions as Lambda would.",
     )
     parser.add_argument("--port", type=_port, default=None, help=f"API port (default: $HUB_PORT or {DEFAULT_PORT})")
-    parser.add_argument(
-        "--state-dir", type=Path, default=Path(".local"), help="where stack.json is written (default: ./.local)"
-    )
+    parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="where stack.json is written (default: ./.local)")
     parser.add_argument(
         "--param",
         dest="params",
@@ -69,6 +89,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--template", type=Path, default=None, help="template file (default: the repo's template.yaml)")
     parser.add_argument("--no-demo-tenant", action="store_true", help="do not create the demo tenant and API key")
     parser.add_argument("--quiet", action="store_true", help="no per-request access log on stderr")
+    parser.add_argument(
+        "--no-pumps",
+        action="store_true",
+        help="do not deliver DynamoDB stream, SQS and schedule events (only the API runs)",
+    )
+    parser.add_argument(
+        "--poll-seconds",
+        type=_seconds,
+        default=None,
+        metavar="N",
+        help="fire every schedule (e.g. the WMS status poll) every N seconds instead of its rate "
+        "(default: $HUB_SCHEDULE_SECONDS, else the template's expression)",
+    )
     return parser.parse_args(argv)
 
 
@@ -90,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         parameters=dict(args.params),
         template_path=args.template,
         seed_demo_tenant=not args.no_demo_tenant,
+        pumps=not args.no_pumps,
+        schedule_seconds=args.poll_seconds if args.poll_seconds is not None else _default_schedule_seconds(),
     )
 
     stopping = threading.Event()

@@ -5,9 +5,9 @@ template's ``Api`` events the way API Gateway does (a literal path segment beats
 segment, which beats a greedy ``{proxy+}``), builds the proxy event API Gateway would send and
 invokes the handler in-process with a Lambda-like context.
 
-One ``FunctionRuntime`` per function plays the role of a single warm Lambda container: the
-handler module is imported on the first request (cold start) and invocations are serialized by a
-lock, because handlers (e.g. Powertools resolvers) keep per-request state on module-level objects.
+One ``FunctionRuntime`` (``local_stack.lambdas``) per function plays the role of a single warm
+Lambda container: the handler module is imported on the first request (cold start) and
+invocations are serialized by a lock; the event source pumps share the same runtimes.
 """
 
 from __future__ import annotations
@@ -15,28 +15,26 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import importlib
 import logging
 import secrets
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from local_stack.lambdas import FunctionRuntime, Handler, ms_since
 from local_stack.template import ACCOUNT_ID, DEFAULT_REGION, ApiRoute, FunctionSpec
 
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-DEFAULT_MEMORY_MB = 512
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
-FUNCTION_NAME_PREFIX = "hub-local"
 
 MISSING_TOKEN_BODY = b'{"message":"Missing Authentication Token"}'
 INTERNAL_ERROR_BODY = b'{"message": "Internal server error"}'
@@ -44,9 +42,6 @@ TOO_LARGE_BODY = b'{"message":"Request Too Long"}'
 
 # Never copied from a proxy response: the server computes its own framing.
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
-
-Handler = Callable[[dict[str, Any], Any], Any]
-
 
 # --------------------------------------------------------------------------------------------
 # Routing
@@ -132,87 +127,6 @@ class RouteTable:
         if bound is None:
             return None  # API Gateway answers a missing method like a missing resource
         return RouteMatch(route=bound[0], function=bound[1], resource_path=resource.path, path_parameters=parameters)
-
-
-# --------------------------------------------------------------------------------------------
-# Lambda runtime emulation
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LocalLambdaContext:
-    """The attributes of the Lambda Python runtime's context object that handlers use."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    deadline_ms: int
-    identity: Any = None
-    client_context: Any = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.deadline_ms - int(time.time() * 1000))
-
-
-class FunctionRuntime:
-    """One warm "container" of a function: lazy import, then one invocation at a time."""
-
-    def __init__(self, spec: FunctionSpec, region: str = DEFAULT_REGION, handler: Handler | None = None) -> None:
-        """``handler`` skips the import of ``spec.module`` (tests)."""
-        self.spec = spec
-        self.function_name = f"{FUNCTION_NAME_PREFIX}-{spec.logical_id}"
-        self.arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{self.function_name}"
-        self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{secrets.token_hex(16)}"
-        self.lock = threading.Lock()
-        self._handler: Handler | None = handler
-
-    def _load(self) -> Handler:
-        if self._handler is None:
-            started = time.perf_counter()
-            module = importlib.import_module(self.spec.module)
-            handler = getattr(module, self.spec.handler, None)
-            if not callable(handler):
-                raise RuntimeError(f"{self.spec.module}.{self.spec.handler} is not a callable handler")
-            self._handler = handler
-            log.info("cold start %s (%s) in %.0f ms", self.spec.logical_id, self.spec.module, _ms_since(started))
-        return self._handler
-
-    def context(self, request_id: str) -> LocalLambdaContext:
-        return LocalLambdaContext(
-            function_name=self.function_name,
-            function_version="$LATEST",
-            invoked_function_arn=self.arn,
-            memory_limit_in_mb=self.spec.memory_size or DEFAULT_MEMORY_MB,
-            aws_request_id=request_id,
-            log_group_name=f"/aws/lambda/{self.function_name}",
-            log_stream_name=self.log_stream_name,
-            deadline_ms=int(time.time() * 1000) + self.spec.timeout * 1000,
-        )
-
-    def invoke(self, event: dict[str, Any]) -> Any:
-        with self.lock:
-            handler = self._load()
-            request_id = str(uuid.uuid4())
-            started = time.perf_counter()
-            try:
-                return handler(event, self.context(request_id))
-            finally:
-                elapsed = _ms_since(started)
-                if elapsed > self.spec.timeout * 1000:
-                    log.warning(
-                        "%s took %.0f ms, over its %d s timeout (Lambda would have killed it)",
-                        self.spec.logical_id,
-                        elapsed,
-                        self.spec.timeout,
-                    )
-
-
-def _ms_since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,14 +312,17 @@ class ApiGateway:
         region: str = DEFAULT_REGION,
         host: str = HOST,
         handlers: Mapping[str, Handler] | None = None,
+        runtimes: Mapping[str, FunctionRuntime] | None = None,
     ) -> None:
-        """``handlers`` (logical id -> callable) replaces importing those functions' modules (tests)."""
+        """``handlers`` (logical id -> callable) replaces importing those functions' modules (tests);
+        ``runtimes`` (logical id -> runtime) shares runtimes, hence each function's lock, with the pumps."""
         specs = list(functions)
         handlers = handlers or {}
+        shared = runtimes or {}
         self.stage = stage
         self.routes = RouteTable(specs)
         self.runtimes = {
-            spec.logical_id: FunctionRuntime(spec, region, handlers.get(spec.logical_id))
+            spec.logical_id: shared.get(spec.logical_id) or FunctionRuntime(spec, region, handlers.get(spec.logical_id))
             for spec in specs
             if spec.routes
         }
@@ -523,7 +440,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
             response = self.server.gateway.handle(request)
         self._write(response)
-        log.info("%s %s -> %d (%.0f ms)", self.command, self.path, response.status, _ms_since(started))
+        log.info("%s %s -> %d (%.0f ms)", self.command, self.path, response.status, ms_since(started))
 
     def _write(self, response: HttpResponse) -> None:
         self.send_response_only(response.status)

@@ -1,10 +1,12 @@
-"""The embedded local stack: moto (in-process) + DynamoDB tables from template.yaml + the API.
+"""The embedded local stack: moto (in-process) + the template's tables and queues + the API + pumps.
 
 ``LocalStack.start()`` does everything ``sam local start-api`` plus a deployed stack would give a
 developer, without Docker: it binds the API port first (so a busy port fails fast), starts moto's
 server on a free loopback port, points the AWS SDK at it through the environment, creates the
-template's tables, exports the functions' resolved environment, seeds a demo tenant with an API
-key, starts serving, and writes ``<state-dir>/stack.json`` for tools and tests to discover.
+template's SQS queues (dead-letter queues first) and DynamoDB tables, exports the functions'
+resolved environment, seeds a demo tenant with an API key, starts serving, starts one pump per
+DynamoDB stream, SQS and schedule event (``local_stack.pumps``, sharing each function's runtime
+with the API), and writes ``<state-dir>/stack.json`` for tools and tests to discover.
 """
 
 from __future__ import annotations
@@ -20,15 +22,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from local_stack.apigw import HOST, ApiGateway
+from local_stack.lambdas import FunctionRuntime
+from local_stack.pumps import Invocation, Pumps, build_pumps
 from local_stack.template import (
     DEFAULT_REGION,
     FunctionSpec,
+    LocalResources,
     api_stage_name,
+    create_queues,
     create_tables,
     function_specs,
     load_template,
     local_table_names,
     parameter_values,
+    table_stream_arns,
 )
 
 if TYPE_CHECKING:
@@ -39,6 +46,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 8750
 STATE_FILE = "stack.json"
 TABLE_PREFIX = "hub-local"
+QUEUE_PREFIX = "hub-local"
 
 DEMO_TENANT_ID = "demo"
 DEMO_TENANT_NAME = "Demo Seller"
@@ -65,6 +73,8 @@ class StackOptions:
     parameters: dict[str, str] = field(default_factory=dict)
     template_path: Path | None = None
     seed_demo_tenant: bool = True
+    pumps: bool = True  # run the DynamoDB stream, SQS and schedule event sources
+    schedule_seconds: float | None = None  # fire every schedule this often instead of its own rate
 
 
 def merge_environments(specs: list[FunctionSpec]) -> dict[str, str]:
@@ -75,8 +85,7 @@ def merge_environments(specs: list[FunctionSpec]) -> dict[str, str]:
         for name, value in spec.environment.items():
             if name in merged and merged[name] != value:
                 log.warning(
-                    "%s=%r in %s conflicts with %r from %s; the local stack runs every function in one "
-                    "process, keeping %r",
+                    "%s=%r in %s conflicts with %r from %s; the local stack runs every function in one process, keeping %r",
                     name,
                     value,
                     spec.logical_id,
@@ -103,12 +112,28 @@ def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
         raise
 
 
+def store_secret(client: Any, name: str, value: dict[str, Any]) -> str:
+    """Create the secret ``name`` with ``value`` as its JSON string, or put a new version if it
+    exists; return its ARN. ``client`` is a Secrets Manager client."""
+    text = json.dumps(value)
+    try:
+        arn = client.create_secret(Name=name, SecretString=text)["ARN"]
+    except client.exceptions.ResourceExistsException:
+        arn = client.put_secret_value(SecretId=name, SecretString=text)["ARN"]
+    return str(arn)
+
+
 class LocalStack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
         self.state_file = options.state_dir / STATE_FILE
         self.gateway: ApiGateway | None = None
         self.moto: ThreadedMotoServer | None = None
+        self.pumps: Pumps | None = None
+        self.runtimes: dict[str, FunctionRuntime] = {}
+        self.resources = LocalResources()
+        self.endpoint: str | None = None
+        self.region = DEFAULT_REGION
         self.info: dict[str, Any] = {}
 
     def start(self) -> dict[str, Any]:
@@ -124,10 +149,13 @@ class LocalStack:
         template = load_template(self.options.template_path)
         parameter_values(template, overrides)  # validate --param before anything starts
         region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
+        self.region = region
         table_names = local_table_names(template, TABLE_PREFIX)
-        specs = function_specs(template, table_names, overrides, region=region)
+        # The code and events of every function are known now; their environment needs the queues.
+        planned = function_specs(template, table_names, overrides, region=region, resolve_environment=False)
+        self.runtimes = {spec.logical_id: FunctionRuntime(spec, region) for spec in planned}
 
-        self.gateway = self._bind_gateway(specs, api_stage_name(template, overrides), region)
+        self.gateway = self._bind_gateway(planned, api_stage_name(template, overrides), region)
 
         from moto.server import ThreadedMotoServer  # deferred: importing moto takes a while
 
@@ -136,19 +164,33 @@ class LocalStack:
         self.moto.start()
         moto_host, moto_port = self.moto.get_host_and_port()
         endpoint = f"http://{moto_host}:{moto_port}"
+        self.endpoint = endpoint
 
         self._export_aws_environment(endpoint, region)
         import boto3
 
-        created = create_tables(
-            boto3.client("dynamodb", endpoint_url=endpoint, region_name=region),
+        queues = create_queues(
+            boto3.client("sqs", endpoint_url=endpoint, region_name=region),
             template,
-            name_prefix=TABLE_PREFIX,
+            name_prefix=QUEUE_PREFIX,
             parameter_overrides=overrides,
+            region=region,
         )
+        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=region)
+        created = create_tables(dynamodb, template, name_prefix=TABLE_PREFIX, parameter_overrides=overrides)
         if created != table_names:  # pragma: no cover - both come from the same template
             raise StackError(f"created tables {created} differ from the names the functions were given {table_names}")
+        self.resources = LocalResources(tables=created, stream_arns=table_stream_arns(dynamodb, created), queues=queues)
+        specs = function_specs(
+            template,
+            self.resources.refs(),
+            overrides,
+            region=region,
+            attributes=self.resources.attributes(region),
+        )
 
+        for spec in specs:  # same code and events, now with the environment resolved
+            self.runtimes[spec.logical_id].spec = spec
         function_env = {**merge_environments(specs), **LOCAL_OVERRIDES}
         os.environ.update(function_env)
 
@@ -157,6 +199,13 @@ class LocalStack:
             api_key = self._seed_demo_tenant(function_env)
 
         self.gateway.start()
+        pumps: list[str] = []
+        if self.options.pumps:
+            self.pumps = build_pumps(
+                specs, self.runtimes, self.resources, region=region, schedule_seconds=self.options.schedule_seconds
+            )
+            self.pumps.start()
+            pumps = self.pumps.describe()
         self.info = {
             "api_url": self.gateway.url,
             "api_key": api_key,
@@ -165,20 +214,25 @@ class LocalStack:
             "aws_endpoint_url": endpoint,
             "region": region,
             "tables": created,
+            "streams": dict(self.resources.stream_arns),
+            "queues": {logical_id: {"url": queue.url, "arn": queue.arn} for logical_id, queue in queues.items()},
             "env": function_env,
             "stage": self.gateway.stage,
             "functions": {spec.logical_id: f"{spec.module}.{spec.handler}" for spec in specs},
+            "pumps": pumps,
+            "pumps_enabled": self.options.pumps,
+            "schedule_seconds": self.options.schedule_seconds,
             "pid": os.getpid(),
         }
         write_json_atomically(self.state_file, self.info)
         for spec in specs:
             for event in spec.other_events:
-                log.warning("%s: %s event %s is not emulated locally", spec.logical_id, event.type, event.event_id)
+                log.warning("%s: %s event %s: %s", spec.logical_id, event.type, event.event_id, event.reason)
         return self.info
 
     def _bind_gateway(self, specs: list[FunctionSpec], stage: str, region: str) -> ApiGateway:
         try:
-            return ApiGateway(specs, stage=stage, port=self.options.port, region=region)
+            return ApiGateway(specs, stage=stage, port=self.options.port, region=region, runtimes=self.runtimes)
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise PortInUse(
@@ -211,8 +265,26 @@ class LocalStack:
         issued = issue_api_key(directory, tenant_id=DEMO_TENANT_ID)
         return issued.api_key
 
+    def put_secret(self, name: str, value: dict[str, Any]) -> str:
+        """Store ``value`` as JSON in Secrets Manager (moto) under ``name``, creating or replacing
+        it; return the secret's ARN. Works once moto runs (from inside ``start()`` on)."""
+        if self.endpoint is None:
+            raise StackError("put_secret needs a running stack (moto is not started)")
+        import boto3
+
+        return store_secret(boto3.client("secretsmanager", endpoint_url=self.endpoint, region_name=self.region), name, value)
+
+    def fire_schedule(self, logical_id: str, event_id: str | None = None) -> Invocation:
+        """Fire a schedule of function ``logical_id`` now, in the calling thread (see ``Pumps.fire``)."""
+        if self.pumps is None:
+            raise StackError("the pumps are not running (--no-pumps?)")
+        return self.pumps.fire(logical_id, event_id)
+
     def stop(self) -> None:
-        """Stop serving, stop moto, remove stack.json. Safe to call more than once."""
+        """Stop the pumps, stop serving, stop moto, remove stack.json. Safe to call more than once."""
+        if self.pumps is not None:
+            self.pumps.stop()
+            self.pumps = None
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
@@ -222,6 +294,7 @@ class LocalStack:
             except Exception:  # pragma: no cover - best effort during shutdown
                 log.exception("stopping moto failed")
             self.moto = None
+            self.endpoint = None
         if self.info:
             self.state_file.unlink(missing_ok=True)
             self.info = {}
@@ -237,6 +310,7 @@ def banner(info: dict[str, Any]) -> str:
         f"  demo API key {api_key}",
         f"  AWS endpoint {info['aws_endpoint_url']}  ({info['region']}, in-memory, lost on exit)",
         f"  tables       {', '.join(f'{k}={v}' for k, v in info['tables'].items())}",
+        f"  pumps        {pumps_line(info)}",
         "",
         "  try:",
         f"    curl -s -H 'x-api-key: {api_key}' '{api_url}/v3/fulfillment/outbounds/OMS'",
@@ -245,6 +319,12 @@ def banner(info: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def pumps_line(info: dict[str, Any]) -> str:
+    if not info.get("pumps_enabled", True):
+        return "off (--no-pumps): streams, queues and schedules are not delivered"
+    return "; ".join(info.get("pumps") or []) or "none (the template has no stream, queue or schedule events)"
 
 
 def print_banner(info: dict[str, Any]) -> None:

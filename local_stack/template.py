@@ -3,9 +3,14 @@
 - ``load_template`` parses the YAML with the CloudFormation short-form tags (``!Ref``, ``!GetAtt``,
   ``!Sub`` ...) turned into their long form (``{"Ref": x}``, ``{"Fn::GetAtt": [a, b]}``, ...).
 - ``table_create_kwargs`` / ``create_tables`` turn ``AWS::DynamoDB::Table`` resources into
-  ``create_table`` calls (plus ``update_time_to_live``).
+  ``create_table`` calls (plus ``update_time_to_live``); ``table_stream_arns`` reads back their
+  stream ARNs.
+- ``queue_create_attributes`` / ``create_queues`` turn ``AWS::SQS::Queue`` resources into
+  ``create_queue`` calls, dead-letter queues first.
+- ``LocalResources`` holds what was created, as ``!Ref`` / ``!GetAtt`` see it.
 - ``function_specs`` describes every ``AWS::Serverless::Function``: importable module, handler
-  attribute, environment with intrinsics resolved, and its event sources (API routes for now).
+  attribute, environment with intrinsics resolved, and its event sources: API routes, DynamoDB
+  streams, SQS queues and schedules as typed specs, anything else kept as ``EventSource``.
 
 Only the intrinsics a template like ours uses in the places we read are resolved; anything else
 raises ``TemplateError`` naming the construct, rather than silently producing a wrong value.
@@ -14,6 +19,8 @@ raises ``TemplateError`` naming the construct, rather than silently producing a 
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,8 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from local_stack.event_filter import FilterPatternError, parse_pattern
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
 
@@ -34,6 +46,7 @@ STACK_NAME = "outbound-order-hub-local"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 FUNCTION_TYPE = "AWS::Serverless::Function"
 API_TYPE = "AWS::Serverless::Api"
+QUEUE_TYPE = "AWS::SQS::Queue"
 
 _SHORT_TAGS_WITHOUT_FN = {"Ref", "Condition"}
 
@@ -357,13 +370,21 @@ class Resolver:
         return base64.b64encode(self.resolve_string(argument).encode("utf-8")).decode("ascii")
 
 
-def table_attributes(table_names: Mapping[str, str], region: str = DEFAULT_REGION) -> dict[tuple[str, str], str]:
-    """``!GetAtt`` values of locally created tables (ARNs in the shape DynamoDB uses)."""
+def table_attributes(
+    table_names: Mapping[str, str],
+    region: str = DEFAULT_REGION,
+    stream_arns: Mapping[str, str] | None = None,
+) -> dict[tuple[str, str], str]:
+    """``!GetAtt`` values of locally created tables (ARNs in the shape DynamoDB uses).
+
+    ``stream_arns`` (logical id -> the table's real ``LatestStreamArn``) replaces the placeholder
+    ``<table arn>/stream/local`` used when nothing was created (pure tests, tools).
+    """
     attributes: dict[tuple[str, str], str] = {}
     for logical_id, name in table_names.items():
         arn = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}"
         attributes[(logical_id, "Arn")] = arn
-        attributes[(logical_id, "StreamArn")] = f"{arn}/stream/local"
+        attributes[(logical_id, "StreamArn")] = (stream_arns or {}).get(logical_id, f"{arn}/stream/local")
     return attributes
 
 
@@ -450,6 +471,175 @@ def create_tables(
     return names
 
 
+def table_stream_arns(dynamodb_client: DynamoDBClient, table_names: Mapping[str, str]) -> dict[str, str]:
+    """Logical id -> ``LatestStreamArn`` of every created table that has a stream."""
+    arns: dict[str, str] = {}
+    for logical_id, table_name in table_names.items():
+        arn = dynamodb_client.describe_table(TableName=table_name)["Table"].get("LatestStreamArn")
+        if arn:
+            arns[logical_id] = arn
+    return arns
+
+
+# --------------------------------------------------------------------------------------------
+# SQS queues
+# --------------------------------------------------------------------------------------------
+
+# AWS::SQS::Queue properties that are create_queue attributes under the same name.
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+)
+# Properties CloudFormation takes as JSON objects and SQS as JSON text.
+_QUEUE_JSON_ATTRIBUTES = ("RedrivePolicy", "RedriveAllowPolicy")
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """A created queue: ``!Ref`` is the URL, ``!GetAtt .Arn`` / ``.QueueName`` the others."""
+
+    url: str
+    arn: str
+    name: str
+
+
+def queue_arn(name: str, region: str = DEFAULT_REGION) -> str:
+    return f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{name}"
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def local_queue_names(
+    template: Mapping[str, Any], name_prefix: str = "hub-local", parameter_overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Logical id -> local queue name (``<prefix>-<LogicalId>``, plus ``.fifo`` for FIFO queues)."""
+    resolver = Resolver(template, parameter_values(template, parameter_overrides))
+    names: dict[str, str] = {}
+    for logical_id, resource in resources_of_type(template, QUEUE_TYPE).items():
+        fifo = (resource.get("Properties") or {}).get("FifoQueue", False)
+        names[logical_id] = f"{name_prefix}-{logical_id}" + (".fifo" if _is_true(resolver.resolve(fifo)) else "")
+    return names
+
+
+def queue_create_attributes(properties: Mapping[str, Any]) -> dict[str, str]:
+    """``create_queue(Attributes=...)`` from resolved ``AWS::SQS::Queue`` properties (QueueName and
+    Tags are not attributes; anything else SQS has no attribute for is dropped)."""
+    attributes: dict[str, str] = {}
+    for key in _QUEUE_ATTRIBUTES:
+        if key in properties:
+            attributes[key] = _scalar_string(properties[key])
+    for key in _QUEUE_JSON_ATTRIBUTES:
+        if key in properties:
+            value = properties[key]
+            attributes[key] = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return attributes
+
+
+def _referenced_ids(value: Any) -> set[str]:
+    """Logical ids that ``!Ref``, ``!GetAtt`` or ``!Sub`` inside ``value`` point at."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt":
+                target = item.split(".", 1)[0] if isinstance(item, str) else item[0] if item else None
+                if isinstance(target, str):
+                    found.add(target)
+            elif key == "Fn::Sub":
+                text = item if isinstance(item, str) else item[0] if isinstance(item, list) and item else ""
+                found.update(match.group(2).split(".", 1)[0] for match in _SUB_VARIABLE.finditer(str(text)))
+                if isinstance(item, list) and len(item) == 2:
+                    found.update(_referenced_ids(item[1]))
+            else:
+                found.update(_referenced_ids(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.update(_referenced_ids(item))
+    return found
+
+
+def queue_creation_order(template: Mapping[str, Any]) -> list[str]:
+    """Queue logical ids, every queue after the queues it references (dead-letter queues first)."""
+    queues = resources_of_type(template, QUEUE_TYPE)
+    needs = {
+        logical_id: _referenced_ids(resource.get("Properties") or {}) & set(queues) - {logical_id}
+        for logical_id, resource in queues.items()
+    }
+    order: list[str] = []
+    while needs:
+        ready = [logical_id for logical_id, missing in needs.items() if not missing - set(order)]
+        if not ready:
+            raise TemplateError(f"queues reference each other in a cycle: {', '.join(sorted(needs))}")
+        for logical_id in ready:
+            order.append(logical_id)
+            del needs[logical_id]
+    return order
+
+
+def create_queues(
+    sqs_client: SQSClient,
+    template: Mapping[str, Any],
+    name_prefix: str = "hub-local",
+    parameter_overrides: Mapping[str, str] | None = None,
+    region: str = DEFAULT_REGION,
+) -> dict[str, QueueInfo]:
+    """Create every ``AWS::SQS::Queue`` (referenced queues first, so a ``RedrivePolicy`` can name
+    its dead-letter queue's ARN); return logical id -> ``QueueInfo`` in template order."""
+    names = local_queue_names(template, name_prefix, parameter_overrides)
+    parameters = parameter_values(template, parameter_overrides)
+    resources = resources_of_type(template, QUEUE_TYPE)
+    created: dict[str, QueueInfo] = {}
+    for logical_id in queue_creation_order(template):
+        known = LocalResources(queues=created)
+        resolver = Resolver(template, parameters, refs=known.refs(), attributes=known.attributes(region), region=region)
+        try:
+            properties = resolver.resolve(resources[logical_id].get("Properties") or {})
+        except TemplateError as error:
+            raise TemplateError(f"{logical_id}: {error}") from error
+        kwargs: dict[str, Any] = {"QueueName": names[logical_id], "Attributes": queue_create_attributes(properties)}
+        tags = properties.get("Tags")
+        if tags:
+            kwargs["tags"] = {str(tag["Key"]): _scalar_string(tag["Value"]) for tag in tags}
+        url = sqs_client.create_queue(**kwargs)["QueueUrl"]
+        arn = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        created[logical_id] = QueueInfo(url=url, arn=arn, name=names[logical_id])
+    return {logical_id: created[logical_id] for logical_id in names}
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """What the local stack created, as intrinsics see it: tables (logical id -> table name), their
+    stream ARNs and queues. ``refs()`` / ``attributes()`` feed a ``Resolver``."""
+
+    tables: Mapping[str, str] = field(default_factory=dict)
+    stream_arns: Mapping[str, str] = field(default_factory=dict)
+    queues: Mapping[str, QueueInfo] = field(default_factory=dict)
+
+    def refs(self) -> dict[str, str]:
+        return {**self.tables, **{logical_id: queue.url for logical_id, queue in self.queues.items()}}
+
+    def attributes(self, region: str = DEFAULT_REGION) -> dict[tuple[str, str], str]:
+        attributes = table_attributes(self.tables, region, self.stream_arns)
+        for logical_id, queue in self.queues.items():
+            attributes[(logical_id, "Arn")] = queue.arn
+            attributes[(logical_id, "QueueName")] = queue.name
+            attributes[(logical_id, "QueueUrl")] = queue.url
+        return attributes
+
+
 # --------------------------------------------------------------------------------------------
 # Functions
 # --------------------------------------------------------------------------------------------
@@ -467,11 +657,52 @@ class ApiRoute:
 
 @dataclass(frozen=True)
 class EventSource:
-    """An event source the local stack does not emulate yet (kept so callers can report it)."""
+    """An event source the local stack does not emulate (kept so callers can report it, with why)."""
 
     event_id: str
     type: str
     properties: dict[str, Any]
+    reason: str = "not emulated locally"
+
+
+@dataclass(frozen=True)
+class DynamoStreamEvent:
+    """A ``Type: DynamoDB`` event: the stream of ``table`` (a logical id in this template)."""
+
+    event_id: str
+    table: str
+    starting_position: str = "TRIM_HORIZON"  # or LATEST
+    batch_size: int = 100
+    filter_patterns: tuple[dict[str, Any], ...] = ()
+    maximum_retry_attempts: int = -1  # -1: retry until the record expires (Lambda's default)
+    report_batch_item_failures: bool = False
+    bisect_batch_on_function_error: bool = False
+    on_failure_queue: str | None = None  # logical id of the OnFailure SQS destination
+
+
+@dataclass(frozen=True)
+class SqsEvent:
+    """A ``Type: SQS`` event on ``queue`` (a logical id in this template)."""
+
+    event_id: str
+    queue: str
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+    filter_patterns: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduleEvent:
+    """A ``Type: ScheduleV2`` (EventBridge Scheduler) or ``Type: Schedule`` (EventBridge rule) event."""
+
+    event_id: str
+    expression: str  # rate(...), cron(...) or at(...)
+    input: str | None = None  # JSON text the target receives as its event
+    type: str = "ScheduleV2"
+
+    def event(self) -> Any:
+        """A fresh copy of the event a firing delivers: ``Input`` parsed, else an empty object."""
+        return json.loads(self.input) if self.input is not None else {}
 
 
 @dataclass(frozen=True)
@@ -485,6 +716,9 @@ class FunctionSpec:
     timeout: int = 3  # seconds, Lambda's default
     routes: list[ApiRoute] = field(default_factory=list)
     other_events: list[EventSource] = field(default_factory=list)
+    stream_events: list[DynamoStreamEvent] = field(default_factory=list)
+    sqs_events: list[SqsEvent] = field(default_factory=list)
+    schedule_events: list[ScheduleEvent] = field(default_factory=list)
 
 
 def _module_path(code_uri: str, handler: str) -> tuple[str, str]:
@@ -518,23 +752,136 @@ def _environment(resolver: Resolver, variables: Mapping[str, Any], logical_id: s
     return environment
 
 
+def _get_att_target(value: Any, resources: Mapping[str, Any], resource_type: str, attributes: tuple[str, ...]) -> str | None:
+    """The logical id X of ``!GetAtt X.<attribute>`` if X is a ``resource_type`` of this template."""
+    if not isinstance(value, dict) or set(value) != {"Fn::GetAtt"}:
+        return None
+    argument = value["Fn::GetAtt"]
+    if isinstance(argument, str):
+        argument = argument.split(".", 1)
+    if not isinstance(argument, list) or len(argument) != 2 or argument[1] not in attributes:
+        return None
+    target = str(argument[0])
+    resource = resources.get(target)
+    return target if isinstance(resource, dict) and resource.get("Type") == resource_type else None
+
+
+def _filter_patterns(resolver: Resolver, properties: Mapping[str, Any], where: str) -> tuple[dict[str, Any], ...]:
+    criteria = resolver.resolve(properties.get("FilterCriteria") or {})
+    patterns: list[dict[str, Any]] = []
+    for index, item in enumerate((criteria or {}).get("Filters") or []):
+        try:
+            patterns.append(parse_pattern(item.get("Pattern", "") if isinstance(item, dict) else ""))
+        except FilterPatternError as error:
+            raise TemplateError(f"{where}: FilterCriteria.Filters[{index}]: {error}") from None
+    return tuple(patterns)
+
+
+def _report_batch_item_failures(resolver: Resolver, properties: Mapping[str, Any]) -> bool:
+    types = resolver.resolve(properties.get("FunctionResponseTypes") or [])
+    return "ReportBatchItemFailures" in (types if isinstance(types, list) else [types])
+
+
+def _int_property(resolver: Resolver, properties: Mapping[str, Any], name: str, default: int, where: str) -> int:
+    try:
+        return int(resolver.resolve_string(properties.get(name, default)))
+    except ValueError:
+        raise TemplateError(f"{where}: {name} is not an integer") from None
+
+
+def _event_enabled(resolver: Resolver, properties: Mapping[str, Any]) -> bool:
+    enabled = resolver.resolve(properties.get("Enabled", True))
+    state = resolver.resolve(properties.get("State", "ENABLED"))
+    return (enabled is True or str(enabled).lower() == "true") and str(state).upper() != "DISABLED"
+
+
+def _stream_event(
+    resolver: Resolver, template: Mapping[str, Any], where: str, event_id: str, properties: Mapping[str, Any]
+) -> DynamoStreamEvent | str:
+    """The typed spec, or why the event cannot be emulated."""
+    resources: Mapping[str, Any] = template.get("Resources") or {}
+    table = _get_att_target(properties.get("Stream"), resources, TABLE_TYPE, ("StreamArn",))
+    if table is None:
+        return "Stream is not !GetAtt <table>.StreamArn of a table in this template"
+    position = resolver.resolve_string(properties.get("StartingPosition", "")).upper()
+    if position not in ("TRIM_HORIZON", "LATEST"):
+        raise TemplateError(f"{where}: StartingPosition must be TRIM_HORIZON or LATEST, got {position or 'nothing'}")
+    on_failure: str | None = None
+    destination = (properties.get("DestinationConfig") or {}).get("OnFailure") or {}
+    if destination:
+        kind = resolver.resolve_string(destination.get("Type", "SQS")).upper()
+        on_failure = _get_att_target(destination.get("Destination"), resources, QUEUE_TYPE, ("Arn",))
+        if kind != "SQS" or on_failure is None:
+            log.warning("%s: only an SQS queue of this template is emulated as OnFailure destination", where)
+            on_failure = None
+    bisect = resolver.resolve(properties.get("BisectBatchOnFunctionError", False))
+    return DynamoStreamEvent(
+        event_id=event_id,
+        table=table,
+        starting_position=position,
+        batch_size=_int_property(resolver, properties, "BatchSize", 100, where),
+        filter_patterns=_filter_patterns(resolver, properties, where),
+        maximum_retry_attempts=_int_property(resolver, properties, "MaximumRetryAttempts", -1, where),
+        report_batch_item_failures=_report_batch_item_failures(resolver, properties),
+        bisect_batch_on_function_error=_is_true(bisect),
+        on_failure_queue=on_failure,
+    )
+
+
+def _sqs_event(
+    resolver: Resolver, template: Mapping[str, Any], where: str, event_id: str, properties: Mapping[str, Any]
+) -> SqsEvent | str:
+    queue = _get_att_target(properties.get("Queue"), template.get("Resources") or {}, QUEUE_TYPE, ("Arn",))
+    if queue is None:
+        return "Queue is not !GetAtt <queue>.Arn of a queue in this template"
+    return SqsEvent(
+        event_id=event_id,
+        queue=queue,
+        batch_size=_int_property(resolver, properties, "BatchSize", 10, where),
+        report_batch_item_failures=_report_batch_item_failures(resolver, properties),
+        filter_patterns=_filter_patterns(resolver, properties, where),
+    )
+
+
+def _schedule_event(
+    resolver: Resolver, event_type: str, where: str, event_id: str, properties: Mapping[str, Any]
+) -> ScheduleEvent:
+    key = "ScheduleExpression" if event_type == "ScheduleV2" else "Schedule"
+    if key not in properties:
+        raise TemplateError(f"{where}: a {event_type} event needs {key}")
+    raw_input = resolver.resolve(properties["Input"]) if "Input" in properties else None
+    text = raw_input if isinstance(raw_input, str) or raw_input is None else json.dumps(raw_input)
+    if text is not None:
+        try:
+            json.loads(text)
+        except ValueError as error:
+            raise TemplateError(f"{where}: Input is not JSON: {error}") from None
+    return ScheduleEvent(event_id=event_id, expression=resolver.resolve_string(properties[key]), input=text, type=event_type)
+
+
 def function_specs(
     template: Mapping[str, Any],
     resolved_refs: Mapping[str, str],
     parameter_overrides: Mapping[str, str] | None = None,
     region: str = DEFAULT_REGION,
+    *,
+    attributes: Mapping[tuple[str, str], str] | None = None,
+    resolve_environment: bool = True,
 ) -> list[FunctionSpec]:
     """Describe every ``AWS::Serverless::Function`` with its environment resolved.
 
-    ``resolved_refs`` maps logical ids to their local ``!Ref`` value (e.g. tables to local names);
-    tables in it also get ``!GetAtt`` Arn/StreamArn values.
+    ``resolved_refs`` maps logical ids to their local ``!Ref`` value (tables to local names, queues
+    to URLs; ``LocalResources.refs()``); tables in it also get ``!GetAtt`` Arn/StreamArn values.
+    ``attributes`` adds or replaces ``!GetAtt`` values (``LocalResources.attributes()``).
+    ``resolve_environment=False`` leaves every environment empty: for callers that need the
+    functions' code and events before the resources their environment refers to exist.
     """
     tables = {key: value for key, value in resolved_refs.items() if key in resources_of_type(template, TABLE_TYPE)}
     resolver = Resolver(
         template,
         parameter_values(template, parameter_overrides),
         refs=resolved_refs,
-        attributes=table_attributes(tables, region),
+        attributes={**table_attributes(tables, region), **(attributes or {})},
         region=region,
     )
     globals_function: dict[str, Any] = (template.get("Globals") or {}).get("Function") or {}
@@ -543,37 +890,53 @@ def function_specs(
     for logical_id, resource in resources_of_type(template, FUNCTION_TYPE).items():
         properties: dict[str, Any] = {**globals_function, **(resource.get("Properties") or {})}
         if "CodeUri" not in properties or "Handler" not in properties:
-            raise TemplateError(
-                f"{logical_id}: needs CodeUri and Handler (inline or image functions are not supported)"
-            )
+            raise TemplateError(f"{logical_id}: needs CodeUri and Handler (inline or image functions are not supported)")
         module, attribute = _module_path(resolver.resolve_string(properties["CodeUri"]), properties["Handler"])
         own_variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
-        environment = _environment(resolver, {**global_variables, **own_variables}, logical_id)
-        routes: list[ApiRoute] = []
-        other_events: list[EventSource] = []
-        for event_id, event in (properties.get("Events") or {}).items():
-            event_type = event.get("Type")
-            event_properties = event.get("Properties") or {}
-            if event_type == "Api":
-                routes.append(_api_route(resolver, event_id, event_properties))
-            else:
-                other_events.append(EventSource(event_id, str(event_type), dict(event_properties)))
-        specs.append(
-            FunctionSpec(
-                logical_id=logical_id,
-                module=module,
-                handler=attribute,
-                code_uri=resolver.resolve_string(properties["CodeUri"]),
-                environment=environment,
-                memory_size=int(resolver.resolve_string(properties["MemorySize"]))
-                if "MemorySize" in properties
-                else None,
-                timeout=int(resolver.resolve_string(properties.get("Timeout", 3))),
-                routes=routes,
-                other_events=other_events,
-            )
+        environment = _environment(resolver, {**global_variables, **own_variables}, logical_id) if resolve_environment else {}
+        spec = FunctionSpec(
+            logical_id=logical_id,
+            module=module,
+            handler=attribute,
+            code_uri=resolver.resolve_string(properties["CodeUri"]),
+            environment=environment,
+            memory_size=int(resolver.resolve_string(properties["MemorySize"])) if "MemorySize" in properties else None,
+            timeout=int(resolver.resolve_string(properties.get("Timeout", 3))),
         )
+        for event_id, event in (properties.get("Events") or {}).items():
+            _add_event(spec, resolver, template, event_id, event or {})
+        specs.append(spec)
     return specs
+
+
+def _add_event(
+    spec: FunctionSpec, resolver: Resolver, template: Mapping[str, Any], event_id: str, event: Mapping[str, Any]
+) -> None:
+    event_type = str(event.get("Type"))
+    properties: Mapping[str, Any] = event.get("Properties") or {}
+    where = f"{spec.logical_id}.Events.{event_id}"
+    if event_type == "Api":
+        spec.routes.append(_api_route(resolver, event_id, properties))
+        return
+    typed: DynamoStreamEvent | SqsEvent | ScheduleEvent | str
+    if event_type not in ("DynamoDB", "SQS", "ScheduleV2", "Schedule"):
+        typed = "not emulated locally"
+    elif not _event_enabled(resolver, properties):
+        typed = "disabled in the template"
+    elif event_type == "DynamoDB":
+        typed = _stream_event(resolver, template, where, event_id, properties)
+    elif event_type == "SQS":
+        typed = _sqs_event(resolver, template, where, event_id, properties)
+    else:
+        typed = _schedule_event(resolver, event_type, where, event_id, properties)
+    if isinstance(typed, DynamoStreamEvent):
+        spec.stream_events.append(typed)
+    elif isinstance(typed, SqsEvent):
+        spec.sqs_events.append(typed)
+    elif isinstance(typed, ScheduleEvent):
+        spec.schedule_events.append(typed)
+    else:
+        spec.other_events.append(EventSource(event_id, event_type, dict(properties), reason=typed))
 
 
 def api_stage_name(template: Mapping[str, Any], parameter_overrides: Mapping[str, str] | None = None) -> str:

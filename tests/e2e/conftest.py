@@ -1,8 +1,9 @@
 """End-to-end fixtures: the local stack (``python -m local_stack``) as a real subprocess.
 
 Every test in this directory is marked ``e2e``. The session-scoped ``stack`` fixture yields the
-parsed ``stack.json`` of a stack started once per session; ``launch_stack`` starts extra stacks
-(for lifecycle tests) and always stops them afterwards.
+parsed ``stack.json`` of a stack started once per session, with its event pumps running and
+every schedule firing every ``SESSION_SCHEDULE_SECONDS`` (``--poll-seconds``);
+``launch_stack`` starts extra stacks (for lifecycle tests) and always stops them afterwards.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 OUTPUT_TAIL_LINES = 200
+SESSION_SCHEDULE_SECONDS = 2.0  # the WMS status poll (and any other schedule) fires this often
 
 
 def free_port() -> int:
@@ -75,14 +77,25 @@ class StackProcess:
             return ""
         return "\n".join(lines[-tail:] if tail else lines)
 
+    def wait_for_output(self, text: str, timeout: float = 15.0) -> str:
+        """Wait until a line of the stack's output contains ``text``; return that line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.output(tail=None).splitlines():
+                if text in line:
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the stack's output within {timeout:.0f} s:\n{self.output()}")
+            if self.process.poll() is not None:
+                raise AssertionError(f"the stack exited with {self.process.returncode}:\n{self.output()}")
+            time.sleep(0.1)
+
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> dict[str, Any]:
         """Wait until stack.json exists and the API port accepts connections; return stack.json."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise StackStartError(
-                    f"local stack exited with {self.process.returncode} during startup:\n{self.output()}"
-                )
+                raise StackStartError(f"local stack exited with {self.process.returncode} during startup:\n{self.output()}")
             if self.state_file.exists() and port_accepts(self.port):
                 info: dict[str, Any] = json.loads(self.state_file.read_text(encoding="utf-8"))
                 return info
@@ -101,13 +114,23 @@ class StackProcess:
         return self.process.returncode
 
 
-def start_stack_process(workdir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> StackProcess:
-    """Start ``python -m local_stack`` in the background (does not wait for it to be ready)."""
+def start_stack_process(
+    workdir: Path,
+    port: int | None = None,
+    extra_args: tuple[str, ...] = (),
+    schedule_seconds: float | None = None,
+) -> StackProcess:
+    """Start ``python -m local_stack`` in the background (does not wait for it to be ready).
+
+    ``schedule_seconds`` passes ``--poll-seconds`` (None: the template's own schedule rates).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = port if port is not None else free_port()
     state_dir = workdir / "state"
     log_path = workdir / "stack.log"
-    environment = {key: value for key, value in os.environ.items() if key not in ("HUB_PORT", "AWS_ENDPOINT_URL")}
+    environment = {
+        key: value for key, value in os.environ.items() if key not in ("HUB_PORT", "AWS_ENDPOINT_URL", "HUB_SCHEDULE_SECONDS")
+    }
     environment["PYTHONUNBUFFERED"] = "1"
     command = [
         sys.executable,
@@ -119,6 +142,7 @@ def start_stack_process(workdir: Path, port: int | None = None, extra_args: tupl
         str(state_dir),
         "--param",
         "AuthCacheTtlSeconds=0",
+        *(("--poll-seconds", str(schedule_seconds)) if schedule_seconds is not None else ()),
         *extra_args,
     ]
     with log_path.open("wb") as log:
@@ -153,7 +177,7 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(scope="session")
 def stack_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
-    started = start_stack_process(tmp_path_factory.mktemp("local-stack"))
+    started = start_stack_process(tmp_path_factory.mktemp("local-stack"), schedule_seconds=SESSION_SCHEDULE_SECONDS)
     try:
         started.wait_ready()
     except StackStartError as error:
@@ -181,11 +205,14 @@ LaunchStack = Callable[..., StackProcess]
 
 @pytest.fixture
 def launch_stack(tmp_path: Path) -> Iterator[LaunchStack]:
-    """Factory for extra stacks: ``launch_stack(port=None, extra_args=())``; all are stopped at teardown."""
+    """Factory for extra stacks: ``launch_stack(port=None, extra_args=(), schedule_seconds=None)``;
+    all are stopped at teardown."""
     launched: list[StackProcess] = []
 
-    def launch(port: int | None = None, extra_args: tuple[str, ...] = ()) -> StackProcess:
-        started = start_stack_process(tmp_path / f"stack-{len(launched)}", port=port, extra_args=extra_args)
+    def launch(port: int | None = None, extra_args: tuple[str, ...] = (), schedule_seconds: float | None = None) -> StackProcess:
+        started = start_stack_process(
+            tmp_path / f"stack-{len(launched)}", port=port, extra_args=extra_args, schedule_seconds=schedule_seconds
+        )
         launched.append(started)
         return started
 

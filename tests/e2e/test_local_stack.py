@@ -11,17 +11,20 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
 from local_stack.apigw import ApiGateway
 from local_stack.template import ApiRoute, FunctionSpec
 
-from .conftest import HOST, LaunchStack, port_is_free
+from .conftest import HOST, SESSION_SCHEDULE_SECONDS, LaunchStack, StackProcess, port_is_free
 
 TIMEOUT = 10
+REPO_EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 # -- the real stack -------------------------------------------------------------------------------
@@ -73,6 +76,93 @@ def test_stack_json_describes_the_running_stack(stack: dict[str, Any]) -> None:
     assert stack["env"]["AUTH_CACHE_TTL_SECONDS"] == "0"  # the fixture's --param
     assert stack["env"]["HUB_ENV"] == "local"
     assert isinstance(stack["pid"], int)
+
+
+def test_stack_json_describes_the_queues_streams_and_pumps(stack: dict[str, Any]) -> None:
+    endpoint = stack["aws_endpoint_url"]
+    assert set(stack["queues"]) == {"WmsForwardQueue", "WmsForwardDLQ", "DispatchFailuresQueue"}
+    for logical_id, queue in stack["queues"].items():
+        assert queue["url"] == f"{endpoint}/123456789012/hub-local-{logical_id}"
+        assert queue["arn"] == f"arn:aws:sqs:{stack['region']}:123456789012:hub-local-{logical_id}"
+    assert stack["env"]["WMS_FORWARD_QUEUE_URL"] == stack["queues"]["WmsForwardQueue"]["url"]
+    assert stack["streams"]["OrdersTable"].startswith(
+        f"arn:aws:dynamodb:{stack['region']}:123456789012:table/{stack['tables']['OrdersTable']}/stream/"
+    )
+    assert stack["pumps_enabled"] is True
+    assert stack["schedule_seconds"] == SESSION_SCHEDULE_SECONDS
+    assert stack["pumps"] == [
+        "stream OrdersTable -> DispatcherFunction",
+        "queue WmsForwardQueue -> WmsForwarderFunction",
+        f"schedule Poll rate(1 minute) (every {SESSION_SCHEDULE_SECONDS:g} s) -> StatusPollerFunction",
+    ]
+
+
+def test_the_forward_queue_redrives_to_its_dead_letter_queue(stack: dict[str, Any]) -> None:
+    sqs = boto3.client("sqs", endpoint_url=stack["aws_endpoint_url"], region_name=stack["region"])
+
+    attributes = sqs.get_queue_attributes(QueueUrl=stack["queues"]["WmsForwardQueue"]["url"], AttributeNames=["All"])[
+        "Attributes"
+    ]
+
+    assert attributes["VisibilityTimeout"] == "180"
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": stack["queues"]["WmsForwardDLQ"]["arn"],
+        "maxReceiveCount": 10,
+    }
+
+
+def test_the_banner_lists_the_running_pumps(stack_process: StackProcess) -> None:
+    line = stack_process.wait_for_output("  pumps ")
+
+    assert "stream OrdersTable -> DispatcherFunction" in line
+    assert "queue WmsForwardQueue -> WmsForwarderFunction" in line
+    assert "-> StatusPollerFunction" in line
+
+
+def _create_demo_order(info: dict[str, Any], so_number: str) -> None:
+    body = json.loads(json.loads((REPO_EVENTS / "orders_api" / "create_order.json").read_text())["body"])
+    body["so_number"] = so_number
+    response = requests.post(
+        f"{info['api_url']}/v3/fulfillment/outbound/oms",
+        headers={"x-api-key": info["api_key"], "content-type": "application/json"},
+        data=json.dumps(body),
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_every_event_source_reaches_its_function_and_sigterm_still_stops_at_once(launch_stack: LaunchStack) -> None:
+    """A stack of its own: it gets a raw message on the forward queue the session stack must not see."""
+    running = launch_stack(schedule_seconds=0.5)
+    info = running.wait_ready()
+
+    _create_demo_order(info, "SO-PUMPS-1")  # the order's outbox event goes down the table's stream
+    running.wait_for_output("DispatcherFunction <- stream OrdersTable")
+    sqs = boto3.client("sqs", endpoint_url=info["aws_endpoint_url"], region_name=info["region"])
+    sqs.send_message(QueueUrl=info["queues"]["WmsForwardQueue"]["url"], MessageBody='{"from": "e2e"}')
+    running.wait_for_output("WmsForwarderFunction <- queue WmsForwardQueue")
+    running.wait_for_output("StatusPollerFunction <- schedule Poll")
+
+    started = time.monotonic()
+    code = running.stop(signal.SIGTERM)
+
+    assert code == 0, running.output()
+    assert time.monotonic() - started < 5
+    assert not running.state_file.exists()
+    assert "local_stack: stopped" in running.output()
+
+
+def test_no_pumps_serves_only_the_api(launch_stack: LaunchStack) -> None:
+    running = launch_stack(extra_args=("--no-pumps",), schedule_seconds=0.2)
+    info = running.wait_ready()
+
+    _create_demo_order(info, "SO-NO-PUMPS-1")
+    time.sleep(1.0)
+
+    assert info["pumps"] == [] and info["pumps_enabled"] is False
+    assert "pumps        off (--no-pumps)" in running.output(tail=None)
+    assert " <- " not in running.output(tail=None)  # no function was invoked by a pump
+    assert running.stop() == 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

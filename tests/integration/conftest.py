@@ -63,9 +63,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
             monkeypatch.setenv(name, names["OrdersTable" if name.startswith("ORDERS") else "TenantsTable"])
         keys = {"acme": seed_tenant("acme", ["WH-TGR04", "WH-CGK09"]), "rival": seed_tenant("rival", ["WH-TGR04"])}
         state = Hub(tables=names, api_keys=keys)
-        dynamodb_client().meta.events.register(
-            "before-call.dynamodb.*", lambda model, **_: state.calls.append(model.name)
-        )
+        dynamodb_client().meta.events.register("before-call.dynamodb.*", lambda model, **_: state.calls.append(model.name))
         yield state
         wiring.reset()
 

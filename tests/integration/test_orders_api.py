@@ -204,9 +204,7 @@ def test_created_and_updated_ranges_combine(invoke: Invoke) -> None:
     assert none.status == 200 and none.body["pagination"]["total_elements"] == 0
 
 
-@pytest.mark.parametrize(
-    "query", [{"created_end": "2000-01-01"}, {"created_start": "2000-01-01"}, {"updated_end": "2099-12-31"}]
-)
+@pytest.mark.parametrize("query", [{"created_end": "2000-01-01"}, {"created_start": "2000-01-01"}, {"updated_end": "2099-12-31"}])
 def test_open_ended_ranges_work(invoke: Invoke, query: dict[str, str]) -> None:
     invoke("create_order")
     reply = invoke("list_orders", query=query)

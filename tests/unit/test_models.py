@@ -101,9 +101,7 @@ def test_cancel_body_is_the_seed_shape() -> None:
 
 
 def test_list_query_rejects_inverted_ranges_and_accepts_combined_ones() -> None:
-    both = ListQuery.model_validate(
-        {"outbound_type": "OMS", "created_start": "2026-01-02", "updated_end": "2026-01-03"}
-    )
+    both = ListQuery.model_validate({"outbound_type": "OMS", "created_start": "2026-01-02", "updated_end": "2026-01-03"})
     assert both.created_start is not None and both.updated_end is not None
     with pytest.raises(ValidationError):
         ListQuery.model_validate({"outbound_type": "OMS", "created_start": "2026-01-05", "created_end": "2026-01-03"})

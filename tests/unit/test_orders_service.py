@@ -61,9 +61,7 @@ def test_create_in_a_foreign_warehouse_names_the_field(tenant: Tenant, repo: InM
     assert not repo.orders
 
 
-def test_tenants_cannot_see_each_others_orders(
-    tenant: Tenant, other_tenant: Tenant, repo: InMemoryOrderRepository
-) -> None:
+def test_tenants_cannot_see_each_others_orders(tenant: Tenant, other_tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     orders.create_order(tenant, _request(), repo)
     with pytest.raises(OrderNotFound):
         orders.get_order(other_tenant, "WH-TGR04", "SO-2026-0001", repo)
@@ -121,9 +119,7 @@ def test_cancel_before_allocation_cancels_every_line(tenant: Tenant, repo: InMem
     assert repo.events[-1].type == "order.cancelled" and repo.events[-1].seq == 2
 
 
-def test_cancel_retries_after_a_concurrent_write_and_rechecks_the_state(
-    tenant: Tenant, repo: InMemoryOrderRepository
-) -> None:
+def test_cancel_retries_after_a_concurrent_write_and_rechecks_the_state(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     orders.create_order(tenant, _request(), repo)
     repo.fail_next_replace = 1
     assert orders.cancel_order(tenant, _cancel(), repo).status == ApiStatus.CANCELLED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -10,21 +11,44 @@ from local_stack.stack import merge_environments
 from local_stack.template import (
     NO_VALUE,
     ApiRoute,
+    DynamoStreamEvent,
     FunctionSpec,
+    LocalResources,
+    QueueInfo,
     Resolver,
+    ScheduleEvent,
+    SqsEvent,
     TemplateError,
     api_stage_name,
+    create_queues,
     create_tables,
     function_specs,
     load_template,
     loads_template,
+    local_queue_names,
     local_table_names,
     parameter_values,
+    queue_create_attributes,
+    queue_creation_order,
     table_create_kwargs,
+    table_stream_arns,
     table_ttl_attribute,
 )
 
 TABLES = {"OrdersTable": "hub-local-OrdersTable", "TenantsTable": "hub-local-TenantsTable"}
+SQS_URL = "http://127.0.0.1:5000/123456789012"
+SQS_ARN = "arn:aws:sqs:us-east-1:123456789012"
+QUEUES = {
+    logical_id: QueueInfo(f"{SQS_URL}/hub-local-{logical_id}", f"{SQS_ARN}:hub-local-{logical_id}", f"hub-local-{logical_id}")
+    for logical_id in ("WmsForwardQueue", "WmsForwardDLQ", "DispatchFailuresQueue")
+}
+STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/hub-local-OrdersTable/stream/2026-01-01T00:00:00.000"
+RESOURCES = LocalResources(tables=TABLES, stream_arns={"OrdersTable": STREAM_ARN}, queues=QUEUES)
+
+
+def _specs(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, FunctionSpec]:
+    specs = function_specs(template, RESOURCES.refs(), overrides, attributes=RESOURCES.attributes())
+    return {spec.logical_id: spec for spec in specs}
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +128,13 @@ def test_unknown_python_tags_are_still_refused() -> None:
 
 
 def test_parameter_values_use_defaults_and_overrides(template: dict[str, Any]) -> None:
-    assert parameter_values(template) == {"Stage": "dev", "LogRetentionDays": "30", "AuthCacheTtlSeconds": "60"}
+    assert parameter_values(template) == {
+        "Stage": "dev",
+        "LogRetentionDays": "30",
+        "PollSchedule": "rate(1 minute)",
+        "WmsTimeoutSeconds": "10",
+        "AuthCacheTtlSeconds": "60",
+    }
     assert parameter_values(template, {"AuthCacheTtlSeconds": "0", "Stage": "prod"})["AuthCacheTtlSeconds"] == "0"
 
 
@@ -217,8 +247,7 @@ def test_orders_table_becomes_create_table_arguments(template: dict[str, Any]) -
         "TableName": "hub-local-OrdersTable",
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": "S"}
-            for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
         ],
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         "GlobalSecondaryIndexes": [
@@ -302,7 +331,7 @@ def test_create_tables_creates_every_table_and_enables_ttl(template: dict[str, A
 
 
 def test_orders_api_function_spec(template: dict[str, Any]) -> None:
-    (spec,) = function_specs(template, TABLES, {"AuthCacheTtlSeconds": "0"})
+    spec = _specs(template, {"AuthCacheTtlSeconds": "0"})["OrdersApiFunction"]
 
     assert spec.logical_id == "OrdersApiFunction"
     assert spec.module == "functions.orders_api.app"
@@ -318,6 +347,8 @@ def test_orders_api_function_spec(template: dict[str, Any]) -> None:
         "ORDERS_TABLE_NAME": "hub-local-OrdersTable",
         "TENANTS_TABLE_NAME": "hub-local-TenantsTable",
         "AUTH_CACHE_TTL_SECONDS": "0",
+        "WMS_FORWARD_QUEUE_URL": f"{SQS_URL}/hub-local-WmsForwardQueue",
+        "WMS_TIMEOUT_SECONDS": "10",
     }
     assert ApiRoute("ListOrders", "GET", "/v3/fulfillment/outbounds/{outbound_type}", "HubApi") in spec.routes
     assert {(route.method, route.path) for route in spec.routes} == {
@@ -328,11 +359,71 @@ def test_orders_api_function_spec(template: dict[str, Any]) -> None:
         ("GET", "/v3/fulfillment/warehouse/{warehouse_id}/outbound/oms/{order_no}"),
         ("GET", "/v3/fulfillment/warehouse/{warehouse_id}/outbound/wms/{order_no}"),
     }
-    assert spec.other_events == []
+    assert spec.other_events == [] and spec.stream_events == [] and spec.sqs_events == []
+
+
+def test_every_function_of_the_template_is_described(template: dict[str, Any]) -> None:
+    specs = _specs(template)
+
+    assert {logical_id: spec.module for logical_id, spec in specs.items()} == {
+        "OrdersApiFunction": "functions.orders_api.app",
+        "DispatcherFunction": "functions.dispatcher.app",
+        "WmsForwarderFunction": "functions.wms_forwarder.app",
+        "WebhookIngestFunction": "functions.webhook_ingest.app",
+        "StatusPollerFunction": "functions.status_poller.app",
+    }
+    assert {(route.method, route.path) for route in specs["WebhookIngestFunction"].routes} == {
+        ("POST", "/webhooks/wms/{tenant_id}/order-confirmation"),
+        ("POST", "/webhooks/wms/{tenant_id}/pgi"),
+    }
+    assert specs["StatusPollerFunction"].timeout == 300
+    assert all(spec.other_events == [] for spec in specs.values())  # every event is emulated
+
+
+def test_the_dispatchers_stream_event_is_parsed(template: dict[str, Any]) -> None:
+    (stream,) = _specs(template)["DispatcherFunction"].stream_events
+
+    assert stream == DynamoStreamEvent(
+        event_id="OrderEvents",
+        table="OrdersTable",
+        starting_position="TRIM_HORIZON",
+        batch_size=100,
+        filter_patterns=({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["event"]}}}},),
+        maximum_retry_attempts=10,
+        report_batch_item_failures=True,
+        bisect_batch_on_function_error=True,
+        on_failure_queue="DispatchFailuresQueue",
+    )
+
+
+def test_the_forwarders_queue_event_is_parsed(template: dict[str, Any]) -> None:
+    (queue,) = _specs(template)["WmsForwarderFunction"].sqs_events
+
+    assert queue == SqsEvent(event_id="Forward", queue="WmsForwardQueue", batch_size=10, report_batch_item_failures=True)
+
+
+def test_the_pollers_schedule_is_parsed_with_its_parameter_and_input(template: dict[str, Any]) -> None:
+    (schedule,) = _specs(template)["StatusPollerFunction"].schedule_events
+    (overridden,) = _specs(template, {"PollSchedule": "rate(5 minutes)"})["StatusPollerFunction"].schedule_events
+
+    assert schedule == ScheduleEvent("Poll", "rate(1 minute)", '{"source": "schedule", "job": "poll-wms"}')
+    assert schedule.event() == {"source": "schedule", "job": "poll-wms"}
+    assert schedule.event() is not schedule.event()  # a fresh copy per firing
+    assert overridden.expression == "rate(5 minutes)"
+
+
+def test_the_environment_can_wait_for_the_resources(template: dict[str, Any]) -> None:
+    """Before moto runs there are no queue URLs; code and events are known all the same."""
+    specs = {spec.logical_id: spec for spec in function_specs(template, TABLES, resolve_environment=False)}
+
+    assert all(spec.environment == {} for spec in specs.values())
+    assert specs["DispatcherFunction"].stream_events[0].table == "OrdersTable"
+    with pytest.raises(TemplateError, match="environment variable WMS_FORWARD_QUEUE_URL: !Ref WmsForwardQueue"):
+        function_specs(template, TABLES)
 
 
 def test_the_stage_parameter_drives_conditions(template: dict[str, Any]) -> None:
-    (spec,) = function_specs(template, TABLES, {"Stage": "prod"})
+    spec = _specs(template, {"Stage": "prod"})["OrdersApiFunction"]
 
     assert spec.environment["HUB_ENV"] == "prod"
     assert spec.environment["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -367,7 +458,7 @@ Resources:
 """
 
 
-def test_globals_merge_with_the_function_and_other_events_are_kept() -> None:
+def test_globals_merge_with_the_function_and_unemulated_events_are_kept_with_a_reason() -> None:
     (spec,) = function_specs(loads_template(SMALL), {})
 
     assert spec.module == "functions.shared_code.pkg.worker"
@@ -377,10 +468,241 @@ def test_globals_merge_with_the_function_and_other_events_are_kept() -> None:
     assert spec.memory_size is None
     assert spec.environment == {"A": "global", "B": "own", "FLAG": "true", "N": "3", "C": "dev-c"}
     assert spec.routes == [ApiRoute("Any", "ANY", "/things/{proxy+}", None)]
-    assert [(event.event_id, event.type) for event in spec.other_events] == [
-        ("Stream", "DynamoDB"),
-        ("Nightly", "ScheduleV2"),
+    assert [(event.event_id, event.type, event.reason) for event in spec.other_events] == [
+        ("Stream", "DynamoDB", "Stream is not !GetAtt <table>.StreamArn of a table in this template"),
     ]
+    assert spec.schedule_events == [ScheduleEvent("Nightly", "rate(1 day)", None)]
+    assert spec.schedule_events[0].event() == {}
+
+
+EVENTS = """
+Parameters: {Batch: {Type: Number, Default: 7}}
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+  Queue:
+    Type: AWS::SQS::Queue
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/worker/
+      Handler: app.handler
+      Environment:
+        Variables:
+          QUEUE_URL: !Ref Queue
+          QUEUE_NAME: !GetAtt Queue.QueueName
+          QUEUE_ARN: !GetAtt Queue.Arn
+          STREAM: !GetAtt Table.StreamArn
+      Events:
+{events}
+"""
+
+
+def _worker(events: str) -> FunctionSpec:
+    template = loads_template(EVENTS.replace("{events}", events))
+    resources = LocalResources(
+        tables={"Table": "t"},
+        stream_arns={"Table": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/label"},
+        queues={"Queue": QueueInfo("http://q/123456789012/q", "arn:aws:sqs:us-east-1:123456789012:q", "q")},
+    )
+    (spec,) = function_specs(template, resources.refs(), attributes=resources.attributes())
+    return spec
+
+
+def test_queue_and_stream_intrinsics_resolve_to_the_created_resources() -> None:
+    spec = _worker("        {}")
+
+    assert spec.environment == {
+        "QUEUE_URL": "http://q/123456789012/q",
+        "QUEUE_NAME": "q",
+        "QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:q",
+        "STREAM": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/label",
+    }
+
+
+def test_event_defaults_and_parameters() -> None:
+    spec = _worker(
+        """
+        S: {Type: DynamoDB, Properties: {Stream: !GetAtt Table.StreamArn, StartingPosition: LATEST}}
+        Q: {Type: SQS, Properties: {Queue: !GetAtt Queue.Arn, BatchSize: !Ref Batch}}
+        R: {Type: Schedule, Properties: {Schedule: "cron(0 * * * ? *)", Input: {"a": 1}}}
+        """
+    )
+
+    assert spec.stream_events == [DynamoStreamEvent("S", "Table", "LATEST")]
+    assert spec.stream_events[0].batch_size == 100
+    assert spec.stream_events[0].maximum_retry_attempts == -1  # Lambda's default: until the record expires
+    assert spec.sqs_events == [SqsEvent("Q", "Queue", batch_size=7)]
+    assert spec.schedule_events == [ScheduleEvent("R", "cron(0 * * * ? *)", '{"a": 1}', type="Schedule")]
+
+
+def test_disabled_and_unknown_events_are_not_emulated() -> None:
+    spec = _worker(
+        """
+        Stopped: {Type: SQS, Properties: {Queue: !GetAtt Queue.Arn, Enabled: false}}
+        Paused: {Type: ScheduleV2, Properties: {ScheduleExpression: "rate(1 minute)", State: DISABLED}}
+        Topic: {Type: SNS, Properties: {Topic: arn:aws:sns:us-east-1:123456789012:t}}
+        Outside: {Type: SQS, Properties: {Queue: arn:aws:sqs:us-east-1:123456789012:elsewhere}}
+        """
+    )
+
+    assert [(event.event_id, event.reason) for event in spec.other_events] == [
+        ("Stopped", "disabled in the template"),
+        ("Paused", "disabled in the template"),
+        ("Topic", "not emulated locally"),
+        ("Outside", "Queue is not !GetAtt <queue>.Arn of a queue in this template"),
+    ]
+    assert spec.sqs_events == [] and spec.schedule_events == []
+
+
+def test_an_on_failure_destination_that_is_not_a_template_queue_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="local_stack.template"):
+        spec = _worker(
+            """
+            S:
+              Type: DynamoDB
+              Properties:
+                Stream: !GetAtt Table.StreamArn
+                StartingPosition: TRIM_HORIZON
+                DestinationConfig: {OnFailure: {Type: SNS, Destination: arn:aws:sns:us-east-1:123456789012:t}}
+            """
+        )
+
+    assert spec.stream_events[0].on_failure_queue is None
+    assert "only an SQS queue of this template is emulated as OnFailure destination" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        (
+            "        S: {Type: DynamoDB, Properties: {Stream: !GetAtt Table.StreamArn}}",
+            "Worker.Events.S: StartingPosition must be TRIM_HORIZON or LATEST",
+        ),
+        (
+            "        Q: {Type: SQS, Properties: {Queue: !GetAtt Queue.Arn, FilterCriteria: {Filters: [{Pattern: '{'}]}}}",
+            r"Worker.Events.Q: FilterCriteria.Filters\[0\]: filter pattern is not JSON",
+        ),
+        (
+            "        Q: {Type: SQS, Properties: {Queue: !GetAtt Queue.Arn, "
+            'FilterCriteria: {Filters: [{Pattern: \'{"a": "x"}\'}]}}}',
+            "match values must be in a list",
+        ),
+        (
+            "        P: {Type: ScheduleV2, Properties: {ScheduleExpression: rate(1 minute), Input: 'not json'}}",
+            "Worker.Events.P: Input is not JSON",
+        ),
+        ("        P: {Type: ScheduleV2, Properties: {Input: '{}'}}", "needs ScheduleExpression"),
+        (
+            "        Q: {Type: SQS, Properties: {Queue: !GetAtt Queue.Arn, BatchSize: many}}",
+            "BatchSize is not an integer",
+        ),
+    ],
+    ids=["no-starting-position", "pattern-not-json", "pattern-invalid", "input-not-json", "no-expression", "batch"],
+)
+def test_invalid_events_are_template_errors(events: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        _worker(events)
+
+
+# -- queues -------------------------------------------------------------------------------------------
+
+
+def test_queue_properties_become_create_queue_attributes() -> None:
+    attributes = queue_create_attributes(
+        {
+            "VisibilityTimeout": 180,
+            "MessageRetentionPeriod": 1209600,
+            "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {"deadLetterTargetArn": "arn:dlq", "maxReceiveCount": 10},
+            "QueueName": "ignored",
+            "Tags": [{"Key": "a", "Value": "b"}],
+        }
+    )
+
+    assert attributes == {
+        "VisibilityTimeout": "180",
+        "MessageRetentionPeriod": "1209600",
+        "SqsManagedSseEnabled": "true",
+        "RedrivePolicy": '{"deadLetterTargetArn":"arn:dlq","maxReceiveCount":10}',
+    }
+
+
+def test_dead_letter_queues_are_created_first(template: dict[str, Any]) -> None:
+    order = queue_creation_order(template)
+
+    assert sorted(order) == ["DispatchFailuresQueue", "WmsForwardDLQ", "WmsForwardQueue"]
+    assert order.index("WmsForwardDLQ") < order.index("WmsForwardQueue")
+
+
+def test_a_queue_cycle_is_a_template_error() -> None:
+    template = loads_template(
+        """
+        Resources:
+          A: {Type: AWS::SQS::Queue, Properties: {RedrivePolicy: {deadLetterTargetArn: !GetAtt B.Arn}}}
+          B: {Type: AWS::SQS::Queue, Properties: {RedrivePolicy: {deadLetterTargetArn: !Sub "${A.Arn}"}}}
+        """
+    )
+
+    with pytest.raises(TemplateError, match="cycle: A, B"):
+        queue_creation_order(template)
+
+
+def test_fifo_queues_get_the_fifo_suffix() -> None:
+    template = loads_template(
+        """
+        Parameters: {Fifo: {Type: String, Default: "true"}}
+        Resources:
+          Plain: {Type: AWS::SQS::Queue}
+          Ordered: {Type: AWS::SQS::Queue, Properties: {FifoQueue: !Ref Fifo}}
+        """
+    )
+
+    assert local_queue_names(template, "p") == {"Plain": "p-Plain", "Ordered": "p-Ordered.fifo"}
+
+
+class RecordingSqs:
+    def __init__(self) -> None:
+        self.created: list[dict[str, Any]] = []
+
+    def create_queue(self, **kwargs: Any) -> dict[str, Any]:
+        self.created.append(kwargs)
+        return {"QueueUrl": f"{SQS_URL}/{kwargs['QueueName']}"}
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
+        return {"Attributes": {"QueueArn": f"{SQS_ARN}:{QueueUrl.rsplit('/', 1)[1]}"}}
+
+
+def test_create_queues_resolves_the_redrive_policy_to_the_dead_letter_queues_arn(template: dict[str, Any]) -> None:
+    client = RecordingSqs()
+
+    queues = create_queues(client, template, name_prefix="hub-local")  # type: ignore[arg-type]
+
+    assert queues == QUEUES
+    assert list(queues) == ["WmsForwardQueue", "WmsForwardDLQ", "DispatchFailuresQueue"]  # template order
+    created = {call["QueueName"]: call["Attributes"] for call in client.created}
+    assert [call["QueueName"] for call in client.created].index("hub-local-WmsForwardDLQ") < [
+        call["QueueName"] for call in client.created
+    ].index("hub-local-WmsForwardQueue")
+    forward = created["hub-local-WmsForwardQueue"]
+    assert forward["VisibilityTimeout"] == "180"
+    assert forward["MessageRetentionPeriod"] == "1209600"
+    assert json.loads(forward["RedrivePolicy"]) == {
+        "deadLetterTargetArn": f"{SQS_ARN}:hub-local-WmsForwardDLQ",
+        "maxReceiveCount": 10,
+    }
+    assert "RedrivePolicy" not in created["hub-local-DispatchFailuresQueue"]
+
+
+def test_stream_arns_are_read_back_from_the_tables() -> None:
+    class Described:
+        def describe_table(self, TableName: str) -> dict[str, Any]:
+            stream = {"LatestStreamArn": f"arn:{TableName}/stream/x"} if TableName == "o" else {}
+            return {"Table": {"TableName": TableName, **stream}}
+
+    arns = table_stream_arns(Described(), {"OrdersTable": "o", "TenantsTable": "t"})  # type: ignore[arg-type]
+
+    assert arns == {"OrdersTable": "arn:o/stream/x"}
 
 
 def test_merged_environment_keeps_the_first_value_on_conflict(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,0 +1,106 @@
+"""Lambda runtime emulation shared by the API Gateway stand-in and the event source pumps.
+
+One ``FunctionRuntime`` per function plays the role of a single warm Lambda container: the
+handler module is imported on the first invocation (cold start, so a module that does not exist
+yet only fails the invocations that need it) and invocations are serialized by a lock, because
+handlers (e.g. Powertools resolvers) keep per-request state on module-level objects. The API
+server and every pump of a function share its runtime, hence its lock.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from local_stack.template import ACCOUNT_ID, DEFAULT_REGION, FunctionSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MEMORY_MB = 512
+FUNCTION_NAME_PREFIX = "hub-local"
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LocalLambdaContext:
+    """The attributes of the Lambda Python runtime's context object that handlers use."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline_ms: int
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.deadline_ms - int(time.time() * 1000))
+
+
+class FunctionRuntime:
+    """One warm "container" of a function: lazy import, then one invocation at a time."""
+
+    def __init__(self, spec: FunctionSpec, region: str = DEFAULT_REGION, handler: Handler | None = None) -> None:
+        """``handler`` skips the import of ``spec.module`` (tests)."""
+        self.spec = spec
+        self.function_name = f"{FUNCTION_NAME_PREFIX}-{spec.logical_id}"
+        self.arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{self.function_name}"
+        self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{secrets.token_hex(16)}"
+        self.lock = threading.Lock()
+        self._handler: Handler | None = handler
+
+    def _load(self) -> Handler:
+        if self._handler is None:
+            started = time.perf_counter()
+            module = importlib.import_module(self.spec.module)
+            handler = getattr(module, self.spec.handler, None)
+            if not callable(handler):
+                raise RuntimeError(f"{self.spec.module}.{self.spec.handler} is not a callable handler")
+            self._handler = handler
+            log.info("cold start %s (%s) in %.0f ms", self.spec.logical_id, self.spec.module, ms_since(started))
+        return self._handler
+
+    def context(self, request_id: str) -> LocalLambdaContext:
+        return LocalLambdaContext(
+            function_name=self.function_name,
+            function_version="$LATEST",
+            invoked_function_arn=self.arn,
+            memory_limit_in_mb=self.spec.memory_size or DEFAULT_MEMORY_MB,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{self.function_name}",
+            log_stream_name=self.log_stream_name,
+            deadline_ms=int(time.time() * 1000) + self.spec.timeout * 1000,
+        )
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self.lock:
+            handler = self._load()
+            request_id = str(uuid.uuid4())
+            started = time.perf_counter()
+            try:
+                return handler(event, self.context(request_id))
+            finally:
+                elapsed = ms_since(started)
+                if elapsed > self.spec.timeout * 1000:
+                    log.warning(
+                        "%s took %.0f ms, over its %d s timeout (Lambda would have killed it)",
+                        self.spec.logical_id,
+                        elapsed,
+                        self.spec.timeout,
+                    )
+
+
+def ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
