@@ -102,6 +102,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="fire every schedule (e.g. the WMS status poll) every N seconds instead of its rate "
         "(default: $HUB_SCHEDULE_SECONDS, else the template's expression)",
     )
+    parser.add_argument("--no-wms-simulator", action="store_true", help="do not run the WMS simulator")
+    parser.add_argument(
+        "--wms-clock-ms",
+        type=int,
+        default=int(os.environ.get("HUB_WMS_CLOCK_MS", "10000")),
+        metavar="MS",
+        help="the WMS simulator moves open orders one step every MS milliseconds; 0 = only on command "
+        "(default: $HUB_WMS_CLOCK_MS or 10000)",
+    )
     return parser.parse_args(argv)
 
 
@@ -125,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         seed_demo_tenant=not args.no_demo_tenant,
         pumps=not args.no_pumps,
         schedule_seconds=args.poll_seconds if args.poll_seconds is not None else _default_schedule_seconds(),
+        wms_simulator=not args.no_wms_simulator,
+        wms_clock_ms=max(0, args.wms_clock_ms),
     )
 
     stopping = threading.Event()

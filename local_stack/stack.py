@@ -41,6 +41,8 @@ from local_stack.template import (
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
 
+    from local_stack.wms_simulator import WmsSimulator
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8750
@@ -75,6 +77,8 @@ class StackOptions:
     seed_demo_tenant: bool = True
     pumps: bool = True  # run the DynamoDB stream, SQS and schedule event sources
     schedule_seconds: float | None = None  # fire every schedule this often instead of its own rate
+    wms_simulator: bool = True  # run the WMS simulator as the demo tenant's warehouse
+    wms_clock_ms: int = 10_000  # the simulator moves every open order one step this often (0: only on command)
 
 
 def merge_environments(specs: list[FunctionSpec]) -> dict[str, str]:
@@ -130,6 +134,7 @@ class LocalStack:
         self.gateway: ApiGateway | None = None
         self.moto: ThreadedMotoServer | None = None
         self.pumps: Pumps | None = None
+        self.simulator: WmsSimulator | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.resources = LocalResources()
         self.endpoint: str | None = None
@@ -197,6 +202,7 @@ class LocalStack:
         api_key: str | None = None
         if self.options.seed_demo_tenant:
             api_key = self._seed_demo_tenant(function_env)
+        simulator_info = self._start_wms_simulator() if self.options.wms_simulator and api_key else {}
 
         self.gateway.start()
         pumps: list[str] = []
@@ -223,6 +229,7 @@ class LocalStack:
             "pumps_enabled": self.options.pumps,
             "schedule_seconds": self.options.schedule_seconds,
             "pid": os.getpid(),
+            **simulator_info,
         }
         write_json_atomically(self.state_file, self.info)
         for spec in specs:
@@ -265,6 +272,33 @@ class LocalStack:
         issued = issue_api_key(directory, tenant_id=DEMO_TENANT_ID)
         return issued.api_key
 
+    def _start_wms_simulator(self) -> dict[str, Any]:
+        """The demo tenant's warehouse: the simulator, reached through the tenant's secrets like a real WMS."""
+        import secrets
+
+        from local_stack.wms_simulator import TenantConfig, WmsSimulator
+        from order_hub.adapters.secrets import webhook_secret_name, wms_secret_name
+
+        assert self.gateway is not None
+        wms_key, hmac_secret = f"wmskey-{secrets.token_hex(12)}", f"whsec-{secrets.token_hex(16)}"
+        simulator = WmsSimulator(
+            port=0, tenants={DEMO_TENANT_ID: TenantConfig(api_key=wms_key, webhook_secret=hmac_secret)}, hub_url=self.gateway.url
+        )
+        simulator.start()
+        self.simulator = simulator
+        if self.options.wms_clock_ms > 0:
+            simulator.set_clock(enabled=True, interval_ms=self.options.wms_clock_ms)
+        self.put_secret(wms_secret_name(DEMO_TENANT_ID), {"base_url": simulator.url, "api_key": wms_key})
+        self.put_secret(webhook_secret_name(DEMO_TENANT_ID), {"hmac_secret": hmac_secret})
+        return {
+            "wms_simulator": {"url": simulator.url, "api_key": wms_key, "clock_ms": self.options.wms_clock_ms},
+            "webhook_secrets": {DEMO_TENANT_ID: {"hmac_secret": hmac_secret}},
+            "webhook_urls": {
+                "order_confirmation": f"{self.gateway.url}/webhooks/wms/{DEMO_TENANT_ID}/order-confirmation",
+                "pgi": f"{self.gateway.url}/webhooks/wms/{DEMO_TENANT_ID}/pgi",
+            },
+        }
+
     def put_secret(self, name: str, value: dict[str, Any]) -> str:
         """Store ``value`` as JSON in Secrets Manager (moto) under ``name``, creating or replacing
         it; return the secret's ARN. Works once moto runs (from inside ``start()`` on)."""
@@ -285,6 +319,9 @@ class LocalStack:
         if self.pumps is not None:
             self.pumps.stop()
             self.pumps = None
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
@@ -308,6 +345,11 @@ def banner(info: dict[str, Any]) -> str:
         f"  API          {api_url}   (stage '{info['stage']}' is not part of the URL)",
         f"  demo tenant  {info['tenant_id']}  warehouses {', '.join(info['warehouse_ids'])}",
         f"  demo API key {api_key}",
+        *(
+            [f"  WMS sim      {info['wms_simulator']['url']}  (control: /_sim/orders, /_sim/faults, /_sim/webhooks)"]
+            if info.get("wms_simulator")
+            else []
+        ),
         f"  AWS endpoint {info['aws_endpoint_url']}  ({info['region']}, in-memory, lost on exit)",
         f"  tables       {', '.join(f'{k}={v}' for k, v in info['tables'].items())}",
         f"  pumps        {pumps_line(info)}",

@@ -142,6 +142,8 @@ def start_stack_process(
         str(state_dir),
         "--param",
         "AuthCacheTtlSeconds=0",
+        "--wms-clock-ms",
+        "0",
         *(("--poll-seconds", str(schedule_seconds)) if schedule_seconds is not None else ()),
         *extra_args,
     ]
