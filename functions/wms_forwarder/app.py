@@ -22,11 +22,11 @@ from order_hub.observability import logger, metrics
 from order_hub.services.forwarding import forward_order
 
 processor = BatchProcessor(event_type=EventType.SQS)
-BACKOFF_SECONDS = (5, 30, 120, 300, 900, 1800, 3600, 7200, 14400)
 
 
-def backoff_for(receive_count: int) -> int:
-    return BACKOFF_SECONDS[min(max(receive_count, 1), len(BACKOFF_SECONDS)) - 1]
+def backoff_for(receive_count: int, schedule: tuple[int, ...]) -> int:
+    """The delay after the ``receive_count``-th failed attempt (the last step repeats)."""
+    return schedule[min(max(receive_count, 1), len(schedule)) - 1]
 
 
 def handle_record(record: SQSRecord) -> None:
@@ -39,10 +39,11 @@ def handle_record(record: SQSRecord) -> None:
         )
     except WmsUnavailable as error:
         receives = int(record.attributes.approximate_receive_count or 1)
-        delay = backoff_for(receives)
+        settings = load(WorkerSettings)
+        delay = backoff_for(receives, settings.retry_backoff)
         metrics.add_metric(name="WmsErrors", unit="Count", value=1)
         logger.warning("warehouse unavailable, retrying later", extra={"error": str(error), "receives": receives, "delay": delay})
-        retry_later(load(WorkerSettings).WMS_FORWARD_QUEUE_URL, record.receipt_handle, delay)
+        retry_later(settings.WMS_FORWARD_QUEUE_URL, record.receipt_handle, delay)
         raise
     metrics.add_metric(name=f"WmsForward_{result.action}", unit="Count", value=1)
     logger.info("forward done", extra={"action": result.action})

@@ -42,3 +42,8 @@ class WorkerSettings(TablesSettings):
 
     WMS_FORWARD_QUEUE_URL: str = Field(min_length=1)
     WMS_TIMEOUT_SECONDS: float = Field(default=10, gt=0, le=25)
+    WMS_RETRY_BACKOFF_SECONDS: str = Field(default="5,30,120,300,900,1800,3600,7200,14400", pattern=r"^[0-9]+(,[0-9]+)*$")
+
+    @property
+    def retry_backoff(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.WMS_RETRY_BACKOFF_SECONDS.split(","))
