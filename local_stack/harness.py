@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from local_stack.template import create_tables, load_template
+from local_stack.template import create_queues, create_tables, load_template
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 REGION = "us-east-1"
@@ -29,22 +29,31 @@ class FakeContext:
     log_group_name = "/aws/lambda/OrdersApiFunction"
     log_stream_name = "local"
 
+    def __init__(self, remaining_ms: int = 10_000) -> None:
+        self.remaining_ms = remaining_ms
+
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return self.remaining_ms
 
 
 def build_tables(environ: dict[str, str] | None = None, name_prefix: str = "it") -> dict[str, str]:
-    """Create every table of template.yaml in moto and point the hub's settings at them."""
+    """Create every table and queue of template.yaml in moto and point the hub's settings at them.
+
+    Returns logical id -> table name (tables) or queue URL (queues).
+    """
     import boto3
 
     from order_hub import wiring
 
-    names = create_tables(boto3.client("dynamodb", region_name=REGION), load_template(), name_prefix=name_prefix)
+    template = load_template()
+    names = create_tables(boto3.client("dynamodb", region_name=REGION), template, name_prefix=name_prefix)
+    queues = create_queues(boto3.client("sqs", region_name=REGION), template, name_prefix=name_prefix, region=REGION)
     target = os.environ if environ is None else environ
     target["ORDERS_TABLE_NAME"] = names["OrdersTable"]
     target["TENANTS_TABLE_NAME"] = names["TenantsTable"]
+    target["WMS_FORWARD_QUEUE_URL"] = queues["WmsForwardQueue"].url
     wiring.reset()
-    return names
+    return {**names, **{logical_id: queue.url for logical_id, queue in queues.items()}}
 
 
 def seed_tenant(tenant_id: str, warehouse_ids: list[str]) -> str:

@@ -366,7 +366,7 @@ class _WebhookSender:
         with self._condition:
             self._condition.notify_all()
         if thread is not None:
-            thread.join(timeout=self.timeout_s * 2 + 5)
+            thread.join(timeout=2)  # a delivery still in flight is abandoned at shutdown
 
     def _next(self) -> _WebhookJob | None:
         with self._condition:
@@ -635,7 +635,7 @@ class WmsSimulator:
         if server is not None:
             if thread is not None:
                 server.shutdown()
-                thread.join(timeout=5)
+                thread.join(timeout=2)
             server.close_connections()
             server.server_close()
             server.join_handler_threads(timeout=5)

@@ -18,7 +18,7 @@ from order_hub.config import WorkerSettings, load
 from order_hub.models.order import FORWARDING_EVENTS, OrderEvent
 from order_hub.observability import logger, metrics
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def handle_record(record: DynamoDBRecord) -> None:

@@ -21,7 +21,7 @@ from order_hub.errors import WmsUnavailable
 from order_hub.observability import logger, metrics
 from order_hub.services.forwarding import forward_order
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def backoff_for(receive_count: int, schedule: tuple[int, ...]) -> int:

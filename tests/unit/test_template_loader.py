@@ -133,6 +133,7 @@ def test_parameter_values_use_defaults_and_overrides(template: dict[str, Any]) -
         "LogRetentionDays": "30",
         "PollSchedule": "rate(1 minute)",
         "WmsTimeoutSeconds": "10",
+        "WmsRetryBackoffSeconds": "5,30,120,300,900,1800,3600,7200,14400",
         "AuthCacheTtlSeconds": "60",
     }
     assert parameter_values(template, {"AuthCacheTtlSeconds": "0", "Stage": "prod"})["AuthCacheTtlSeconds"] == "0"
@@ -349,6 +350,7 @@ def test_orders_api_function_spec(template: dict[str, Any]) -> None:
         "AUTH_CACHE_TTL_SECONDS": "0",
         "WMS_FORWARD_QUEUE_URL": f"{SQS_URL}/hub-local-WmsForwardQueue",
         "WMS_TIMEOUT_SECONDS": "10",
+        "WMS_RETRY_BACKOFF_SECONDS": "5,30,120,300,900,1800,3600,7200,14400",
     }
     assert ApiRoute("ListOrders", "GET", "/v3/fulfillment/outbounds/{outbound_type}", "HubApi") in spec.routes
     assert {(route.method, route.path) for route in spec.routes} == {

@@ -1,0 +1,166 @@
+"""dispatcher, wms_forwarder and status_poller under moto, against the WMS simulator on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_stack.harness import FakeContext, api_event, build_tables, load_event, put_secret, seed_tenant
+from local_stack.wms_simulator import TenantConfig, WmsSimulator
+from order_hub import wiring
+from order_hub.adapters.secrets import wms_secret_name
+from order_hub.services.orders import event_id_for
+
+NO, WH = "SO-2026-0001", "WH-TGR04"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("WMS_RETRY_BACKOFF_SECONDS", "7,70")
+    simulator = WmsSimulator(port=0, tenants={"demo": TenantConfig(api_key="wms-key", webhook_secret="whsec")})
+    simulator.start()
+    try:
+        with mock_aws():
+            resources = build_tables()
+            for name, logical in (("ORDERS_TABLE_NAME", "OrdersTable"), ("TENANTS_TABLE_NAME", "TenantsTable")):
+                monkeypatch.setenv(name, resources[logical])
+            monkeypatch.setenv("WMS_FORWARD_QUEUE_URL", resources["WmsForwardQueue"])
+            key = seed_tenant("demo", [WH])
+            put_secret(wms_secret_name("demo"), {"base_url": simulator.url, "api_key": "wms-key"})
+            yield {"resources": resources, "key": key, "sim": simulator}
+            wiring.reset()
+    finally:
+        simulator.stop()
+
+
+def _create(env: dict[str, Any]) -> None:
+    from functions.orders_api.app import lambda_handler
+
+    assert lambda_handler(api_event("orders_api/create_order", env["key"]), FakeContext())["statusCode"] == 200
+
+
+def _stream_event_for_first_event(env: dict[str, Any]) -> dict[str, Any]:
+    """The sample stream event, with the NewImage of the event item really stored."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    item = client.get_item(
+        TableName=env["resources"]["OrdersTable"], Key={"pk": {"S": f"ORDER#demo#{WH}#{NO}"}, "sk": {"S": "EVENT#000000000001"}}
+    )["Item"]
+    event = load_event("dispatcher/order_created")
+    event["Records"][0]["dynamodb"]["NewImage"] = item
+    event["Records"][0]["dynamodb"]["Keys"] = {"pk": item["pk"], "sk": item["sk"]}
+    return event
+
+
+def _queued(env: dict[str, Any]) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=env["resources"]["WmsForwardQueue"], MaxNumberOfMessages=10, AttributeNames=["All"])
+    return messages.get("Messages", [])
+
+
+def _order(env: dict[str, Any]) -> dict[str, Any]:
+    from order_hub import wiring as w
+
+    order = w.order_repository().get("demo", WH, NO)
+    assert order is not None
+    return order.model_dump(mode="json")
+
+
+def test_dispatcher_enqueues_one_forward_per_order_event(env: dict[str, Any]) -> None:
+    from functions.dispatcher.app import lambda_handler
+
+    _create(env)
+    result = lambda_handler(_stream_event_for_first_event(env), FakeContext())
+    assert result == {"batchItemFailures": []}
+    (message,) = _queued(env)
+    body = json.loads(message["Body"])
+    assert body["order_no"] == NO and body["seq"] == 1
+    assert body["event_id"] == event_id_for(_order_model(env))
+
+
+def _order_model(env: dict[str, Any]) -> Any:
+    order = wiring.order_repository().get("demo", WH, NO)
+    assert order is not None
+    return order.model_copy(update={"version": 1})
+
+
+def test_dispatcher_reports_a_broken_record_without_losing_the_others(env: dict[str, Any]) -> None:
+    from functions.dispatcher.app import lambda_handler
+
+    _create(env)
+    good = _stream_event_for_first_event(env)
+    broken = json.loads(json.dumps(good["Records"][0]))
+    broken["dynamodb"]["NewImage"]["doc"] = {"S": "{not json"}
+    broken["dynamodb"]["SequenceNumber"] = "222"
+    result = lambda_handler({"Records": [broken, good["Records"][0]]}, FakeContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "222"}]}
+    assert len(_queued(env)) == 1
+
+
+def test_forwarder_creates_in_the_wms_once(env: dict[str, Any]) -> None:
+    from functions.wms_forwarder.app import lambda_handler
+
+    _create(env)
+    event = load_event("wms_forwarder/forward_order")
+    assert lambda_handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert lambda_handler(event, FakeContext()) == {"batchItemFailures": []}  # redelivered: nothing more
+    orders = [o for o in env["sim"].orders() if o["order_no"] == NO]
+    assert len(orders) == 1 and orders[0]["status"] == "OPEN"
+    order = _order(env)
+    assert order["status"] == "CREATED" and order["forward"]["state"] == "forwarded"
+
+
+def test_forwarder_backs_off_through_sqs_visibility_when_the_wms_is_down(env: dict[str, Any]) -> None:
+    from functions.wms_forwarder.app import lambda_handler
+
+    _create(env)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = env["resources"]["WmsForwardQueue"]
+    sqs.send_message(QueueUrl=queue, MessageBody=load_event("wms_forwarder/forward_order")["Records"][0]["body"])
+    (message,) = sqs.receive_message(QueueUrl=queue, AttributeNames=["All"], VisibilityTimeout=1)["Messages"]
+    event = load_event("wms_forwarder/forward_order")
+    record = event["Records"][0]
+    record.update(messageId=message["MessageId"], receiptHandle=message["ReceiptHandle"], body=message["Body"])
+    env["sim"].set_faults("error", status=503, count=5)
+
+    result = lambda_handler(event, FakeContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages") is None  # hidden for 7 s, not 1 s
+    order = _order(env)
+    assert order["forward"]["state"] == "retrying" and "503" in order["forward"]["last_error"]
+
+
+def test_poller_reads_every_tenant_and_applies_changes(env: dict[str, Any]) -> None:
+    from functions.status_poller.app import lambda_handler as poll
+    from functions.wms_forwarder.app import lambda_handler as forward
+
+    _create(env)
+    forward(load_event("wms_forwarder/forward_order"), FakeContext())
+    env["sim"].advance(WH, NO, to="PICKING")
+    summary = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+    assert summary["seen"] == 1 and summary["written"] == 1 and summary["completed"]
+    assert _order(env)["status"] == "ALLOCATED"
+    again = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+    assert again["written"] == 0
+
+
+def test_poller_survives_a_warehouse_outage(env: dict[str, Any]) -> None:
+    from functions.status_poller.app import lambda_handler as poll
+
+    env["sim"].set_faults("error", status=500, count=10)
+    summary = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+    assert summary["failed_warehouses"] == 1 and summary["written"] == 0
+
+
+def test_poller_out_of_time_stops_and_keeps_its_place(env: dict[str, Any]) -> None:
+    from functions.status_poller.app import lambda_handler as poll
+
+    summary = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=10_000))
+    assert summary["completed"] is False and summary["pages"] == 0
+    cursor = wiring.tenant_directory().get_cursor("demo", WH)
+    assert cursor is not None and cursor["next_page"] == 1
