@@ -60,7 +60,7 @@ def _stream_event_for_first_event(env: dict[str, Any]) -> dict[str, Any]:
 def _queued(env: dict[str, Any]) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name="us-east-1")
     messages = sqs.receive_message(QueueUrl=env["resources"]["WmsForwardQueue"], MaxNumberOfMessages=10, AttributeNames=["All"])
-    return messages.get("Messages", [])
+    return [dict(message) for message in messages.get("Messages", [])]
 
 
 def _order(env: dict[str, Any]) -> dict[str, Any]:
