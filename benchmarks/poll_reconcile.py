@@ -113,9 +113,8 @@ def _run(args: argparse.Namespace, simulator: Any) -> int:
     print(f"  of which in moto     {in_aws[0]:.2f} s   (moto's TransactWriteItems slows as its table grows)")
     print(f"  hub + WMS HTTP       {elapsed - in_aws[0]:.2f} s")
     print(f"  orders written       {summary['written']}   (target: = changed orders, {changed_count})")
-    print(
-        f"  DynamoDB write calls {writes}   ({calls['TransactWriteItems']} TransactWriteItems for orders + events, {calls['PutItem']} PutItem for the cursor)"
-    )
+    transactions, puts = calls["TransactWriteItems"], calls["PutItem"]
+    print(f"  DynamoDB write calls {writes}   ({transactions} TransactWriteItems for orders + events, {puts} PutItem for the cursor)")
     print(f"  DynamoDB read calls  {calls['BatchGetItem']} BatchGetItem, {calls['GetItem']} GetItem, {calls['Query']} Query")
     print(f"  WMS requests         {sum(wms_requests.values())}   ({summary['pages']} list pages of 100)")
     assert summary["written"] == changed_count, summary
