@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace, simulator: Any) -> int:
     print(f"  hub + WMS HTTP       {elapsed - in_aws[0]:.2f} s")
     print(f"  orders written       {summary['written']}   (target: = changed orders, {changed_count})")
     transactions, puts = calls["TransactWriteItems"], calls["PutItem"]
-    print(f"  DynamoDB write calls {writes}   ({transactions} TransactWriteItems for orders + events, {puts} PutItem for the cursor)")
+    print(f"  DynamoDB write calls {writes}   ({transactions} TransactWriteItems: order + event, {puts} PutItem: cursor)")
     print(f"  DynamoDB read calls  {calls['BatchGetItem']} BatchGetItem, {calls['GetItem']} GetItem, {calls['Query']} Query")
     print(f"  WMS requests         {sum(wms_requests.values())}   ({summary['pages']} list pages of 100)")
     assert summary["written"] == changed_count, summary
