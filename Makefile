@@ -66,6 +66,8 @@ bench: deps ## run the benchmarks and print their figures
 	$(PY) -m benchmarks.coldstart
 	$(PY) -m benchmarks.api_calls
 	$(PY) -m benchmarks.create_latency
+	$(PY) -m benchmarks.webhook_ingest
+	$(PY) -m benchmarks.poll_reconcile
 
 clean: ## remove virtualenvs and local state
 	rm -rf $(VENV) $(SAM_VENV) .local .pytest_cache .mypy_cache .ruff_cache
