@@ -5,16 +5,15 @@ python -m benchmarks.api_calls
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from benchmarks.common import use_in_process_aws
+
 
 def main() -> int:
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
-    os.environ.update(AUTH_CACHE_TTL_SECONDS="60", POWERTOOLS_METRICS_NAMESPACE="Bench")
+    use_in_process_aws()
     from moto import mock_aws
 
     with mock_aws():

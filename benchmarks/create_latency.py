@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
 import time
+
+from benchmarks.common import figures, use_in_process_aws
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=500)
     args = parser.parse_args(argv)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
-    os.environ.update(AUTH_CACHE_TTL_SECONDS="60", POWERTOOLS_METRICS_NAMESPACE="Bench", POWERTOOLS_LOG_LEVEL="WARNING")
+    use_in_process_aws()
     from moto import mock_aws
 
     with mock_aws():
@@ -54,16 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             own.append(elapsed - in_aws[0])
             assert response["statusCode"] == 200, response
     print(f"create, warm, in-process handler against in-process moto, {args.orders} orders:")
-    print(f"  total (handler + moto)       {_figures(timings)}")
-    print(f"  hub only (outside DynamoDB)  {_figures(own)}")
+    print(f"  total (handler + moto)       {figures(timings)}")
+    print(f"  hub only (outside DynamoDB)  {figures(own)}")
     print("  moto's TransactWriteItems slows down as its table grows; DynamoDB's own latency is not modelled")
     return 0
-
-
-def _figures(values: list[float]) -> str:
-    ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return f"p50 {statistics.median(ordered) * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms"
 
 
 if __name__ == "__main__":

@@ -16,15 +16,15 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from benchmarks.common import use_in_process_aws
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--changed", type=float, default=1.0, help="percent of orders the WMS moved on")
     args = parser.parse_args(argv)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
-    os.environ.update(POWERTOOLS_METRICS_NAMESPACE="Bench", POWERTOOLS_LOG_LEVEL="WARNING")
+    use_in_process_aws()
     from moto import mock_aws
 
     from local_stack.wms_simulator import TenantConfig, WmsSimulator

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
 import time
 from collections import Counter
 from typing import Any
+
+from benchmarks.common import figures, use_in_process_aws
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--webhooks", type=int, default=300)
     args = parser.parse_args(argv)
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
-    os.environ.update(AUTH_CACHE_TTL_SECONDS="60", POWERTOOLS_METRICS_NAMESPACE="Bench", POWERTOOLS_LOG_LEVEL="WARNING")
+    use_in_process_aws()
     from moto import mock_aws
 
     with mock_aws():
@@ -79,16 +77,10 @@ def _run(count: int) -> int:
         own.append(elapsed - in_aws[0])
     per_webhook = ", ".join(f"{name} {value / count:g}" for name, value in sorted(calls.items()))
     print(f"PGI webhook ingest, warm, in-process against moto, {count} webhooks for distinct orders:")
-    print(f"  total (handler + moto)       {_figures(totals)}")
-    print(f"  hub only (outside AWS calls) {_figures(own)}")
+    print(f"  total (handler + moto)       {figures(totals)}")
+    print(f"  hub only (outside AWS calls) {figures(own)}")
     print(f"  AWS calls per webhook        {sum(calls.values()) / count:g}  ({per_webhook}; the webhook secret is cached)")
     return 0
-
-
-def _figures(values: list[float]) -> str:
-    ordered = sorted(values)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return f"p50 {statistics.median(ordered) * 1000:7.2f} ms   p99 {p99 * 1000:7.2f} ms"
 
 
 if __name__ == "__main__":

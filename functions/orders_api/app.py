@@ -18,7 +18,14 @@ from pydantic import BaseModel, ValidationError
 
 from order_hub import wiring
 from order_hub.errors import CODE_INTERNAL, CODE_INVALID_INPUT, HubError, UnsupportedMediaType
-from order_hub.http_api import hub_error_errors, json_body, request_id_from, validation_errors
+from order_hub.http_api import (
+    hub_error_errors,
+    json_body,
+    refused_response,
+    request_id_from,
+    validation_errors,
+    with_request_id,
+)
 from order_hub.models.api import CancelOrderRequest, CreateOrderRequest, IsoDate, ListQuery, OrderNo, WarehouseId
 from order_hub.models.common import CODE_PATTERN
 from order_hub.models.responses import (
@@ -254,16 +261,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         tenant = preflight(event)
     except HubError as error:
         logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
-        response: dict[str, Any] = {
-            "statusCode": error.http_status,
-            "headers": {"Content-Type": "application/json"},
-            "body": json_body(str(event.get("path", "")), error.http_status, errors=hub_error_errors(error)),
-            "isBase64Encoded": False,
-        }
-    else:
-        app.append_context(tenant=tenant)
-        response = app.resolve(event, context)
-    response.setdefault("headers", {})["x-request-id"] = request_id
-    if response.get("multiValueHeaders") is not None:
-        response["multiValueHeaders"]["x-request-id"] = [request_id]
-    return response
+        return with_request_id(refused_response(event, error), request_id)
+    app.append_context(tenant=tenant)
+    return with_request_id(app.resolve(event, context), request_id)

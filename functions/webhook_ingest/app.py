@@ -18,7 +18,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_hub import wiring
 from order_hub.adapters.secrets import read_secret, webhook_secret_name
 from order_hub.errors import CODE_INTERNAL, HubError, UnsupportedMediaType
-from order_hub.http_api import hub_error_errors, json_body, request_id_from, validation_errors
+from order_hub.http_api import (
+    hub_error_errors,
+    json_body,
+    refused_response,
+    request_id_from,
+    validation_errors,
+    with_request_id,
+)
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.observability import logger, metrics
 from order_hub.services.webhooks import WebhookResult, ingest_order_confirmation, ingest_pgi, verify_webhook
@@ -96,13 +103,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except HubError as error:
         metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
         logger.info("webhook refused", extra={"status": error.http_status, "reason": error.message})
-        response: dict[str, Any] = {
-            "statusCode": error.http_status,
-            "headers": {"Content-Type": "application/json"},
-            "body": json_body(str(event.get("path", "")), error.http_status, errors=hub_error_errors(error)),
-            "isBase64Encoded": False,
-        }
-    else:
-        response = app.resolve(event, context)
-    response.setdefault("headers", {})["x-request-id"] = request_id
-    return response
+        return with_request_id(refused_response(event, error), request_id)
+    return with_request_id(app.resolve(event, context), request_id)

@@ -68,3 +68,20 @@ def hub_error_errors(error: HubError) -> list[dict[str, Any]]:
 
 def json_body(path: str, status: int, **parts: Any) -> str:
     return dumps(envelope(path, status, **parts))
+
+
+def refused_response(event: dict[str, Any], error: HubError) -> dict[str, Any]:
+    """An API Gateway proxy response for a request refused before the resolver ran (auth, content type)."""
+    return {
+        "statusCode": error.http_status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json_body(str(event.get("path", "")), error.http_status, errors=hub_error_errors(error)),
+        "isBase64Encoded": False,
+    }
+
+
+def with_request_id(response: dict[str, Any], request_id: str) -> dict[str, Any]:
+    response.setdefault("headers", {})["x-request-id"] = request_id
+    if response.get("multiValueHeaders") is not None:
+        response["multiValueHeaders"]["x-request-id"] = [request_id]
+    return response
