@@ -165,7 +165,23 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         sys.stdout.flush()
     print("local_stack: stopped", file=sys.stderr, flush=True)
-    return EXIT_OK
+    _exit_now(EXIT_OK)
+    return EXIT_OK  # not reached
+
+
+def _exit_now(code: int) -> None:
+    """Leave right after a clean stop.
+
+    Everything the stack owns is stopped by then; what may still be alive are library threads
+    serving an abandoned request (e.g. a WMS call a pump gave up on), and interpreter shutdown
+    hooks could wait on them for a long time. Like Lambda freezing an environment, abandon them.
+    """
+    left = sorted(t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive())
+    if left:
+        print(f"local_stack: abandoning thread(s): {', '.join(left)}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -315,19 +316,19 @@ class LocalStack:
         return self.pumps.fire(logical_id, event_id)
 
     def stop(self) -> None:
-        """Stop the pumps, stop serving, stop moto, remove stack.json. Safe to call more than once."""
+        """Stop the pumps, the simulator, the API and moto; remove stack.json. Safe to call more than once."""
         if self.pumps is not None:
-            self.pumps.stop()
+            self._timed("pumps", self.pumps.stop)
             self.pumps = None
         if self.simulator is not None:
-            self.simulator.stop()
+            self._timed("WMS simulator", self.simulator.stop)
             self.simulator = None
         if self.gateway is not None:
-            self.gateway.stop()
+            self._timed("API gateway", self.gateway.stop)
             self.gateway = None
         if self.moto is not None:
             try:
-                self.moto.stop()
+                self._timed("moto", self.moto.stop)
             except Exception:  # pragma: no cover - best effort during shutdown
                 log.exception("stopping moto failed")
             self.moto = None
@@ -335,6 +336,12 @@ class LocalStack:
         if self.info:
             self.state_file.unlink(missing_ok=True)
             self.info = {}
+
+    @staticmethod
+    def _timed(name: str, stop: Any) -> None:
+        started = time.monotonic()
+        stop()
+        log.info("stopped %s in %.1f s", name, time.monotonic() - started)
 
 
 def banner(info: dict[str, Any]) -> str:

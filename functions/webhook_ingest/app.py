@@ -40,6 +40,8 @@ def _respond(status: int, errors: list[dict[str, Any]] | None = None, data: Any 
 
 def _result(source: str, result: WebhookResult) -> Response[Any]:
     metrics.add_metric(name=f"Webhook_{source}_{result.outcome}", unit="Count", value=1)
+    if result.notes:  # conflicting facts (late, over-shipped, against a terminal state) are counted
+        metrics.add_metric(name="StatusConflicts", unit="Count", value=1)
     logger.info("webhook recorded", extra={"source": source, "outcome": result.outcome, "notes": list(result.notes)})
     data: dict[str, Any] = {"outcome": result.outcome, "notes": list(result.notes)}
     if result.order is not None:
