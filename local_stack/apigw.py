@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import logging
 import secrets
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local_stack.lambdas import FunctionRuntime, Handler, ms_since
+from local_stack.loopback_http import LoopbackHandler, LoopbackServer
 from local_stack.template import ACCOUNT_ID, DEFAULT_REGION, ApiRoute, FunctionSpec
 
 log = logging.getLogger(__name__)
@@ -363,70 +361,23 @@ class ApiGateway:
             self._thread = None
         self.server.server_close()
         self.server.close_connections()
+        self.server.join_handler_threads(timeout=2)
 
 
-class _GatewayServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _GatewayServer(LoopbackServer):
     def __init__(self, address: tuple[str, int], gateway: ApiGateway) -> None:
         self.gateway = gateway
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _RequestHandler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake up handler threads waiting on idle keep-alive connections so they end now."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        super().__init__(address, _RequestHandler, thread_name="apigw-conn")
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm plus the
-    # client's delayed ACK stall every keep-alive response by ~40 ms.
-    disable_nagle_algorithm = True
+class _RequestHandler(LoopbackHandler):
     server_version = "local-apigw"
-    timeout = 60  # idle keep-alive connections are closed after this many seconds
+    max_body_bytes = MAX_PAYLOAD_BYTES
     server: _GatewayServer
-
-    def _read_body(self) -> bytes | None:
-        """The request body, or None if it exceeds the payload limit."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                length = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if length == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    break
-                size += length
-                if size > MAX_PAYLOAD_BYTES:
-                    return None
-                chunks.append(self.rfile.read(length))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD_BYTES:
-            return None
-        return self.rfile.read(length) if length > 0 else b""
 
     def _handle(self) -> None:
         started = time.perf_counter()
-        body = self._read_body()
+        body = self.read_body()
         if body is None:
             response = _json_error(413, TOO_LARGE_BODY)
             self.close_connection = True

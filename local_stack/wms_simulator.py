@@ -18,7 +18,6 @@ API (no auth) lives under ``/_sim/``; each control route has a Python method of 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import hmac
 import http.client
@@ -27,7 +26,6 @@ import json
 import logging
 import re
 import signal
-import socket
 import sys
 import threading
 import time
@@ -36,10 +34,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from local_stack.loopback_http import LoopbackHandler, LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -439,82 +438,19 @@ class _WebhookSender:
 # --------------------------------------------------------------------------------------------
 
 
-class _SimServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _SimServer(LoopbackServer):
     def __init__(self, address: tuple[str, int], simulator: WmsSimulator) -> None:
         self.simulator = simulator
-        self._connections: set[socket.socket] = set()
-        self._handler_threads: set[threading.Thread] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _SimRequestHandler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # ThreadingMixIn does not track daemon threads (server_close() would not join them): do it here.
-        thread = threading.Thread(
-            target=self.process_request_thread, args=(request, client_address), name="wms-sim-conn", daemon=True
-        )
-        with self._connections_lock:
-            self._connections.add(request)
-            self._handler_threads = {alive for alive in self._handler_threads if alive.is_alive()}
-            self._handler_threads.add(thread)
-        thread.start()
-
-    def join_handler_threads(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        with self._connections_lock:
-            threads = list(self._handler_threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Wake handler threads waiting on idle keep-alive connections so that they end now."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+        super().__init__(address, _SimRequestHandler, thread_name="wms-sim-conn")
 
 
-class _SimRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm plus the
-    # client's delayed ACK stall every keep-alive response by ~40 ms.
-    disable_nagle_algorithm = True
+class _SimRequestHandler(LoopbackHandler):
     server_version = "wms-simulator"
-    timeout = 60  # idle keep-alive connections are closed after this many seconds
+    max_body_bytes = MAX_BODY_BYTES
     server: _SimServer
 
-    def _read_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            size = 0
-            while True:
-                length = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if length == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                size += length
-                if size > MAX_BODY_BYTES:
-                    return None
-                chunks.append(self.rfile.read(length))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            return None
-        return self.rfile.read(length) if length > 0 else b""
-
     def _handle(self) -> None:
-        body = self._read_body()
+        body = self.read_body()
         if body is None:
             response = SimResponse(413, _dumps({"message": "Request Too Long"}))
             self.close_connection = True

@@ -1,0 +1,84 @@
+"""The HTTP server plumbing shared by the local API Gateway and the WMS simulator (loopback only)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    """A threaded server that can wake idle keep-alive connections and join its handler threads on stop."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], thread_name: str) -> None:
+        self._connections: set[socket.socket] = set()
+        self._handler_threads: set[threading.Thread] = set()
+        self._connections_lock = threading.Lock()
+        self._thread_name = thread_name
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # ThreadingMixIn does not track daemon threads (server_close() would not join them): do it here.
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), name=self._thread_name, daemon=True
+        )
+        with self._connections_lock:
+            self._connections.add(request)
+            self._handler_threads = {alive for alive in self._handler_threads if alive.is_alive()}
+            self._handler_threads.add(thread)
+        thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Wake handler threads waiting on idle keep-alive connections so that they end now."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def join_handler_threads(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._connections_lock:
+            threads = list(self._handler_threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm plus the
+    # client's delayed ACK stall every keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
+    timeout = 60  # idle keep-alive connections are closed after this many seconds
+    max_body_bytes = 10 * 1024 * 1024
+
+    def read_body(self) -> bytes | None:
+        """The request body (plain or chunked), or None if it exceeds ``max_body_bytes``."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                length = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if length == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                size += length
+                if size > self.max_body_bytes:
+                    return None
+                chunks.append(self.rfile.read(length))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > self.max_body_bytes:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
