@@ -37,11 +37,16 @@ def load(model: type[S]) -> S:
     return model.model_validate(dict(os.environ))
 
 
-class WorkerSettings(TablesSettings):
+class WmsSettings(_Settings):
+    """How the hub talks to a WMS (every function that may call one: forwarder, poller, cancel)."""
+
+    WMS_TIMEOUT_SECONDS: float = Field(default=10, gt=0, le=25)
+
+
+class WorkerSettings(TablesSettings, WmsSettings):
     """Settings of the asynchronous functions (dispatcher, forwarder, webhooks, poller)."""
 
     WMS_FORWARD_QUEUE_URL: str = Field(min_length=1)
-    WMS_TIMEOUT_SECONDS: float = Field(default=10, gt=0, le=25)
     WMS_RETRY_BACKOFF_SECONDS: str = Field(default="5,30,120,300,900,1800,3600,7200,14400", pattern=r"^[0-9]+(,[0-9]+)*$")
 
     @property

@@ -5,14 +5,13 @@ Everything is created on first use (never at import time) and cached; tests call
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
 from order_hub.adapters.aws import dynamodb_client
 from order_hub.adapters.dynamodb import DynamoOrderRepository, DynamoTenantDirectory
 from order_hub.adapters.queues import sqs_client
 from order_hub.adapters.secrets import SecretsWmsDirectory, http_session
-from order_hub.config import ApiSettings, TablesSettings, WorkerSettings, load
+from order_hub.config import ApiSettings, TablesSettings, WmsSettings, load
 from order_hub.services.auth import Authenticator
 
 
@@ -33,8 +32,7 @@ def authenticator() -> Authenticator:
 
 @cache
 def wms_directory() -> SecretsWmsDirectory:
-    timeout = float(load(WorkerSettings).WMS_TIMEOUT_SECONDS) if "WMS_FORWARD_QUEUE_URL" in os.environ else 10.0
-    return SecretsWmsDirectory(timeout=timeout)
+    return SecretsWmsDirectory(timeout=load(WmsSettings).WMS_TIMEOUT_SECONDS)
 
 
 def reset() -> None:

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from order_hub.errors import ConcurrentModification
-from order_hub.models.order import EventType, Order
+from order_hub.models.order import EventType, Order, ShipmentItem
 from order_hub.models.status import ApiStatus, api_status_for_wms
 from order_hub.models.wms import WmsOutbound
 from order_hub.ports import CursorStore, OrderRepository, WmsClient
 from order_hub.services.orders import Clock, make_event, utc_now
-from order_hub.services.shipments import ShippedItem
 from order_hub.services.status import Fact, apply_fact
 from order_hub.services.webhooks import ship
 
@@ -130,7 +129,7 @@ def _reconcile(order: Order, item: WmsOutbound, wms: WmsClient, repo: OrderRepos
 
 def _repair_shipment(order: Order, item: WmsOutbound, wms: WmsClient, now: Clock) -> tuple[Order | None, EventType]:
     detail = wms.get_outbound(order.warehouse_id, order.order_no) or item
-    items = [ShippedItem(sku=line.sku, qty=line.qty_shipped) for line in detail.details if line.qty_shipped > 0]
+    items = [ShipmentItem(sku=line.sku, qty=line.qty_shipped) for line in detail.details if line.qty_shipped > 0]
     awb = detail.delivery_no or item.delivery_no or f"{order.order_no}-unknown-awb"
     changed, event, _ = ship(order, awb, "", detail.carrier_name or item.carrier_name, None, items, "poller", now)
     return changed, event

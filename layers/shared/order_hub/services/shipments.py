@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from order_hub.models.order import Line, Order, Shipment, ShipmentItem
 
 
-@dataclass(frozen=True)
-class ShippedItem:
-    sku: str
-    qty: int
-    batch_no: str = ""
-    serial_no: str = ""
-    mfg_date: str = ""
-    exp_date: str = ""
-    stock_condition: str = ""
-
-
 def attach_shipment(
-    order: Order, awb: str, carrier_id: str, carrier_name: str, shipped_at: datetime, items: list[ShippedItem]
+    order: Order, awb: str, carrier_id: str, carrier_name: str, shipped_at: datetime, items: list[ShipmentItem]
 ) -> tuple[Order, list[str]]:
     """The order with one more shipment, and notes on anything that did not fit.
 
@@ -63,14 +51,5 @@ def _lines_for(lines: list[Line], sku: str) -> list[Line]:
     return [line for line in lines if line.sku == sku]
 
 
-def _item(item: ShippedItem, qty: int, line_id: str | None) -> ShipmentItem:
-    return ShipmentItem(
-        line_id=line_id,
-        sku=item.sku,
-        qty=qty,
-        batch_no=item.batch_no,
-        serial_no=item.serial_no,
-        mfg_date=item.mfg_date,
-        exp_date=item.exp_date,
-        stock_condition=item.stock_condition,
-    )
+def _item(item: ShipmentItem, qty: int, line_id: str | None) -> ShipmentItem:
+    return item.model_copy(update={"qty": qty, "line_id": line_id})

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from order_hub.errors import ConcurrentModification, Unauthorized
-from order_hub.models.order import EventType, Order
+from order_hub.models.order import EventType, Order, ShipmentItem
 from order_hub.models.status import ApiStatus, api_status_for_wms
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.ports import OrderRepository
 from order_hub.services.orders import Clock, make_event, utc_now
-from order_hub.services.shipments import ShippedItem, attach_shipment
+from order_hub.services.shipments import attach_shipment
 from order_hub.services.status import Fact, apply_fact
 
 SIGNATURE_WINDOW_SECONDS = 300
@@ -129,7 +129,7 @@ def ship(
     carrier_id: str,
     carrier_name: str,
     shipped_at: Any,
-    items: list[ShippedItem],
+    items: list[ShipmentItem],
     source: str,
     now: Clock,
 ) -> tuple[Order | None, EventType, list[str]]:
@@ -147,9 +147,9 @@ def ship(
     return changed, "order.shipped", notes
 
 
-def _items(payload: PgiWebhook) -> list[ShippedItem]:
+def _items(payload: PgiWebhook) -> list[ShipmentItem]:
     return [
-        ShippedItem(
+        ShipmentItem(
             sku=d.sku,
             qty=d.qty_shipped,
             batch_no=d.batch_no,
