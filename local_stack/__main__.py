@@ -8,11 +8,15 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 from local_stack.stack import DEFAULT_PORT, LocalStack, PortInUse, StackError, StackOptions, print_banner
 from local_stack.template import TemplateError
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -46,26 +50,24 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-def _default_schedule_seconds() -> float | None:
-    raw = os.environ.get("HUB_SCHEDULE_SECONDS")
+def _from_environment(name: str, parse: Callable[[str], T], default: T) -> T:
+    """An environment default, parsed like its flag; a bad value exits 2 with a clear message."""
+    raw = os.environ.get(name)
     if not raw:
-        return None
+        return default
     try:
-        return _seconds(raw)
+        return parse(raw)
     except argparse.ArgumentTypeError as error:
-        print(f"local_stack: error: HUB_SCHEDULE_SECONDS: {error}", file=sys.stderr)
+        print(f"local_stack: error: {name}: {error}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
+
+
+def _default_schedule_seconds() -> float | None:
+    return _from_environment("HUB_SCHEDULE_SECONDS", _seconds, None)
 
 
 def _default_port() -> int:
-    raw = os.environ.get("HUB_PORT")
-    if not raw:
-        return DEFAULT_PORT
-    try:
-        return _port(raw)
-    except argparse.ArgumentTypeError as error:
-        print(f"local_stack: error: HUB_PORT: {error}", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None
+    return _from_environment("HUB_PORT", _port, DEFAULT_PORT)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
