@@ -169,4 +169,5 @@ class OrderEvent(Stored):
     seq: int
     at: datetime
     source: str
+    previous_status: ApiStatus | None = Field(default=None, description="The order's status before this change")
     order: Order

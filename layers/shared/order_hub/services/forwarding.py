@@ -60,7 +60,7 @@ def forward_order(
             failed = _record_failure(order, repo, now(), f"warehouse refused: {error}", "refused")
             return ForwardResult("refused", failed)
         try:
-            repo.replace(changed, order.version, make_event(changed, event_type, "wms_forward"))
+            repo.replace(changed, order.version, make_event(changed, event_type, "wms_forward", order))
         except ConcurrentModification:
             continue  # the order changed meanwhile (e.g. cancelled): look again
         return ForwardResult(_DONE[step], changed)
@@ -129,7 +129,7 @@ def _record_failure(order: Order, repo: OrderRepository, at: datetime, reason: s
     )
     failed = order.model_copy(update={"forward": forward, "version": order.version + 1, "updated_at": at})
     try:
-        repo.replace(failed, order.version, make_event(failed, "order.forward_failed", "wms_forward"))
+        repo.replace(failed, order.version, make_event(failed, "order.forward_failed", "wms_forward", order))
     except ConcurrentModification:
         return order
     return failed

@@ -63,7 +63,7 @@ def event_id_for(order: Order) -> str:
     return str(uuid.uuid5(_EVENT_NAMESPACE, name))
 
 
-def make_event(order: Order, event_type: EventType, source: str) -> OrderEvent:
+def make_event(order: Order, event_type: EventType, source: str, previous: Order | None = None) -> OrderEvent:
     return OrderEvent(
         event_id=event_id_for(order),
         type=event_type,
@@ -73,6 +73,7 @@ def make_event(order: Order, event_type: EventType, source: str) -> OrderEvent:
         seq=order.version,
         at=order.updated_at,
         source=source,
+        previous_status=previous.status if previous is not None else None,
         order=order,
     )
 
@@ -193,7 +194,7 @@ def _write_change(tenant: Tenant, warehouse_id: str, order_no: str, repo: OrderR
             return current
         changed, event_type = outcome
         try:
-            repo.replace(changed, current.version, make_event(changed, event_type, "api"))
+            repo.replace(changed, current.version, make_event(changed, event_type, "api", current))
         except ConcurrentModification:
             continue
         return changed

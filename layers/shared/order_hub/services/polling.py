@@ -120,7 +120,7 @@ def _reconcile(order: Order, item: WmsOutbound, wms: WmsClient, repo: OrderRepos
     if changed is None:
         return
     try:
-        repo.replace(changed, order.version, make_event(changed, event, "poller"))
+        repo.replace(changed, order.version, make_event(changed, event, "poller", order))
     except ConcurrentModification:
         stats.raced += 1  # a webhook or the API got there first; the next poll looks again
         return

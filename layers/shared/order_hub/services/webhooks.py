@@ -73,7 +73,7 @@ def _record(
             stored = repo.record_webhook(tenant_id, inbox_key, raw, None)
             return WebhookResult("unmatched" if stored else "duplicate")
         changed, event_type, notes = change_of(order)
-        change = (changed, order.version, make_event(changed, event_type, "wms_webhook")) if changed else None
+        change = (changed, order.version, make_event(changed, event_type, "wms_webhook", order)) if changed else None
         try:
             stored = repo.record_webhook(tenant_id, inbox_key, raw, change)
         except ConcurrentModification:

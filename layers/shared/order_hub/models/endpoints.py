@@ -1,0 +1,97 @@
+"""Client callback endpoints and the log of deliveries to them.
+
+An endpoint holds no secret values: ``secret_name`` points at a Secrets Manager secret (JSON) that
+holds static headers, Unicommerce username/password or a Standard Webhooks ``whsec_`` secret.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from order_hub.models.common import Stored
+
+EndpointFormat = Literal["shipper", "increff", "unicommerce", "standard"]
+FORMATS: tuple[EndpointFormat, ...] = ("shipper", "increff", "unicommerce", "standard")
+
+AuthKind = Literal["none", "headers", "increff_credential", "unicommerce_token", "standard_webhooks"]
+
+
+class FormatSettings(Stored):
+    """Per-endpoint values a vendor format needs and a Shipper order lacks.
+
+    Order extension fields (``Order.ext`` / ``Line.ext``) win over these; when neither has a value
+    the delivery fails permanently naming the field (tax and codes are never guessed).
+    """
+
+    partner_code: str | None = Field(default=None, max_length=255, description="Increff partnerCode")
+    partner_location_code: str | None = Field(default=None, max_length=255, description="Increff partnerLocationCode")
+    location_codes: dict[str, str] = Field(default_factory=dict, description="warehouse_id -> Increff locationCode")
+    channel_names: dict[str, str] = Field(default_factory=dict, description="platform -> Increff channelName")
+    channel_type: str | None = Field(default=None, max_length=255, description="Increff channelType")
+    facility_codes: dict[str, str] = Field(default_factory=dict, description="warehouse_id -> Unicommerce facilityCode")
+    channel_codes: dict[str, str] = Field(default_factory=dict, description="platform -> Unicommerce channelCode")
+    default_country: str | None = Field(default=None, max_length=60, description="Country for addresses without one")
+    unicommerce_order_status: str = Field(default="COMPLETE", max_length=40, description="orderStatus sent on dispatch")
+
+
+class Endpoint(Stored):
+    tenant_id: str
+    endpoint_id: str
+    url: str
+    format: EndpointFormat
+    events: list[str] = Field(default_factory=list, description="Hub event types to deliver; empty = all the format emits")
+    auth: AuthKind = "none"
+    secret_name: str | None = None
+    credential_url: str | None = Field(default=None, description="Increff Get Credential URL (GET on 401)")
+    enabled: bool = True
+    disabled_reason: str = ""
+    rate_limit_per_second: int | None = None
+    timeout_seconds: float = 15.0
+    settings: FormatSettings = Field(default_factory=FormatSettings)
+    description: str = ""
+    created_at: datetime
+    updated_at: datetime
+
+    def wants(self, event_type: str) -> bool:
+        return self.enabled and (not self.events or event_type in self.events)
+
+
+DeliveryStatus = Literal["pending", "delivering", "retrying", "delivered", "failed", "skipped"]
+
+
+class Attempt(Stored):
+    n: int
+    at: datetime
+    outcome: Literal["delivered", "retry", "failed", "deferred"]
+    status_code: int | None = None
+    latency_ms: int = 0
+    reason: str = ""
+    response: str = Field(default="", description="Response body, truncated")
+
+
+class Delivery(Stored):
+    """One event for one endpoint. ``delivery_id`` is deterministic: event id + endpoint id."""
+
+    delivery_id: str
+    tenant_id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    warehouse_id: str
+    order_no: str
+    seq: int
+    status: DeliveryStatus = "pending"
+    attempt_count: int = 0
+    attempts: list[Attempt] = Field(default_factory=list)
+    last_error: str = ""
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+def delivery_id_for(event_id: str, endpoint_id: str) -> str:
+    return f"{event_id}.{endpoint_id}"

@@ -1,0 +1,45 @@
+"""Shared types of the callback formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+
+class MissingField(Exception):
+    """The format needs a value the order and the endpoint's settings lack: a permanent failure.
+
+    ``fields`` names what is missing, e.g. ``lines[0].ext.tax_lines`` or ``settings.partner_code``.
+    """
+
+    def __init__(self, fields: list[str], message: str | None = None) -> None:
+        self.fields = fields
+        super().__init__(message or f"missing for this format: {', '.join(fields)}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What to send: a JSON body, a path appended to the endpoint URL, and the receiver's dedupe key."""
+
+    body: dict[str, Any]
+    kind: str  # e.g. "OUTWARD_ORDER_CREATE", "pgi", "order_confirmation", "order.created"
+    dedupe_key: str
+    path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Outcome = Literal["delivered", "retry", "failed"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str = ""
+
+
+def number(value: Decimal | int | float) -> int | float:
+    """JSON number for an amount: integers stay integers, 12.5 stays 12.5."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
