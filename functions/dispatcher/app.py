@@ -1,5 +1,10 @@
 """dispatcher: reads order events from the orders table stream (the outbox) and enqueues their work.
 
+- WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
+- Callbacks: one delivery message per matching client endpoint goes to the delivery queue. The
+  delivery id is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second
+  delivery (the worker claims each delivery id once).
+
 Stream records are filtered to new event items by the event source mapping (template.yaml).
 A record that cannot be enqueued is reported as a batch item failure and retried by Lambda.
 """
@@ -13,10 +18,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from order_hub import wiring
 from order_hub.adapters.queues import send_json
-from order_hub.config import WorkerSettings, load
+from order_hub.config import DeliverySettings, WorkerSettings, load
 from order_hub.models.order import FORWARDING_EVENTS, OrderEvent
 from order_hub.observability import logger, metrics
+from order_hub.services.delivery import plan_deliveries
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
@@ -37,7 +44,11 @@ def handle_record(record: DynamoDBRecord) -> None:
         }
         send_json(load(WorkerSettings).WMS_FORWARD_QUEUE_URL, [message])
         metrics.add_metric(name="WmsForwardsEnqueued", unit="Count", value=1)
-    logger.info("event dispatched", extra={"event_type": event.type, "seq": event.seq})
+    deliveries = plan_deliveries(event, wiring.endpoint_cache().for_tenant(event.tenant_id))
+    if deliveries:
+        send_json(load(DeliverySettings).DELIVERY_QUEUE_URL, [d.model_dump(mode="json") for d in deliveries])
+        metrics.add_metric(name="DeliveriesEnqueued", unit="Count", value=len(deliveries))
+    logger.info("event dispatched", extra={"event_type": event.type, "seq": event.seq, "deliveries": len(deliveries)})
 
 
 @logger.inject_lambda_context(clear_state=True)

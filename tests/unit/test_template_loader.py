@@ -35,12 +35,16 @@ from local_stack.template import (
     table_ttl_attribute,
 )
 
-TABLES = {"OrdersTable": "hub-local-OrdersTable", "TenantsTable": "hub-local-TenantsTable"}
+TABLES = {
+    "OrdersTable": "hub-local-OrdersTable",
+    "TenantsTable": "hub-local-TenantsTable",
+    "DeliveriesTable": "hub-local-DeliveriesTable",
+}
 SQS_URL = "http://127.0.0.1:5000/123456789012"
 SQS_ARN = "arn:aws:sqs:us-east-1:123456789012"
 QUEUES = {
     logical_id: QueueInfo(f"{SQS_URL}/hub-local-{logical_id}", f"{SQS_ARN}:hub-local-{logical_id}", f"hub-local-{logical_id}")
-    for logical_id in ("WmsForwardQueue", "WmsForwardDLQ", "DispatchFailuresQueue")
+    for logical_id in ("WmsForwardQueue", "WmsForwardDLQ", "DeliveryQueue", "DeliveryDLQ", "DispatchFailuresQueue")
 }
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/hub-local-OrdersTable/stream/2026-01-01T00:00:00.000"
 RESOURCES = LocalResources(tables=TABLES, stream_arns={"OrdersTable": STREAM_ARN}, queues=QUEUES)
@@ -135,6 +139,8 @@ def test_parameter_values_use_defaults_and_overrides(template: dict[str, Any]) -
         "WmsTimeoutSeconds": "10",
         "WmsRetryBackoffSeconds": "5,30,120,300,900,1800,3600,7200,14400",
         "AuthCacheTtlSeconds": "60",
+        "DeliveryRetrySchedule": "5,300,1800,7200,18000,36000,36000",
+        "CallbackTimeoutSeconds": "15",
     }
     assert parameter_values(template, {"AuthCacheTtlSeconds": "0", "Stage": "prod"})["AuthCacheTtlSeconds"] == "0"
 
@@ -314,10 +320,10 @@ def test_create_tables_creates_every_table_and_enables_ttl(template: dict[str, A
 
     names = create_tables(client, template, name_prefix="t")  # type: ignore[arg-type]
 
-    assert names == {"OrdersTable": "t-OrdersTable", "TenantsTable": "t-TenantsTable"}
+    assert names == {"OrdersTable": "t-OrdersTable", "TenantsTable": "t-TenantsTable", "DeliveriesTable": "t-DeliveriesTable"}
     assert names == local_table_names(template, "t")
     created = [kwargs["TableName"] for name, kwargs in client.calls if name == "create_table"]
-    assert created == ["t-OrdersTable", "t-TenantsTable"]
+    assert created == ["t-OrdersTable", "t-TenantsTable", "t-DeliveriesTable"]
     assert (
         "update_time_to_live",
         {
@@ -325,7 +331,8 @@ def test_create_tables_creates_every_table_and_enables_ttl(template: dict[str, A
             "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
         },
     ) in client.calls
-    assert [kwargs["TableName"] for name, kwargs in client.calls if name == "update_time_to_live"] == ["t-OrdersTable"]
+    ttl_tables = [kwargs["TableName"] for name, kwargs in client.calls if name == "update_time_to_live"]
+    assert ttl_tables == ["t-OrdersTable", "t-DeliveriesTable"]
 
 
 # -- functions --------------------------------------------------------------------------------------
@@ -351,6 +358,11 @@ def test_orders_api_function_spec(template: dict[str, Any]) -> None:
         "WMS_FORWARD_QUEUE_URL": f"{SQS_URL}/hub-local-WmsForwardQueue",
         "WMS_TIMEOUT_SECONDS": "10",
         "WMS_RETRY_BACKOFF_SECONDS": "5,30,120,300,900,1800,3600,7200,14400",
+        "DELIVERIES_TABLE_NAME": "hub-local-DeliveriesTable",
+        "DELIVERY_QUEUE_URL": f"{SQS_URL}/hub-local-DeliveryQueue",
+        "DELIVERY_DLQ_URL": f"{SQS_URL}/hub-local-DeliveryDLQ",
+        "DELIVERY_RETRY_SCHEDULE": "5,300,1800,7200,18000,36000,36000",
+        "CALLBACK_TIMEOUT_SECONDS": "15",
     }
     assert ApiRoute("ListOrders", "GET", "/v3/fulfillment/outbounds/{outbound_type}", "HubApi") in spec.routes
     assert {(route.method, route.path) for route in spec.routes} == {
@@ -373,6 +385,7 @@ def test_every_function_of_the_template_is_described(template: dict[str, Any]) -
         "WmsForwarderFunction": "functions.wms_forwarder.app",
         "WebhookIngestFunction": "functions.webhook_ingest.app",
         "StatusPollerFunction": "functions.status_poller.app",
+        "DeliveryWorkerFunction": "functions.delivery_worker.app",
     }
     assert {(route.method, route.path) for route in specs["WebhookIngestFunction"].routes} == {
         ("POST", "/webhooks/wms/{tenant_id}/order-confirmation"),
@@ -633,8 +646,9 @@ def test_queue_properties_become_create_queue_attributes() -> None:
 def test_dead_letter_queues_are_created_first(template: dict[str, Any]) -> None:
     order = queue_creation_order(template)
 
-    assert sorted(order) == ["DispatchFailuresQueue", "WmsForwardDLQ", "WmsForwardQueue"]
+    assert sorted(order) == ["DeliveryDLQ", "DeliveryQueue", "DispatchFailuresQueue", "WmsForwardDLQ", "WmsForwardQueue"]
     assert order.index("WmsForwardDLQ") < order.index("WmsForwardQueue")
+    assert order.index("DeliveryDLQ") < order.index("DeliveryQueue")
 
 
 def test_a_queue_cycle_is_a_template_error() -> None:
@@ -681,7 +695,8 @@ def test_create_queues_resolves_the_redrive_policy_to_the_dead_letter_queues_arn
     queues = create_queues(client, template, name_prefix="hub-local")  # type: ignore[arg-type]
 
     assert queues == QUEUES
-    assert list(queues) == ["WmsForwardQueue", "WmsForwardDLQ", "DispatchFailuresQueue"]  # template order
+    # template order
+    assert list(queues) == ["WmsForwardQueue", "WmsForwardDLQ", "DeliveryQueue", "DeliveryDLQ", "DispatchFailuresQueue"]
     created = {call["QueueName"]: call["Attributes"] for call in client.created}
     assert [call["QueueName"] for call in client.created].index("hub-local-WmsForwardDLQ") < [
         call["QueueName"] for call in client.created

@@ -52,3 +52,32 @@ class WorkerSettings(TablesSettings, WmsSettings):
     @property
     def retry_backoff(self) -> tuple[int, ...]:
         return tuple(int(part) for part in self.WMS_RETRY_BACKOFF_SECONDS.split(","))
+
+
+class DeliverySettings(TablesSettings):
+    """Callback delivery (dispatcher, delivery worker, admin replays)."""
+
+    HUB_ENV: Literal["local", "dev", "prod"] = "prod"
+    DELIVERIES_TABLE_NAME: str = Field(min_length=1)
+    DELIVERY_QUEUE_URL: str = Field(min_length=1)
+    DELIVERY_DLQ_URL: str = Field(min_length=1)
+    DELIVERY_RETRY_SCHEDULE: str = Field(
+        default="5,300,1800,7200,18000,36000,36000",
+        pattern=r"^[0-9]+(,[0-9]+)*$",
+        description="Seconds before attempts 2, 3, ...; after the last one fails the delivery goes to the DLQ",
+    )
+    CALLBACK_TIMEOUT_SECONDS: float = Field(default=15, gt=0, le=45)
+    DELIVERY_CONCURRENCY: int = Field(default=10, ge=1, le=50)
+    ENDPOINT_CACHE_TTL_SECONDS: int = Field(default=30, ge=0, le=900)
+
+    @property
+    def retry_schedule(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.DELIVERY_RETRY_SCHEDULE.split(","))
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.retry_schedule) + 1
+
+    @property
+    def local(self) -> bool:
+        return self.HUB_ENV == "local"

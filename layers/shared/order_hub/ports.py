@@ -9,9 +9,11 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from order_hub.models.api import ListQuery
+from order_hub.models.endpoints import Attempt, Delivery, Endpoint
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
 from order_hub.models.wms import WmsOutbound, WmsPage
+from order_hub.rendering.callbacks.base import Rendered
 
 
 class ListPage(BaseModel):
@@ -98,3 +100,65 @@ class TenantDirectory(Protocol):
 
     def revoke_key(self, tenant_id: str, key_id: str, at: datetime) -> ApiKey:
         """Mark a key revoked; raises ``InvalidInput`` for an unknown key."""
+
+
+class EndpointRegistry(Protocol):
+    def list_endpoints(self, tenant_id: str) -> list[Endpoint]: ...
+
+    def get_endpoint(self, tenant_id: str, endpoint_id: str) -> Endpoint | None: ...
+
+    def put_endpoint(self, endpoint: Endpoint, create: bool = False) -> None:
+        """Store an endpoint; with ``create`` raise ``InvalidInput`` when the id is taken."""
+
+
+class EventStore(Protocol):
+    def get_events(self, keys: list[tuple[str, str, str, int]]) -> dict[tuple[str, str, str, int], OrderEvent]:
+        """Events by (tenant, warehouse, order_no, seq); missing ones (expired) are absent."""
+
+
+class Claim(BaseModel):
+    """The result of trying to take a delivery for an attempt."""
+
+    granted: bool
+    delivery: Delivery | None = None  # with attempt_count already counting this attempt when granted
+
+
+class DeliveryLog(Protocol):
+    def claim(self, delivery: Delivery, now: datetime, lease_seconds: int) -> Claim:
+        """Take the delivery for one attempt (creating its record on first sight).
+
+        Granted when the record is new, pending or retrying, or its lease ran out; refused while
+        another worker holds it, and once it is delivered, failed or skipped.
+        """
+
+    def finish(self, delivery: Delivery, attempt: Attempt) -> None:
+        """Record an attempt and the delivery's new status (releases the lease)."""
+
+    def get(self, delivery_id: str) -> Delivery | None: ...
+
+    def list_problems(self, tenant_id: str, limit: int) -> list[Delivery]:
+        """Deliveries that failed for good or are waiting for a retry, newest first."""
+
+    def list_for_endpoint(self, tenant_id: str, endpoint_id: str, since: datetime, limit: int) -> list[Delivery]:
+        """Deliveries to one endpoint created since ``since``, oldest first."""
+
+    def reopen(self, delivery_id: str, now: datetime) -> Delivery | None:
+        """Make a delivery sendable again (replay): status pending, lease released, history kept."""
+
+    def take_token(self, endpoint_key: str, limit_per_second: int, now: datetime) -> bool:
+        """One send under an endpoint's rate limit (a counter per second); False when it is spent."""
+
+
+class SendResult(BaseModel):
+    """What happened to one HTTP request to an endpoint."""
+
+    status_code: int | None = None  # None: no HTTP answer (timeout, connection error, refused)
+    body: str = ""
+    latency_ms: int = 0
+    error: str = ""
+    refused: bool = False  # the SSRF guard refused the address: permanent
+
+
+class CallbackSender(Protocol):
+    def send(self, endpoint: Endpoint, rendered: Rendered, delivery_id: str) -> SendResult:
+        """POST the rendered request with the endpoint's auth (token/credential refresh included)."""

@@ -6,13 +6,20 @@ Everything is created on first use (never at import time) and cached; tests call
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from order_hub.adapters.aws import dynamodb_client
 from order_hub.adapters.dynamodb import DynamoOrderRepository, DynamoTenantDirectory
 from order_hub.adapters.queues import sqs_client
-from order_hub.adapters.secrets import SecretsWmsDirectory, http_session
-from order_hub.config import ApiSettings, TablesSettings, WmsSettings, load
+from order_hub.adapters.secrets import SecretsWmsDirectory, http_session, secrets_client
+from order_hub.config import ApiSettings, DeliverySettings, TablesSettings, WmsSettings, load
 from order_hub.services.auth import Authenticator
+
+if TYPE_CHECKING:  # the delivery side is imported on first use: the order API never loads it
+    from order_hub.adapters.callbacks_http import HttpCallbackSender
+    from order_hub.adapters.deliveries import DynamoDeliveryLog, DynamoEndpointRegistry, DynamoEventStore
+    from order_hub.adapters.net_guard import UrlPolicy
+    from order_hub.services.endpoints import EndpointCache
 
 
 @cache
@@ -42,6 +49,12 @@ def reset() -> None:
         tenant_directory,
         authenticator,
         wms_directory,
+        endpoint_registry,
+        endpoint_cache,
+        event_store,
+        delivery_log,
+        callback_sender,
+        secrets_client,
         dynamodb_client,
         sqs_client,
         http_session,
@@ -51,3 +64,46 @@ def reset() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()
+
+
+@cache
+def endpoint_registry() -> DynamoEndpointRegistry:
+    from order_hub.adapters.deliveries import DynamoEndpointRegistry
+
+    return DynamoEndpointRegistry(load(TablesSettings).TENANTS_TABLE_NAME)
+
+
+@cache
+def endpoint_cache() -> EndpointCache:
+    from order_hub.services.endpoints import EndpointCache
+
+    return EndpointCache(endpoint_registry(), ttl=load(DeliverySettings).ENDPOINT_CACHE_TTL_SECONDS)
+
+
+@cache
+def event_store() -> DynamoEventStore:
+    from order_hub.adapters.deliveries import DynamoEventStore
+
+    return DynamoEventStore(load(TablesSettings).ORDERS_TABLE_NAME)
+
+
+@cache
+def delivery_log() -> DynamoDeliveryLog:
+    from order_hub.adapters.deliveries import DynamoDeliveryLog
+
+    return DynamoDeliveryLog(load(DeliverySettings).DELIVERIES_TABLE_NAME)
+
+
+def url_policy() -> UrlPolicy:
+    """https only and no loopback, except in the local stack (its demo receiver is on 127.0.0.1)."""
+    from order_hub.adapters.net_guard import UrlPolicy
+
+    local = load(DeliverySettings).local
+    return UrlPolicy(allow_http=local, allow_loopback=local)
+
+
+@cache
+def callback_sender() -> HttpCallbackSender:
+    from order_hub.adapters.callbacks_http import HttpCallbackSender
+
+    return HttpCallbackSender(url_policy(), timeout_cap=load(DeliverySettings).CALLBACK_TIMEOUT_SECONDS)

@@ -61,3 +61,32 @@ class SecretsWmsDirectory:
         if not secret or not secret.get("base_url") or not secret.get("api_key"):
             return None
         return ShipperWmsClient(str(secret["base_url"]), str(secret["api_key"]), http_session(), self._timeout)
+
+
+def endpoint_secret_name(tenant_id: str, endpoint_id: str) -> str:
+    return f"hub/{tenant_id}/endpoint/{endpoint_id}"
+
+
+@cache
+def secrets_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "secretsmanager", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    )
+
+
+def write_secret(name: str, value: dict[str, Any]) -> None:
+    """Create or replace the JSON secret ``name`` (admin paths only; values are never logged)."""
+    import json
+
+    client = secrets_client()
+    payload = json.dumps(value)
+    try:
+        client.put_secret_value(SecretId=name, SecretString=payload)
+    except client.exceptions.ResourceNotFoundException:
+        client.create_secret(Name=name, SecretString=payload)
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()

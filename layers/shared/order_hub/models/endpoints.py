@@ -85,12 +85,19 @@ class Delivery(Stored):
     seq: int
     status: DeliveryStatus = "pending"
     attempt_count: int = 0
+    attempt_base: int = Field(default=0, description="attempt_count when last replayed: the retry schedule restarts there")
+    replays: int = 0
     attempts: list[Attempt] = Field(default_factory=list)
     last_error: str = ""
     created_at: datetime
     updated_at: datetime
     next_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
+
+    @property
+    def round_attempts(self) -> int:
+        """Attempts since the delivery was (re)opened: what the retry schedule counts."""
+        return self.attempt_count - self.attempt_base
 
 
 def delivery_id_for(event_id: str, endpoint_id: str) -> str:

@@ -1,0 +1,224 @@
+"""Callback delivery: fan an event out to its endpoints, then attempt each delivery.
+
+Design §4. A delivery is one event for one endpoint, identified by ``event_id.endpoint_id`` so
+a stream redelivery or a duplicate queue message can never produce a second delivery: the
+worker claims the delivery's record (a conditional write) before every attempt, and a delivered,
+failed or skipped record is never attempted again unless an operator replays it.
+
+Retry schedule (``DELIVERY_RETRY_SCHEDULE``): attempt 1 right away, then after 5 s, 5 min, 30 min,
+2 h, 5 h, 10 h and 10 h; a delivery that fails its last attempt, or fails permanently (a format's
+missing field, a refused address, a permanent 4xx of a standard endpoint), goes to the DLQ.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from order_hub.models.common import Stored
+from order_hub.models.endpoints import Attempt, Delivery, Endpoint, delivery_id_for
+from order_hub.models.order import OrderEvent
+from order_hub.ports import CallbackSender, DeliveryLog, SendResult
+from order_hub.rendering import callbacks
+from order_hub.rendering.callbacks.base import MissingField, Verdict
+
+RESPONSE_LOG_LIMIT = 1024
+
+
+class DeliveryMessage(Stored):
+    """The delivery queue's message body."""
+
+    delivery_id: str
+    tenant_id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    warehouse_id: str
+    order_no: str
+    seq: int
+
+    @property
+    def event_key(self) -> tuple[str, str, str, int]:
+        return (self.tenant_id, self.warehouse_id, self.order_no, self.seq)
+
+
+def plan_deliveries(event: OrderEvent, endpoints: list[Endpoint]) -> list[DeliveryMessage]:
+    """One message per enabled endpoint that subscribes to the event and whose format emits it."""
+    return [
+        DeliveryMessage(
+            delivery_id=delivery_id_for(event.event_id, endpoint.endpoint_id),
+            tenant_id=event.tenant_id,
+            endpoint_id=endpoint.endpoint_id,
+            event_id=event.event_id,
+            event_type=event.type,
+            warehouse_id=event.warehouse_id,
+            order_no=event.order_no,
+            seq=event.seq,
+        )
+        for endpoint in endpoints
+        if endpoint.wants(event.type) and callbacks.emits(endpoint.format, event)
+    ]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the worker does with the queue message after an attempt."""
+
+    action: Literal["ack", "retry", "dead"]  # dead: move the message to the DLQ, then ack
+    delay: int = 0
+    reason: str = ""
+    outcome: str = ""  # delivered | retry | failed | deferred | skipped | duplicate
+    attempt: Attempt | None = None
+    lag_seconds: float | None = None  # event time -> delivered
+
+
+@dataclass
+class Worker:
+    """Everything one attempt needs; built once per invocation by the handler (tests pass fakes)."""
+
+    log: DeliveryLog
+    sender: CallbackSender
+    endpoint_of: Callable[[str, str], Endpoint | None]
+    disable_endpoint: Callable[[Endpoint, str], None]
+    retry_schedule: tuple[int, ...]
+    timeout_cap: float = 45.0
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.retry_schedule) + 1
+
+    def _record(self, delivery: Delivery, status: str, attempt: Attempt, last_error: str = "") -> None:
+        at = attempt.at
+        update: dict[str, object] = {"status": status, "updated_at": at, "last_error": last_error}
+        if status == "delivered":
+            update["delivered_at"] = at
+            update["next_attempt_at"] = None
+        self.log.finish(delivery.model_copy(update=update), attempt)
+
+    def attempt(self, message: DeliveryMessage, event: OrderEvent | None) -> Step:
+        now = self.now()
+        endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id)
+        fresh = Delivery(
+            delivery_id=message.delivery_id,
+            tenant_id=message.tenant_id,
+            endpoint_id=message.endpoint_id,
+            event_id=message.event_id,
+            event_type=message.event_type,
+            warehouse_id=message.warehouse_id,
+            order_no=message.order_no,
+            seq=message.seq,
+            created_at=now,
+            updated_at=now,
+        )
+        if endpoint is not None and endpoint.enabled and endpoint.rate_limit_per_second:
+            key = f"{endpoint.tenant_id}#{endpoint.endpoint_id}"
+            if not self.log.take_token(key, endpoint.rate_limit_per_second, now):
+                return Step("retry", delay=1, outcome="deferred", reason="endpoint rate limit reached")
+        timeout = min(endpoint.timeout_seconds if endpoint else 15.0, self.timeout_cap)
+        lease = int(timeout * 2) + 30
+        claim = self.log.claim(fresh, now, lease_seconds=lease)
+        if not claim.granted:
+            status = claim.delivery.status if claim.delivery else "unknown"
+            if status == "delivering":  # another attempt holds it (or crashed): look again after its lease
+                return Step("retry", delay=lease, outcome="deferred", reason="another attempt holds the delivery")
+            return Step("ack", outcome="duplicate", reason=f"delivery is {status}")
+        delivery = claim.delivery or fresh
+        n = delivery.attempt_count
+        if endpoint is None or not endpoint.enabled:
+            reason = "endpoint deleted" if endpoint is None else f"endpoint disabled {endpoint.disabled_reason}".strip()
+            attempt = Attempt(n=n, at=now, outcome="failed", reason=reason)
+            self._record(delivery, "skipped", attempt, reason)
+            return Step("ack", outcome="skipped", reason=reason, attempt=attempt)
+        if event is None:
+            return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason="event expired from the outbox"))
+        try:
+            rendered = callbacks.render(endpoint, event)
+        except MissingField as error:
+            return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason=str(error)))
+        result = self.sender.send(endpoint, rendered, delivery.delivery_id)
+        verdict = self._verdict(endpoint, result)
+        attempt = Attempt(
+            n=n,
+            at=now,
+            outcome="delivered" if verdict.outcome == "delivered" else verdict.outcome,
+            status_code=result.status_code,
+            latency_ms=result.latency_ms,
+            reason=verdict.reason[:500],
+            response=result.body[:RESPONSE_LOG_LIMIT],
+        )
+        if verdict.outcome == "delivered":
+            self._record(delivery, "delivered", attempt)
+            return Step("ack", outcome="delivered", attempt=attempt, lag_seconds=(now - event.at).total_seconds())
+        if verdict.outcome == "failed":
+            if endpoint.format == "standard" and result.status_code == 410:
+                self.disable_endpoint(endpoint, f"410 Gone at {now.isoformat()}")
+            return self._fail(delivery, attempt)
+        done = delivery.round_attempts
+        if done >= self.max_attempts:
+            last = attempt.model_copy(update={"outcome": "failed", "reason": f"{attempt.reason} (attempt {done}, the last)"})
+            return self._fail(delivery, last)
+        delay = self.retry_schedule[done - 1]
+        retrying = delivery.model_copy(update={"next_attempt_at": now + timedelta(seconds=delay)})
+        self._record(retrying, "retrying", attempt, attempt.reason)
+        return Step("retry", delay=delay, outcome="retry", reason=attempt.reason, attempt=attempt)
+
+    def _fail(self, delivery: Delivery, attempt: Attempt) -> Step:
+        failed = attempt.model_copy(update={"outcome": "failed"})
+        self._record(delivery.model_copy(update={"next_attempt_at": None}), "failed", failed, failed.reason)
+        return Step("dead", outcome="failed", reason=failed.reason, attempt=failed)
+
+    @staticmethod
+    def _verdict(endpoint: Endpoint, result: SendResult) -> Verdict:
+        if result.refused:
+            return Verdict("failed", result.error)
+        if result.status_code is None:
+            return Verdict("retry", result.error or "no response")
+        return callbacks.judge(endpoint.format, result.status_code, result.body)
+
+
+def attempt_batch(
+    worker: Worker,
+    messages: dict[str, DeliveryMessage],
+    events: dict[tuple[str, str, str, int], OrderEvent],
+    concurrency: int,
+) -> dict[str, Step]:
+    """Attempt a batch concurrently, one thread per (endpoint, order) group.
+
+    Within a group the events go in ``seq`` order, one after the other, so a healthy receiver
+    sees an order's events in order; when one of them must wait for a retry, the later ones of
+    the same group wait as long (deferred, not counted as attempts).
+    """
+    groups: dict[tuple[str, str, str, str], list[tuple[str, DeliveryMessage]]] = defaultdict(list)
+    for message_id, message in messages.items():
+        groups[(message.tenant_id, message.endpoint_id, message.warehouse_id, message.order_no)].append((message_id, message))
+
+    def run(group: list[tuple[str, DeliveryMessage]]) -> dict[str, Step]:
+        steps: dict[str, Step] = {}
+        blocked: Step | None = None
+        for message_id, message in sorted(group, key=lambda pair: pair[1].seq):
+            if blocked is not None:
+                steps[message_id] = Step("retry", delay=blocked.delay, outcome="deferred", reason="an earlier event is waiting")
+                continue
+            try:
+                step = worker.attempt(message, events.get(message.event_key))
+            except Exception as error:  # an AWS hiccup: the message comes back; a held lease defers it safely
+                step = Step("retry", delay=5, outcome="error", reason=f"{type(error).__name__}: {error}"[:300])
+            steps[message_id] = step
+            if step.action == "retry":
+                blocked = step
+        return steps
+
+    results: dict[str, Step] = {}
+    if len(groups) <= 1:
+        for group in groups.values():
+            results.update(run(group))
+        return results
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(groups))) as pool:
+        for steps in pool.map(run, groups.values()):
+            results.update(steps)
+    return results
