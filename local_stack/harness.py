@@ -52,6 +52,9 @@ def build_tables(environ: dict[str, str] | None = None, name_prefix: str = "it")
     target["ORDERS_TABLE_NAME"] = names["OrdersTable"]
     target["TENANTS_TABLE_NAME"] = names["TenantsTable"]
     target["WMS_FORWARD_QUEUE_URL"] = queues["WmsForwardQueue"].url
+    target["DELIVERIES_TABLE_NAME"] = names["DeliveriesTable"]
+    target["DELIVERY_QUEUE_URL"] = queues["DeliveryQueue"].url
+    target["DELIVERY_DLQ_URL"] = queues["DeliveryDLQ"].url
     wiring.reset()
     return {**names, **{logical_id: queue.url for logical_id, queue in queues.items()}}
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 from typing import Any
 
 from order_hub.errors import ConcurrentModification, InvalidInput, WmsAlreadyExists, WmsRejected
 from order_hub.models.api import ListQuery
+from order_hub.models.endpoints import Attempt, Delivery, Endpoint
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
 from order_hub.models.wms import WmsOutbound, WmsPage
-from order_hub.ports import ListPage
+from order_hub.ports import Claim, ListPage, SendResult
+from order_hub.rendering.callbacks.base import Rendered
 from order_hub.rendering.shipper import list_item
 
 OrderKey = tuple[str, str, str]
@@ -196,3 +199,92 @@ class FakeWms:
     def get_outbound(self, warehouse_id: str, order_no: str) -> WmsOutbound | None:
         self._maybe_fail("get")
         return self.orders.get((warehouse_id, order_no))
+
+
+class InMemoryEndpointRegistry:
+    def __init__(self) -> None:
+        self.endpoints: dict[tuple[str, str], Endpoint] = {}
+        self.reads = 0
+
+    def list_endpoints(self, tenant_id: str) -> list[Endpoint]:
+        self.reads += 1
+        return [e for (tenant, _), e in sorted(self.endpoints.items()) if tenant == tenant_id]
+
+    def get_endpoint(self, tenant_id: str, endpoint_id: str) -> Endpoint | None:
+        return self.endpoints.get((tenant_id, endpoint_id))
+
+    def put_endpoint(self, endpoint: Endpoint, create: bool = False) -> None:
+        key = (endpoint.tenant_id, endpoint.endpoint_id)
+        if create and key in self.endpoints:
+            raise InvalidInput(f"endpoint '{endpoint.endpoint_id}' already exists", field="endpoint_id")
+        self.endpoints[key] = endpoint
+
+
+class InMemoryDeliveryLog:
+    """Same claim/lease rules as the DynamoDB adapter (tests/integration checks the adapter itself)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, Delivery] = {}
+        self.leases: dict[str, float] = {}
+        self.tokens: dict[tuple[str, int], int] = {}
+
+    def claim(self, delivery: Delivery, now: datetime, lease_seconds: int) -> Claim:
+        current = self.records.get(delivery.delivery_id)
+        if current is not None:
+            held = current.status == "delivering" and self.leases.get(delivery.delivery_id, 0) >= now.timestamp()
+            if held or current.status not in ("pending", "retrying", "delivering"):
+                return Claim(granted=False, delivery=current)
+        base = current or delivery
+        claimed = base.model_copy(update={"status": "delivering", "attempt_count": base.attempt_count + 1})
+        self.records[delivery.delivery_id] = claimed
+        self.leases[delivery.delivery_id] = now.timestamp() + lease_seconds
+        return Claim(granted=True, delivery=claimed)
+
+    def finish(self, delivery: Delivery, attempt: Attempt) -> None:
+        self.records[delivery.delivery_id] = delivery.model_copy(update={"attempts": [*delivery.attempts, attempt]})
+        self.leases[delivery.delivery_id] = 0
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self.records.get(delivery_id)
+
+    def list_problems(self, tenant_id: str, limit: int) -> list[Delivery]:
+        found = [d for d in self.records.values() if d.tenant_id == tenant_id and d.status in ("retrying", "failed")]
+        return sorted(found, key=lambda d: d.updated_at, reverse=True)[:limit]
+
+    def list_for_endpoint(self, tenant_id: str, endpoint_id: str, since: datetime, limit: int) -> list[Delivery]:
+        mine = [d for d in self.records.values() if (d.tenant_id, d.endpoint_id) == (tenant_id, endpoint_id)]
+        found = [d for d in mine if d.created_at >= since]
+        return sorted(found, key=lambda d: d.created_at)[:limit]
+
+    def reopen(self, delivery_id: str, now: datetime) -> Delivery | None:
+        current = self.records.get(delivery_id)
+        if current is None:
+            return None
+        if current.status == "delivering" and self.leases.get(delivery_id, 0) >= now.timestamp():
+            raise InvalidInput(f"delivery '{delivery_id}' is being attempted right now; replay it later")
+        reopened = current.model_copy(
+            update={"status": "pending", "attempt_base": current.attempt_count, "replays": current.replays + 1, "updated_at": now}
+        )
+        self.records[delivery_id] = reopened
+        return reopened
+
+    def take_token(self, endpoint_key: str, limit_per_second: int, now: datetime) -> bool:
+        key = (endpoint_key, int(now.timestamp()))
+        if self.tokens.get(key, 0) >= limit_per_second:
+            return False
+        self.tokens[key] = self.tokens.get(key, 0) + 1
+        return True
+
+
+class ScriptedSender:
+    """Answers each send from a script of results (the last one repeats); records what was sent."""
+
+    def __init__(self, *results: SendResult) -> None:
+        self.results = list(results) or [SendResult(status_code=200, body="{}")]
+        self.sent: list[tuple[Endpoint, Rendered, str]] = []
+        self._lock = threading.Lock()
+
+    def send(self, endpoint: Endpoint, rendered: Rendered, delivery_id: str) -> SendResult:
+        with self._lock:
+            self.sent.append((endpoint, rendered, delivery_id))
+            return self.results.pop(0) if len(self.results) > 1 else self.results[0]

@@ -1,10 +1,19 @@
-"""hub-admin: manage tenants and API keys.
+"""hub-admin: manage tenants, API keys, callback endpoints and deliveries.
 
 Against the local stack (reads .local/stack.json for endpoint and table names):
     hub-admin --stack .local/stack.json tenant create acme --name "Acme" --warehouse WH-TGR04
     hub-admin --stack .local/stack.json key create acme          # prints the key once
     hub-admin --stack .local/stack.json key revoke acme <key_id>
-Against AWS: set TENANTS_TABLE_NAME (stack output TenantsTableName) and the usual AWS credentials.
+    hub-admin endpoint add acme erp --format standard --url https://erp.example.com/hooks   # prints the whsec_ secret once
+    hub-admin endpoint add acme pos --format unicommerce --url https://pos.example.com --username u --password p
+    hub-admin endpoint add acme omni --format increff --url https://omni.example.com/so --header authUsername=u
+    hub-admin endpoint disable acme erp --reason "maintenance"
+    hub-admin deliveries failures acme
+    hub-admin deliveries replay <delivery_id>
+    hub-admin deliveries replay-endpoint acme erp --since 2026-11-01T00:00:00Z [--include-delivered]
+    hub-admin deliveries redrive-dlq
+Against AWS: set TENANTS_TABLE_NAME, ORDERS_TABLE_NAME, DELIVERIES_TABLE_NAME, DELIVERY_QUEUE_URL and
+DELIVERY_DLQ_URL (stack outputs) and the usual AWS credentials.
 Output is JSON on stdout; errors go to stderr with exit code 2.
 """
 
@@ -14,10 +23,11 @@ import argparse
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from order_hub.errors import HubError
+from order_hub.errors import HubError, InvalidInput
 from order_hub.services import tenants
 
 DEFAULT_STACK_FILE = Path(".local/stack.json")
@@ -31,6 +41,11 @@ def _use_stack_file(path: Path) -> None:
         os.environ.setdefault(name, "testing")
     os.environ["TENANTS_TABLE_NAME"] = stack["tables"]["TenantsTable"]
     os.environ["ORDERS_TABLE_NAME"] = stack["tables"]["OrdersTable"]
+    if "DeliveriesTable" in stack["tables"]:
+        os.environ["DELIVERIES_TABLE_NAME"] = stack["tables"]["DeliveriesTable"]
+        os.environ["DELIVERY_QUEUE_URL"] = stack["queues"]["DeliveryQueue"]["url"]
+        os.environ["DELIVERY_DLQ_URL"] = stack["queues"]["DeliveryDLQ"]["url"]
+    os.environ["HUB_ENV"] = "local"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,11 +72,152 @@ def _parser() -> argparse.ArgumentParser:
         sub = key.add_parser(action, help=text)
         sub.add_argument("tenant_id")
         sub.add_argument("key_id")
+
+    endpoint = groups.add_parser("endpoint", help="callback endpoints").add_subparsers(dest="action", required=True)
+    add_endpoint = endpoint.add_parser("add", help="register a callback endpoint")
+    add_endpoint.add_argument("tenant_id")
+    add_endpoint.add_argument("endpoint_id")
+    add_endpoint.add_argument("--url", required=True, help="https URL (Unicommerce: the POS base URL)")
+    add_endpoint.add_argument("--format", required=True, choices=["shipper", "increff", "unicommerce", "standard"])
+    add_endpoint.add_argument("--event", action="append", default=[], help="event type to deliver (repeatable; default all)")
+    add_endpoint.add_argument("--auth", help="none, headers, increff_credential, unicommerce_token, standard_webhooks")
+    add_endpoint.add_argument("--header", action="append", default=[], help="static header NAME=VALUE (repeatable)")
+    add_endpoint.add_argument("--username")
+    add_endpoint.add_argument("--password")
+    add_endpoint.add_argument("--signing-secret", help="whsec_... (default: generated and printed once)")
+    add_endpoint.add_argument("--credential-url", help="Increff Get Credential URL")
+    add_endpoint.add_argument("--rate-limit", type=int, help="requests per second")
+    add_endpoint.add_argument("--timeout", type=float, default=15.0, help="seconds (at most 45)")
+    add_endpoint.add_argument("--settings", help="JSON of format settings (partner codes, location/facility maps...)")
+    add_endpoint.add_argument("--description", default="")
+    for action, text in (("list", "list a tenant's endpoints"),):
+        sub = endpoint.add_parser(action, help=text)
+        sub.add_argument("tenant_id")
+    for action, text in (("show", "show an endpoint"), ("enable", "enable an endpoint"), ("disable", "disable an endpoint")):
+        sub = endpoint.add_parser(action, help=text)
+        sub.add_argument("tenant_id")
+        sub.add_argument("endpoint_id")
+        if action == "disable":
+            sub.add_argument("--reason", default="disabled by an operator")
+
+    deliveries = groups.add_parser("deliveries", help="callback deliveries").add_subparsers(dest="action", required=True)
+    failures = deliveries.add_parser("failures", help="deliveries that failed or wait for a retry, newest first")
+    failures.add_argument("tenant_id")
+    failures.add_argument("--limit", type=int, default=50)
+    for action, text in (("show", "one delivery with its attempt log"), ("replay", "send one delivery again")):
+        sub = deliveries.add_parser(action, help=text)
+        sub.add_argument("delivery_id")
+    since = deliveries.add_parser("replay-endpoint", help="send an endpoint's deliveries since a time again")
+    since.add_argument("tenant_id")
+    since.add_argument("endpoint_id")
+    since.add_argument("--since", required=True, help="ISO 8601 time, e.g. 2026-11-01T00:00:00Z")
+    since.add_argument("--include-delivered", action="store_true", help="also resend deliveries that succeeded")
+    deliveries.add_parser("redrive-dlq", help="move every delivery in the DLQ back to the delivery queue")
     return parser
+
+
+def _headers(pairs: list[str]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"header '{pair}' must be NAME=VALUE", field="header")
+        headers[name.strip()] = value
+    return headers
+
+
+def _time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise InvalidInput(f"'{text}' is not an ISO 8601 time", field="since") from error
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def run_delivery_command(args: argparse.Namespace) -> Any:
+    from order_hub import wiring
+    from order_hub.adapters.deliveries import delivery_summary
+    from order_hub.adapters.queues import delete_message, receive_raw, send_json
+    from order_hub.adapters.secrets import endpoint_secret_name, write_secret
+    from order_hub.config import DeliverySettings, load
+    from order_hub.services import endpoints, replays
+
+    now = datetime.now(UTC)
+    registry = wiring.endpoint_registry()
+    match (args.group, args.action):
+        case ("endpoint", "add"):
+            settings = json.loads(args.settings) if args.settings else None
+            endpoint, generated = endpoints.register_endpoint(
+                wiring.tenant_directory(),
+                registry,
+                write_secret,
+                endpoint_secret_name,
+                wiring.url_policy(),
+                tenant_id=args.tenant_id,
+                endpoint_id=args.endpoint_id,
+                url=args.url,
+                format=args.format,
+                events=args.event,
+                auth=args.auth,
+                headers=_headers(args.header),
+                username=args.username,
+                password=args.password,
+                signing_secret=args.signing_secret,
+                credential_url=args.credential_url,
+                rate_limit_per_second=args.rate_limit,
+                timeout_seconds=args.timeout,
+                settings=settings,
+                description=args.description,
+            )
+            shown = endpoints.public_view(endpoint)
+            if generated:
+                shown["signing_secret"] = generated  # shown once; stored only in Secrets Manager
+            return shown
+        case ("endpoint", "list"):
+            return [endpoints.public_view(e) for e in registry.list_endpoints(args.tenant_id)]
+        case ("endpoint", "show"):
+            return endpoints.public_view(endpoints.get_endpoint(registry, args.tenant_id, args.endpoint_id))
+        case ("endpoint", "enable" | "disable"):
+            enabled = args.action == "enable"
+            reason = "" if enabled else args.reason
+            return endpoints.public_view(endpoints.set_enabled(registry, args.tenant_id, args.endpoint_id, enabled, reason))
+    settings = load(DeliverySettings)
+    log = wiring.delivery_log()
+
+    def enqueue(messages: list[dict[str, Any]]) -> None:
+        send_json(settings.DELIVERY_QUEUE_URL, messages)
+
+    match args.action:
+        case "failures":
+            return [delivery_summary(d) for d in log.list_problems(args.tenant_id, args.limit)]
+        case "show":
+            found = log.get(args.delivery_id)
+            if found is None:
+                raise InvalidInput(f"no delivery '{args.delivery_id}'", field="delivery_id")
+            return delivery_summary(found)
+        case "replay":
+            return delivery_summary(replays.replay_delivery(log, enqueue, args.delivery_id, now))
+        case "replay-endpoint":
+            ids = replays.replay_endpoint(
+                log, enqueue, args.tenant_id, args.endpoint_id, _time(args.since), now, include_delivered=args.include_delivered
+            )
+            return {"replayed": len(ids), "delivery_ids": ids}
+        case "redrive-dlq":
+            return replays.redrive_dead_letters(
+                log,
+                lambda: receive_raw(settings.DELIVERY_DLQ_URL),
+                enqueue,
+                lambda receipt: delete_message(settings.DELIVERY_DLQ_URL, receipt),
+                now,
+            )
+    raise AssertionError(f"unhandled command {args.group} {args.action}")  # argparse makes this unreachable
 
 
 def run(args: argparse.Namespace) -> Any:
     from order_hub import wiring
+
+    if args.group in ("endpoint", "deliveries"):
+        return run_delivery_command(args)
 
     directory = wiring.tenant_directory()
     match (args.group, args.action):

@@ -38,3 +38,15 @@ def retry_later(queue_url: str, receipt_handle: str, seconds: int) -> None:
     sqs_client().change_message_visibility(
         QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=max(0, min(seconds, MAX_VISIBILITY))
     )
+
+
+def receive_raw(queue_url: str, wait_seconds: int = 1, visibility: int = 60) -> list[tuple[str, str]]:
+    """Up to 10 messages as (receipt handle, body)."""
+    response = sqs_client().receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds, VisibilityTimeout=visibility
+    )
+    return [(m["ReceiptHandle"], m["Body"]) for m in response.get("Messages", [])]
+
+
+def delete_message(queue_url: str, receipt_handle: str) -> None:
+    sqs_client().delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)

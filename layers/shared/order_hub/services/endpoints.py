@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from order_hub.adapters.net_guard import UnsafeUrl, UrlPolicy, check_url
 from order_hub.errors import InvalidInput
@@ -75,7 +75,7 @@ def register_endpoint(
         raise InvalidInput("endpoint id must be 2-40 lowercase letters, digits, '_' or '-'", field="endpoint_id")
     if format not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
-    fmt: EndpointFormat = format  # type: ignore[assignment]
+    fmt: EndpointFormat = format
     kind = auth or DEFAULT_AUTH[fmt]
     if kind not in _AUTH_FOR_FORMAT[fmt]:
         raise InvalidInput(
@@ -121,7 +121,7 @@ def register_endpoint(
         url=url,
         format=fmt,
         events=sorted(set(events or [])),
-        auth=kind,  # type: ignore[arg-type]
+        auth=cast(AuthKind, kind),
         secret_name=secret_name,
         credential_url=credential_url,
         rate_limit_per_second=rate_limit_per_second,

@@ -1,0 +1,108 @@
+"""Operator actions on deliveries: list problems, replay one, replay an endpoint since a time,
+and redrive the delivery DLQ. A replay reopens the delivery record (its attempt log is kept and
+the retry schedule starts over) and queues it again under the same delivery id, so receivers see
+the same dedupe keys as before."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from order_hub.errors import InvalidInput
+from order_hub.models.endpoints import Delivery
+from order_hub.ports import DeliveryLog
+from order_hub.services.delivery import DeliveryMessage
+
+Enqueue = Callable[[list[dict[str, Any]]], None]
+REPLAYABLE = frozenset({"failed", "retrying", "skipped"})
+
+
+def message_for(delivery: Delivery) -> DeliveryMessage:
+    return DeliveryMessage(
+        delivery_id=delivery.delivery_id,
+        tenant_id=delivery.tenant_id,
+        endpoint_id=delivery.endpoint_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        warehouse_id=delivery.warehouse_id,
+        order_no=delivery.order_no,
+        seq=delivery.seq,
+    )
+
+
+def _owned(log: DeliveryLog, delivery_id: str, tenant_id: str | None) -> Delivery:
+    delivery = log.get(delivery_id)
+    if delivery is None or (tenant_id is not None and delivery.tenant_id != tenant_id):
+        raise InvalidInput(f"no delivery '{delivery_id}'", field="delivery_id")
+    return delivery
+
+
+def replay_delivery(
+    log: DeliveryLog, enqueue: Enqueue, delivery_id: str, now: datetime, tenant_id: str | None = None
+) -> Delivery:
+    """Send one delivery again, whatever its status (a delivered one is sent once more, on purpose)."""
+    _owned(log, delivery_id, tenant_id)
+    reopened = log.reopen(delivery_id, now)
+    if reopened is None:
+        raise InvalidInput(f"no delivery '{delivery_id}'", field="delivery_id")
+    enqueue([message_for(reopened).model_dump(mode="json")])
+    return reopened
+
+
+def replay_endpoint(
+    log: DeliveryLog,
+    enqueue: Enqueue,
+    tenant_id: str,
+    endpoint_id: str,
+    since: datetime,
+    now: datetime,
+    include_delivered: bool = False,
+    limit: int = 10_000,
+) -> list[str]:
+    """Replay an endpoint's deliveries created since ``since`` (failed, retrying and skipped ones;
+    delivered ones too with ``include_delivered``), oldest first."""
+    replayed: list[str] = []
+    messages: list[dict[str, Any]] = []
+    for delivery in log.list_for_endpoint(tenant_id, endpoint_id, since, limit):
+        if delivery.status not in REPLAYABLE and not (include_delivered and delivery.status == "delivered"):
+            continue
+        try:
+            reopened = log.reopen(delivery.delivery_id, now)
+        except InvalidInput:
+            continue  # being attempted right now: it needs no replay
+        if reopened is not None:
+            messages.append(message_for(reopened).model_dump(mode="json"))
+            replayed.append(reopened.delivery_id)
+    if messages:
+        enqueue(messages)
+    return replayed
+
+
+def redrive_dead_letters(
+    log: DeliveryLog,
+    receive: Callable[[], list[tuple[str, str]]],
+    enqueue: Enqueue,
+    delete: Callable[[str], None],
+    now: datetime,
+    limit: int = 10_000,
+) -> dict[str, int]:
+    """Move every DLQ message back to the delivery queue (records reopened); unreadable ones stay."""
+    counts = {"redriven": 0, "kept": 0}
+    while counts["redriven"] + counts["kept"] < limit:
+        batch = receive()
+        if not batch:
+            break
+        for receipt, body in batch:
+            try:
+                message = DeliveryMessage.model_validate_json(body)
+            except ValueError:
+                counts["kept"] += 1
+                continue
+            with contextlib.suppress(InvalidInput):  # being attempted: the queued copy is still worth sending
+                log.reopen(message.delivery_id, now)
+            enqueue([message.model_dump(mode="json")])
+            delete(receipt)
+            counts["redriven"] += 1
+    return counts
