@@ -51,6 +51,8 @@ Failure modes (per format; see ``configure``):
     ``increff_has_error``        increff events answer 200 ``{"hasError": true, "errorMessage"}``;
     ``unicommerce_unsuccessful`` unicommerce shipments answer 200 ``{"successful": false, "errors": [...]}``.
 Order for an event: delay, down, fail_next, status, auth/signature, body is JSON, business error, success.
+Failures answer in the format's own error shape (Shipper ``metadata.errors``, Increff ``hasError``,
+Unicommerce ``successful: false`` / ``status: FAILED``, standard ``{"error"}``) with ``error_message``.
 
 Control API (JSON, no auth):
     ``GET  /_demo/health``                          ``{"ok": true}``
@@ -238,15 +240,15 @@ def _string(value: Any, name: str, allow_empty: bool = False) -> str:
     return value
 
 
-def secret_key(secret: str) -> bytes:
+def secret_key(secret: str, name: str = "secret") -> bytes:
     """The HMAC key of a Standard Webhooks secret: the base64-decoded part after ``whsec_``."""
     encoded = secret.removeprefix("whsec_")
     try:
         key = base64.b64decode(encoded + "==")  # like the reference library: tolerate missing padding
     except (binascii.Error, ValueError):
-        raise DemoReceiverError("secret must be whsec_ followed by base64", "secret") from None
+        raise DemoReceiverError(f"{name} must be whsec_ followed by base64", name) from None
     if not key:
-        raise DemoReceiverError("secret must not be empty", "secret")
+        raise DemoReceiverError(f"{name} must not be empty", name)
     return key
 
 
@@ -288,7 +290,7 @@ def _apply(fmt: str, current: _Settings, changes: Mapping[str, Any]) -> _Setting
             case "password":
                 new.password = _string(value, name, allow_empty=True)
             case "secret":
-                secret_key(_string(value, name))
+                secret_key(_string(value, name), name)
                 new.secret = value
     if fmt == "increff" and new.auth_mode == "static" and not new.static_headers:
         raise DemoReceiverError("increff: auth_mode static needs static_headers", "increff.static_headers")
@@ -755,7 +757,7 @@ class DemoReceiver:
         if draft.kind == "event" and settings.delay_ms and self._stopping.wait(settings.delay_ms / 1000):
             return DemoResponse(0, no_reply=True)  # shutting down
         if settings.down:
-            return self._finish(draft, 503, "failed", "down")
+            return self._finish(draft, 503, "failed", f"{settings.error_message} (down)")
         if draft.kind == "unknown":
             return self._finish(draft, 404, "rejected", f"no route for {method} {draft.path}")
         if draft.kind == "credential":
@@ -772,13 +774,14 @@ class DemoReceiver:
         fmt = draft.fmt
         with self._lock:  # failure modes are decided (and fail_next consumed) atomically
             settings = self._settings[fmt]
+            message = settings.error_message
             if settings.down:
-                return self._finish(draft, 503, "failed", "down")
+                return self._finish(draft, 503, "failed", f"{message} (down)")
             if settings.fail_next > 0:
                 settings.fail_next -= 1
-                return self._finish(draft, 500, "failed", f"fail_next ({settings.fail_next} left)")
+                return self._finish(draft, 500, "failed", f"{message} (fail_next, {settings.fail_next} left)")
             if settings.status is not None:
-                return self._finish(draft, settings.status, "failed", f"status {settings.status}")
+                return self._finish(draft, settings.status, "failed", f"{message} (status {settings.status})")
             settings = settings.copy()
         refusal = self._authenticate(draft, settings)
         if refusal is not None:
@@ -834,9 +837,9 @@ class DemoReceiver:
                     return self._finish(draft, 401, "rejected", reason)
         elif draft.fmt == "unicommerce":
             scheme, _, token = draft.headers.get("authorization", "").strip().partition(" ")
-            token = token.strip()
+            token = token.strip() if scheme.lower() == "bearer" else ""
             with self._lock:
-                expiry = self._uc_tokens.get(token) if scheme.lower() == "bearer" and token else None
+                expiry = self._uc_tokens.get(token) if token else None
                 expired = expiry is not None and expiry <= self._clock()
             draft.verified = expiry is not None and not expired
             if not draft.verified:
