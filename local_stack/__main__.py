@@ -106,6 +106,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-wms-simulator", action="store_true", help="do not run the WMS simulator")
     parser.add_argument(
+        "--no-demo-receiver", action="store_true", help="do not run the demo callback receiver (and register no demo endpoints)"
+    )
+    parser.add_argument(
         "--wms-clock-ms",
         type=int,
         default=int(os.environ.get("HUB_WMS_CLOCK_MS", "10000")),
@@ -137,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         pumps=not args.no_pumps,
         schedule_seconds=args.poll_seconds if args.poll_seconds is not None else _default_schedule_seconds(),
         wms_simulator=not args.no_wms_simulator,
+        demo_receiver=not args.no_demo_receiver,
         wms_clock_ms=max(0, args.wms_clock_ms),
     )
 

@@ -42,6 +42,7 @@ from local_stack.template import (
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
 
+    from local_stack.demo_receiver import DemoReceiver
     from local_stack.wms_simulator import WmsSimulator
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class StackOptions:
     schedule_seconds: float | None = None  # fire every schedule this often instead of its own rate
     wms_simulator: bool = True  # run the WMS simulator as the demo tenant's warehouse
     wms_clock_ms: int = 10_000  # the simulator moves every open order one step this often (0: only on command)
+    demo_receiver: bool = True  # run the demo callback receiver with one endpoint per format for the demo tenant
 
 
 def merge_environments(specs: list[FunctionSpec]) -> dict[str, str]:
@@ -136,6 +138,7 @@ class LocalStack:
         self.moto: ThreadedMotoServer | None = None
         self.pumps: Pumps | None = None
         self.simulator: WmsSimulator | None = None
+        self.receiver: DemoReceiver | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.resources = LocalResources()
         self.endpoint: str | None = None
@@ -204,6 +207,7 @@ class LocalStack:
         if self.options.seed_demo_tenant:
             api_key = self._seed_demo_tenant(function_env)
         simulator_info = self._start_wms_simulator() if self.options.wms_simulator and api_key else {}
+        receiver_info = self._start_demo_receiver() if self.options.demo_receiver and api_key else {}
 
         self.gateway.start()
         pumps: list[str] = []
@@ -231,6 +235,7 @@ class LocalStack:
             "schedule_seconds": self.options.schedule_seconds,
             "pid": os.getpid(),
             **simulator_info,
+            **receiver_info,
         }
         write_json_atomically(self.state_file, self.info)
         for spec in specs:
@@ -300,6 +305,76 @@ class LocalStack:
             },
         }
 
+    def _start_demo_receiver(self) -> dict[str, Any]:
+        """The demo tenant's client: one receiver playing all four formats, one endpoint per format.
+
+        The standard endpoint requires valid signatures, Increff credentials come from its Get
+        Credential URL after a 401, Unicommerce tokens from its token route: every auth path runs.
+        """
+        import secrets
+
+        from local_stack.demo_receiver import DemoReceiver
+        from order_hub import wiring
+        from order_hub.adapters.secrets import endpoint_secret_name
+        from order_hub.rendering.callbacks.standard import new_secret
+        from order_hub.services.endpoints import register_endpoint
+
+        standard_secret = new_secret()
+        pos_user, pos_password = "demo-pos", f"pos-{secrets.token_hex(8)}"
+        receiver = DemoReceiver(
+            port=0,
+            standard_secret=standard_secret,
+            unicommerce_username=pos_user,
+            unicommerce_password=pos_password,
+            increff_auth_mode="dynamic",
+        )
+        receiver.start()
+        self.receiver = receiver
+        receiver.configure("standard", require_signature=True)
+        urls = receiver.endpoint_urls()
+        warehouses = {warehouse: f"LOC-{warehouse}" for warehouse in DEMO_WAREHOUSES}
+        channels = {platform: platform.lower() for platform in ("LAZADA", "SHOPEE", "TOKOPEDIA", "TIKTOK", "SHOPIFY", "ERP")}
+        common = (
+            wiring.tenant_directory(),
+            wiring.endpoint_registry(),
+            self.put_secret,
+            endpoint_secret_name,
+            wiring.url_policy(),
+        )
+        endpoints: dict[str, dict[str, Any]] = {
+            "demo-shipper": {"format": "shipper", "url": urls["shipper"]},
+            "demo-increff": {
+                "format": "increff",
+                "url": urls["increff"],
+                "auth": "increff_credential",
+                "credential_url": receiver.increff_credential_url,
+                "settings": {
+                    "partner_code": "DEMO-PARTNER",
+                    "partner_location_code": "1",
+                    "location_codes": warehouses,
+                    "channel_names": channels,
+                },
+            },
+            "demo-unicommerce": {
+                "format": "unicommerce",
+                "url": urls["unicommerce"],
+                "username": pos_user,
+                "password": pos_password,
+                "settings": {"facility_codes": {w: f"FAC-{w}" for w in DEMO_WAREHOUSES}, "channel_codes": channels},
+            },
+            "demo-standard": {"format": "standard", "url": urls["standard"], "signing_secret": standard_secret},
+        }
+        for endpoint_id, spec in endpoints.items():
+            register_endpoint(*common, tenant_id=DEMO_TENANT_ID, endpoint_id=endpoint_id, **spec)
+        return {
+            "demo_receiver": {
+                "url": receiver.url,
+                "endpoints": {endpoint_id: spec["url"] for endpoint_id, spec in endpoints.items()},
+                "standard_secret": standard_secret,
+                "unicommerce": {"username": pos_user, "password": pos_password},
+            }
+        }
+
     def put_secret(self, name: str, value: dict[str, Any]) -> str:
         """Store ``value`` as JSON in Secrets Manager (moto) under ``name``, creating or replacing
         it; return the secret's ARN. Works once moto runs (from inside ``start()`` on)."""
@@ -323,6 +398,9 @@ class LocalStack:
         if self.simulator is not None:
             self._timed("WMS simulator", self.simulator.stop)
             self.simulator = None
+        if self.receiver is not None:
+            self._timed("demo receiver", self.receiver.stop)
+            self.receiver = None
         if self.gateway is not None:
             self._timed("API gateway", self.gateway.stop)
             self.gateway = None
@@ -355,6 +433,14 @@ def banner(info: dict[str, Any]) -> str:
         *(
             [f"  WMS sim      {info['wms_simulator']['url']}  (control: /_sim/orders, /_sim/faults, /_sim/webhooks)"]
             if info.get("wms_simulator")
+            else []
+        ),
+        *(
+            [
+                f"  callbacks    {info['demo_receiver']['url']}  (demo receiver: /_demo/received, /_demo/stats, /_demo/config)",
+                f"               endpoints {', '.join(info['demo_receiver']['endpoints'])}",
+            ]
+            if info.get("demo_receiver")
             else []
         ),
         f"  AWS endpoint {info['aws_endpoint_url']}  ({info['region']}, in-memory, lost on exit)",

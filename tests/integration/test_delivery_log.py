@@ -86,7 +86,7 @@ def test_problems_index_holds_only_retrying_and_failed_deliveries(tables: dict[s
         claim = log.claim(_delivery(n, at=T0 + timedelta(minutes=n)), T0, lease_seconds=60)
         assert claim.delivery is not None
         done = claim.delivery.model_copy(update={"status": status, "updated_at": T0 + timedelta(minutes=n)})
-        log.finish(done, Attempt(n=1, at=T0, outcome="retry" if status == "retrying" else status, status_code=500))  # type: ignore[arg-type]
+        log.finish(done, Attempt(n=1, at=T0, outcome="retry" if status == "retrying" else status, status_code=500))
 
     problems = log.list_problems("acme", limit=10)
     since = log.list_for_endpoint("acme", "erp", T0 + timedelta(minutes=2), limit=10)

@@ -32,7 +32,7 @@ _AUTH_FOR_FORMAT: dict[str, set[str]] = {
     "unicommerce": {"unicommerce_token"},
     "standard": {"standard_webhooks"},
 }
-SecretWriter = Callable[[str, dict[str, Any]], None]
+SecretWriter = Callable[[str, dict[str, Any]], object]
 
 
 def _now() -> datetime:

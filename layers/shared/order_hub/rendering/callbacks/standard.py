@@ -1,0 +1,111 @@
+"""``standard`` format: a generic JSON event signed per Standard Webhooks (https://www.standardwebhooks.com).
+
+Every hub event is sent. Body::
+
+    {"type": "<event type>", "timestamp": "<event time, ISO 8601 UTC>",
+     "data": {"event_id", "seq", "source", "previous_status", "tenant_id", "warehouse_id",
+              "order_no", "status", "order": <the OMS detail view>}}
+
+``data.order`` is exactly the ``data`` of the hub's OMS detail response
+(``GET .../outbound/oms/{order_no}``, i.e. ``{"outbound": {...}}``), so a client reads one shape
+from the API and from its webhooks. ``timestamp`` has milliseconds and a ``Z``.
+
+``kind`` is the event type; ``dedupe_key`` is the event id. The sender sets the ``webhook-id``
+header itself (the delivery id) and signs with ``sign``: ``webhook-signature`` =
+``v1,<base64 HMAC-SHA256(key, "<msg_id>.<timestamp>.<body>")>``, where the key is the
+base64-decoded part of the ``whsec_`` secret. ``new_secret`` makes a ``whsec_`` secret of 32 random
+bytes.
+
+Receiver answers (design §4): 2xx -> delivered; 410 -> failed ("gone": the worker disables the
+endpoint); 3xx -> failed (redirects are not followed); other 4xx except 408, 409, 425 and 429 ->
+failed; anything else (408/409/425/429, 5xx, 1xx) -> retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import UTC
+from decimal import Decimal
+from typing import Any
+
+from order_hub.models.endpoints import Endpoint
+from order_hub.models.order import OrderEvent
+from order_hub.rendering.callbacks.base import Rendered, Verdict, number
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+
+
+def emits(event: OrderEvent) -> bool:
+    return True
+
+
+def render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
+    from order_hub.rendering.shipper import oms_detail
+
+    order = event.order
+    at = event.at.astimezone(UTC)
+    body: dict[str, Any] = {
+        "type": event.type,
+        "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z",
+        "data": {
+            "event_id": event.event_id,
+            "seq": event.seq,
+            "source": event.source,
+            "previous_status": event.previous_status.value if event.previous_status is not None else None,
+            "tenant_id": event.tenant_id,
+            "warehouse_id": event.warehouse_id,
+            "order_no": event.order_no,
+            "status": order.status.value,
+            "order": _plain(oms_detail(order)),
+        },
+    }
+    return Rendered(body=body, kind=event.type, dedupe_key=event.event_id)
+
+
+def _plain(value: Any) -> Any:
+    """The detail view holds ``Decimal`` amounts: JSON numbers instead (``json.dumps`` refuses Decimal)."""
+    if isinstance(value, Decimal):
+        return number(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _key(secret: str) -> bytes:
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    key = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+    if not key:
+        raise ValueError("empty webhook secret")
+    return key
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header value for one message."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
+
+
+def judge(status_code: int, body: str) -> Verdict:
+    snippet = " ".join(body.split())[:200]
+    detail = f"HTTP {status_code}: {snippet}" if snippet else f"HTTP {status_code}"
+    if 200 <= status_code < 300:
+        return Verdict("delivered", f"HTTP {status_code}")
+    if status_code == 410:
+        return Verdict("failed", f"gone ({detail}): the receiver asked to stop sending")
+    if 300 <= status_code < 400:
+        return Verdict("failed", f"redirect not followed ({detail})")
+    if 400 <= status_code < 500 and status_code not in RETRYABLE_4XX:
+        return Verdict("failed", detail)
+    return Verdict("retry", detail)

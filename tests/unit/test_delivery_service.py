@@ -1,0 +1,329 @@
+"""Delivery fan-out, attempts, retries, permanent failures, ordering and concurrency (in-memory fakes)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from order_hub.errors import InvalidInput
+from order_hub.models.api import CreateOrderRequest
+from order_hub.models.endpoints import Delivery, Endpoint
+from order_hub.models.order import OrderEvent
+from order_hub.ports import SendResult
+from order_hub.rendering.callbacks.base import Rendered
+from order_hub.services import orders
+from order_hub.services.delivery import DeliveryMessage, Worker, attempt_batch, plan_deliveries
+from order_hub.services.endpoints import EndpointCache
+from order_hub.services.replays import redrive_dead_letters, replay_delivery, replay_endpoint
+from order_hub.services.tenants import create_tenant
+from tests.fakes import (
+    InMemoryDeliveryLog,
+    InMemoryEndpointRegistry,
+    InMemoryOrderRepository,
+    InMemoryTenantDirectory,
+    ScriptedSender,
+)
+from tests.payloads import order_body
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+def _endpoint(endpoint_id: str = "erp", fmt: str = "standard", **extra: object) -> Endpoint:
+    return Endpoint.model_validate(
+        {
+            "tenant_id": "acme",
+            "endpoint_id": endpoint_id,
+            "url": f"https://{endpoint_id}.example.com/hook",
+            "format": fmt,
+            "created_at": T0,
+            "updated_at": T0,
+            **extra,
+        }
+    )
+
+
+def _event(order_no: str = "SO-1", seq_bump: int = 0) -> OrderEvent:
+    directory = InMemoryTenantDirectory()
+    tenant = create_tenant(directory, "acme", "Acme", ["WH-TGR04"])
+    repo = InMemoryOrderRepository()
+    orders.create_order(tenant, CreateOrderRequest.model_validate(order_body(so_number=order_no)), repo)
+    event = repo.events[-1]
+    return event.model_copy(update={"seq": event.seq + seq_bump, "event_id": f"{event.event_id}-{seq_bump}"})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Hub:
+    def __init__(self, *results: SendResult, endpoints: list[Endpoint] | None = None) -> None:
+        self.log = InMemoryDeliveryLog()
+        self.sender = ScriptedSender(*results)
+        self.endpoints = {e.endpoint_id: e for e in endpoints or [_endpoint()]}
+        self.disabled: list[tuple[str, str]] = []
+        self.clock = Clock()
+        self.worker = Worker(
+            log=self.log,
+            sender=self.sender,
+            endpoint_of=lambda tenant, endpoint_id: self.endpoints.get(endpoint_id),
+            disable_endpoint=lambda endpoint, reason: self.disabled.append((endpoint.endpoint_id, reason)),
+            retry_schedule=SCHEDULE,
+            now=self.clock,
+        )
+
+    def message(self, event: OrderEvent, endpoint_id: str = "erp") -> DeliveryMessage:
+        [message] = plan_deliveries(event, [self.endpoints[endpoint_id]])
+        return message
+
+
+def test_plan_matches_enabled_endpoints_their_event_filter_and_what_the_format_emits() -> None:
+    event = _event()
+    endpoints = [
+        _endpoint("all"),
+        _endpoint("only-shipped", events=["order.shipped"]),
+        _endpoint("created", events=["order.created"]),
+        _endpoint("off", enabled=False),
+        _endpoint("pos", fmt="unicommerce"),  # Unicommerce only hears about dispatches
+    ]
+
+    planned = plan_deliveries(event, endpoints)
+
+    assert [m.endpoint_id for m in planned] == ["all", "created"]
+    assert planned[0].delivery_id == f"{event.event_id}.all"  # deterministic: event id + endpoint id
+    assert plan_deliveries(event, endpoints) == planned  # a redelivered stream record plans the same ids
+
+
+def test_a_delivered_callback_is_logged_and_never_sent_twice() -> None:
+    hub = Hub(SendResult(status_code=204, latency_ms=12))
+    event = _event()
+    message = hub.message(event)
+
+    first = hub.worker.attempt(message, event)
+    duplicate = hub.worker.attempt(message, event)  # the same message again (stream or SQS redelivery)
+
+    assert (first.action, first.outcome) == ("ack", "delivered")
+    assert (duplicate.action, duplicate.outcome) == ("ack", "duplicate")
+    assert len(hub.sender.sent) == 1
+    record = hub.log.get(message.delivery_id)
+    assert record is not None and record.status == "delivered" and record.delivered_at == T0
+    assert [(a.n, a.status_code, a.latency_ms) for a in record.attempts] == [(1, 204, 12)]
+
+
+def test_failures_follow_the_retry_schedule_then_go_to_the_dlq() -> None:
+    hub = Hub(SendResult(status_code=503, body="down"))
+    event = _event()
+    message = hub.message(event)
+    steps = []
+    for _ in range(len(SCHEDULE) + 1):
+        step = hub.worker.attempt(message, event)
+        steps.append(step)
+        hub.clock.now += timedelta(seconds=step.delay or 1)
+
+    assert [s.delay for s in steps[:-1]] == list(SCHEDULE)
+    assert all(s.action == "retry" for s in steps[:-1])
+    assert steps[-1].action == "dead" and "the last" in steps[-1].reason
+    record = hub.log.get(message.delivery_id)
+    assert record is not None and record.status == "failed" and len(record.attempts) == 8
+    assert record.attempts[0].response == "down" and record.attempts[0].outcome == "retry"
+    assert hub.worker.attempt(message, event).outcome == "duplicate"  # failed for good: not attempted again
+
+
+def test_recovery_after_retries_keeps_the_same_delivery_id() -> None:
+    hub = Hub(SendResult(status_code=500), SendResult(status_code=500), SendResult(status_code=200))
+    event = _event()
+    message = hub.message(event)
+
+    outcomes = [hub.worker.attempt(message, event).outcome for _ in range(3)]
+
+    assert outcomes == ["retry", "retry", "delivered"]
+    assert {delivery_id for _, _, delivery_id in hub.sender.sent} == {message.delivery_id}
+
+
+def test_an_attempt_in_flight_elsewhere_defers_instead_of_dropping_the_message() -> None:
+    hub = Hub()
+    event = _event()
+    message = hub.message(event)
+    hub.log.claim(Delivery(**message.model_dump(), created_at=T0, updated_at=T0), T0, lease_seconds=60)  # another worker
+
+    step = hub.worker.attempt(message, event)
+
+    assert (step.action, step.outcome) == ("retry", "deferred") and step.delay > 0
+    assert hub.sender.sent == []
+
+
+def test_gone_disables_a_standard_endpoint_and_fails_the_delivery() -> None:
+    hub = Hub(SendResult(status_code=410))
+    event = _event()
+
+    step = hub.worker.attempt(hub.message(event), event)
+
+    assert step.action == "dead" and step.reason.startswith("gone")
+    assert [endpoint_id for endpoint_id, _ in hub.disabled] == ["erp"]
+
+
+def test_a_permanent_client_error_is_not_retried_but_a_429_is() -> None:
+    hub = Hub(SendResult(status_code=400), endpoints=[_endpoint()])
+    event = _event()
+    assert hub.worker.attempt(hub.message(event), event).action == "dead"
+
+    hub = Hub(SendResult(status_code=429))
+    assert hub.worker.attempt(hub.message(event), event).action == "retry"
+
+
+def test_missing_vendor_fields_fail_for_good_without_sending() -> None:
+    hub = Hub(endpoints=[_endpoint("omni", fmt="increff")])
+    event = _event()
+
+    step = hub.worker.attempt(hub.message(event, "omni"), event)
+
+    assert step.action == "dead" and "partner_code" in step.reason
+    assert hub.sender.sent == []
+
+
+def test_disabled_or_deleted_endpoints_skip_the_delivery() -> None:
+    hub = Hub()
+    event = _event()
+    message = hub.message(event)
+    hub.endpoints["erp"] = hub.endpoints["erp"].model_copy(update={"enabled": False, "disabled_reason": "by ops"})
+
+    step = hub.worker.attempt(message, event)
+
+    assert (step.action, step.outcome) == ("ack", "skipped") and "by ops" in step.reason
+    record = hub.log.get(message.delivery_id)
+    assert record is not None and record.status == "skipped"
+    assert hub.sender.sent == []
+
+
+def test_an_expired_event_or_a_refused_address_fails_for_good() -> None:
+    hub = Hub(SendResult(refused=True, error="refused: 10.0.0.1 is a private address"))
+    event = _event()
+
+    assert hub.worker.attempt(hub.message(event), None).reason == "event expired from the outbox"
+    other = _event("SO-2")
+    step = hub.worker.attempt(hub.message(other), other)
+    assert step.action == "dead" and "private" in step.reason
+
+
+def test_rate_limited_endpoints_defer_without_spending_an_attempt() -> None:
+    hub = Hub(endpoints=[_endpoint(rate_limit_per_second=1)])
+    first, second = _event("SO-1"), _event("SO-2")
+
+    sent = hub.worker.attempt(hub.message(first), first)
+    held = hub.worker.attempt(hub.message(second), second)
+
+    assert sent.outcome == "delivered"
+    assert (held.action, held.outcome, held.delay) == ("retry", "deferred", 1)
+    assert hub.log.get(hub.message(second).delivery_id) is None  # no attempt recorded
+
+
+def test_a_batch_sends_to_different_endpoints_concurrently() -> None:
+    """Two endpoints' requests must be in flight at the same time (a barrier both must reach)."""
+    barrier = threading.Barrier(2, timeout=5)
+
+    class BarrierSender(ScriptedSender):
+        def send(self, endpoint: Endpoint, rendered: Rendered, delivery_id: str) -> SendResult:
+            barrier.wait()  # raises BrokenBarrierError if the other request is not in flight
+            return super().send(endpoint, rendered, delivery_id)
+
+    hub = Hub(endpoints=[_endpoint("a"), _endpoint("b")])
+    hub.worker.sender = BarrierSender(SendResult(status_code=200))
+    event = _event()
+    messages = {"m1": hub.message(event, "a"), "m2": hub.message(event, "b")}
+
+    steps = attempt_batch(hub.worker, messages, {m.event_key: event for m in messages.values()}, concurrency=10)
+
+    assert {k: s.outcome for k, s in steps.items()} == {"m1": "delivered", "m2": "delivered"}
+
+
+def test_an_orders_events_go_in_sequence_and_wait_behind_a_retry() -> None:
+    hub = Hub(SendResult(status_code=500), SendResult(status_code=200))
+    first, second, third = _event("SO-1"), _event("SO-1", 1), _event("SO-1", 2)
+    messages = {"m3": hub.message(third), "m1": hub.message(first), "m2": hub.message(second)}
+    events = {
+        m.event_key: e for m, e in ((hub.message(first), first), (hub.message(second), second), (hub.message(third), third))
+    }
+
+    steps = attempt_batch(hub.worker, messages, events, concurrency=10)
+
+    assert steps["m1"].outcome == "retry"
+    assert (steps["m2"].outcome, steps["m2"].delay) == ("deferred", SCHEDULE[0])
+    assert steps["m3"].outcome == "deferred"
+    assert [delivery_id for _, _, delivery_id in hub.sender.sent] == [hub.message(first).delivery_id]
+
+    hub.sender.results = [SendResult(status_code=200)]
+    again = attempt_batch(hub.worker, messages, events, concurrency=10)
+    assert [again[k].outcome for k in ("m1", "m2", "m3")] == ["delivered"] * 3
+    assert [d for _, _, d in hub.sender.sent][1:] == [hub.message(e).delivery_id for e in (first, second, third)]
+
+
+def test_replays_reopen_and_requeue_under_the_same_delivery_id() -> None:
+    hub = Hub(SendResult(status_code=400))
+    event = _event()
+    message = hub.message(event)
+    hub.worker.attempt(message, event)  # failed for good
+    queued: list[dict[str, object]] = []
+
+    reopened = replay_delivery(hub.log, queued.extend, message.delivery_id, T0)
+
+    assert reopened.status == "pending" and reopened.replays == 1
+    assert queued == [message.model_dump(mode="json")]
+    with pytest.raises(InvalidInput, match="no delivery"):
+        replay_delivery(hub.log, queued.extend, message.delivery_id, T0, tenant_id="rival")
+    hub.sender.results = [SendResult(status_code=200)]
+    assert hub.worker.attempt(message, event).outcome == "delivered"  # a fresh schedule, same id
+
+
+def test_replay_endpoint_since_a_time_picks_unfinished_deliveries() -> None:
+    hub = Hub(SendResult(status_code=400), SendResult(status_code=200))
+    failed, delivered = _event("SO-1"), _event("SO-2")
+    hub.worker.attempt(hub.message(failed), failed)
+    hub.worker.attempt(hub.message(delivered), delivered)
+    queued: list[dict[str, object]] = []
+
+    ids = replay_endpoint(hub.log, queued.extend, "acme", "erp", T0 - timedelta(hours=1), T0)
+    all_ids = replay_endpoint(hub.log, queued.extend, "acme", "erp", T0 - timedelta(hours=1), T0, include_delivered=True)
+
+    assert ids == [hub.message(failed).delivery_id]
+    assert all_ids == [hub.message(delivered).delivery_id]  # the failed one is queued (pending) already
+    assert replay_endpoint(hub.log, queued.extend, "acme", "erp", T0 + timedelta(hours=1), T0) == []
+
+
+def test_redrive_moves_dead_letters_back_and_keeps_unreadable_ones() -> None:
+    hub = Hub(SendResult(status_code=400))
+    event = _event()
+    message = hub.message(event)
+    hub.worker.attempt(message, event)
+    dlq = [("r1", message.model_dump_json()), ("r2", "not json")]
+    batches = [dlq, []]
+    queued: list[dict[str, object]] = []
+    deleted: list[str] = []
+
+    counts = redrive_dead_letters(hub.log, lambda: batches.pop(0), queued.extend, deleted.append, T0)
+
+    assert counts == {"redriven": 1, "kept": 1}
+    assert deleted == ["r1"] and queued == [message.model_dump(mode="json")]
+    record = hub.log.get(message.delivery_id)
+    assert record is not None and record.status == "pending"
+
+
+def test_endpoint_cache_reads_once_per_ttl_and_rereads_on_a_miss() -> None:
+    registry = InMemoryEndpointRegistry()
+    registry.put_endpoint(_endpoint("a"))
+    ticks = [0.0]
+    cache = EndpointCache(registry, ttl=30, clock=lambda: ticks[0])
+
+    cache.for_tenant("acme")
+    cache.for_tenant("acme")
+    assert registry.reads == 1
+    registry.put_endpoint(_endpoint("b"))
+    assert cache.get("acme", "b") is not None and registry.reads == 2  # a miss re-reads once
+    ticks[0] = 31
+    cache.for_tenant("acme")
+    assert registry.reads == 3
