@@ -227,6 +227,7 @@ class InMemoryDeliveryLog:
         self.records: dict[str, Delivery] = {}
         self.leases: dict[str, float] = {}
         self.tokens: dict[tuple[str, int], int] = {}
+        self.counters: dict[str, int] = {}
 
     def claim(self, delivery: Delivery, now: datetime, lease_seconds: int) -> Claim:
         current = self.records.get(delivery.delivery_id)
@@ -267,6 +268,11 @@ class InMemoryDeliveryLog:
         )
         self.records[delivery_id] = reopened
         return reopened
+
+    def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
+        first = self.counters.get(endpoint_key, 0) + 1
+        self.counters[endpoint_key] = first + count - 1
+        return first
 
     def take_token(self, endpoint_key: str, limit_per_second: int, now: datetime) -> bool:
         key = (endpoint_key, int(now.timestamp()))

@@ -44,7 +44,9 @@ def handle_record(record: DynamoDBRecord) -> None:
         }
         send_json(load(WorkerSettings).WMS_FORWARD_QUEUE_URL, [message])
         metrics.add_metric(name="WmsForwardsEnqueued", unit="Count", value=1)
-    deliveries = plan_deliveries(event, wiring.endpoint_cache().for_tenant(event.tenant_id))
+    deliveries = plan_deliveries(
+        event, wiring.endpoint_cache().for_tenant(event.tenant_id), wiring.delivery_log().allocate_message_ids
+    )
     if deliveries:
         send_json(load(DeliverySettings).DELIVERY_QUEUE_URL, [d.model_dump(mode="json") for d in deliveries])
         metrics.add_metric(name="DeliveriesEnqueued", unit="Count", value=len(deliveries))

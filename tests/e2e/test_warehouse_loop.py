@@ -10,68 +10,14 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.payloads import cancel_body, order_body
-
-OMS = "/v3/fulfillment/outbound/oms"
-WH = "WH-TGR04"
-WAIT_SECONDS = 30
-
-
-class Hub:
-    def __init__(self, stack: dict[str, Any]) -> None:
-        self.stack = stack
-        self.http = requests.Session()
-        self.sim_url = stack["wms_simulator"]["url"]
-
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"x-api-key": self.stack["api_key"], **kwargs.pop("headers", {})}
-        return self.http.request(method, self.stack["api_url"] + path, headers=headers, timeout=30, **kwargs)
-
-    def sim(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.http.request(method, self.sim_url + path, json=body, timeout=30)
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def create(self, **overrides: Any) -> str:
-        so_number = f"E2E-{uuid.uuid4().hex[:10].upper()}"
-        response = self.api("POST", OMS, json=order_body(so_number=so_number, **overrides))
-        assert response.status_code == 200, response.text
-        return so_number
-
-    def detail(self, so_number: str) -> dict[str, Any]:
-        response = self.api("GET", f"/v3/fulfillment/warehouse/{WH}/outbound/oms/{so_number}")
-        assert response.status_code == 200, response.text
-        outbound: dict[str, Any] = response.json()["data"]["outbound"]
-        return outbound
-
-    def wait_for(self, so_number: str, check: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
-        deadline = time.monotonic() + WAIT_SECONDS
-        detail = self.detail(so_number)
-        while not check(detail):
-            if time.monotonic() > deadline:
-                pytest.fail(f"{so_number}: not {what} after {WAIT_SECONDS} s; last seen {json.dumps(detail)[:1500]}")
-            time.sleep(0.25)
-            detail = self.detail(so_number)
-        return detail
-
-    def wms_orders(self, so_number: str) -> list[dict[str, Any]]:
-        return [o for o in self.sim("GET", "/_sim/orders")["orders"] if o["order_no"] == so_number]
-
-    def advance(self, so_number: str, to: str, **extra: Any) -> None:
-        self.sim("POST", f"/_sim/orders/{WH}/{so_number}/advance", {"to": to, **extra})
-
-    def forwarded(self, so_number: str) -> dict[str, Any]:
-        return self.wait_for(
-            so_number, lambda d: d["so_status"] == "CREATED" and d["forward"]["state"] == "forwarded", "forwarded"
-        )
+from tests.e2e.client import OMS, WH, Hub
+from tests.payloads import cancel_body
 
 
 @pytest.fixture

@@ -148,6 +148,9 @@ class DeliveryLog(Protocol):
     def take_token(self, endpoint_key: str, limit_per_second: int, now: datetime) -> bool:
         """One send under an endpoint's rate limit (a counter per second); False when it is spent."""
 
+    def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
+        """Reserve ``count`` consecutive message ids of an endpoint's counter; returns the first."""
+
 
 class SendResult(BaseModel):
     """What happened to one HTTP request to an endpoint."""

@@ -7,6 +7,7 @@ Deliveries table (pk/sk):
   its attempt log. ``gsi1*`` (index ``by_endpoint``): per endpoint by creation time (replays);
   ``gsi2*`` (index ``by_problem``, sparse): per tenant, only while retrying or failed.
 - rate counter: ``RATE#<endpoint>#<epoch second>`` / ``RATE`` (expires after a minute).
+- message id counter: ``COUNTER#<endpoint>`` / ``MESSAGE_ID`` (Increff ``messageId``s).
 """
 
 from __future__ import annotations
@@ -228,6 +229,16 @@ class DynamoDeliveryLog(_DynamoAdapter):
         except self.client.exceptions.ConditionalCheckFailedException as error:
             raise InvalidInput(f"delivery '{delivery_id}' is being attempted right now; replay it later") from error
         return reopened
+
+    def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
+        response = self.client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"COUNTER#{endpoint_key}"}, "sk": {"S": "MESSAGE_ID"}},
+            UpdateExpression="ADD n :count",
+            ExpressionAttributeValues={":count": {"N": str(count)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["n"]["N"]) - count + 1
 
     def take_token(self, endpoint_key: str, limit_per_second: int, now: datetime) -> bool:
         second = _epoch(now)

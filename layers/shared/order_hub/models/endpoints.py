@@ -83,6 +83,9 @@ class Delivery(Stored):
     warehouse_id: str
     order_no: str
     seq: int
+    message_id: int | None = Field(
+        default=None, description="Increff messageId: from the endpoint's counter, kept across retries"
+    )
     status: DeliveryStatus = "pending"
     attempt_count: int = 0
     attempt_base: int = Field(default=0, description="attempt_count when last replayed: the retry schedule restarts there")

@@ -40,15 +40,28 @@ class DeliveryMessage(Stored):
     warehouse_id: str
     order_no: str
     seq: int
+    message_id: int | None = None
 
     @property
     def event_key(self) -> tuple[str, str, str, int]:
         return (self.tenant_id, self.warehouse_id, self.order_no, self.seq)
 
 
-def plan_deliveries(event: OrderEvent, endpoints: list[Endpoint]) -> list[DeliveryMessage]:
-    """One message per enabled endpoint that subscribes to the event and whose format emits it."""
-    return [
+NUMBERED_FORMATS = frozenset({"increff"})
+"""Formats whose receivers dedupe on a number unique per endpoint (Increff ``messageId``, a Long)."""
+
+
+def plan_deliveries(
+    event: OrderEvent, endpoints: list[Endpoint], allocate: Callable[[str, int], int] | None = None
+) -> list[DeliveryMessage]:
+    """One message per enabled endpoint that subscribes to the event and whose format emits it.
+
+    Increff endpoints get a ``message_id`` from the endpoint's counter (``allocate``): the
+    dispatcher reads an order's events in order, so the ids grow with the order's events, and
+    they are unique across orders. The delivery record keeps the first id it saw, so a stream
+    redelivery (which allocates again) never changes the id a receiver sees.
+    """
+    planned = [
         DeliveryMessage(
             delivery_id=delivery_id_for(event.event_id, endpoint.endpoint_id),
             tenant_id=event.tenant_id,
@@ -61,6 +74,15 @@ def plan_deliveries(event: OrderEvent, endpoints: list[Endpoint]) -> list[Delive
         )
         for endpoint in endpoints
         if endpoint.wants(event.type) and callbacks.emits(endpoint.format, event)
+    ]
+    if allocate is None:
+        return planned
+    formats = {endpoint.endpoint_id: endpoint.format for endpoint in endpoints}
+    return [
+        m.model_copy(update={"message_id": allocate(f"{m.tenant_id}#{m.endpoint_id}", 1)})
+        if formats[m.endpoint_id] in NUMBERED_FORMATS
+        else m
+        for m in planned
     ]
 
 
@@ -112,6 +134,7 @@ class Worker:
             warehouse_id=message.warehouse_id,
             order_no=message.order_no,
             seq=message.seq,
+            message_id=message.message_id,
             created_at=now,
             updated_at=now,
         )
@@ -137,7 +160,7 @@ class Worker:
         if event is None:
             return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason="event expired from the outbox"))
         try:
-            rendered = callbacks.render(endpoint, event)
+            rendered = callbacks.render(endpoint, event, message_id=delivery.message_id)
         except MissingField as error:
             return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason=str(error)))
         result = self.sender.send(endpoint, rendered, delivery.delivery_id)

@@ -29,6 +29,7 @@ def message_for(delivery: Delivery) -> DeliveryMessage:
         warehouse_id=delivery.warehouse_id,
         order_no=delivery.order_no,
         seq=delivery.seq,
+        message_id=delivery.message_id,
     )
 
 

@@ -2,9 +2,10 @@
 receiver's answer is judged. Pure functions (no I/O): the delivery adapter does HTTP and auth.
 
 - ``emits(format, event)``: does the format send anything for this event (cheap; used by the dispatcher)
-- ``render(endpoint, event)``: the request body (and path suffix, dedupe key); raises ``MissingField``
-  when a required value is in neither the order's extension fields nor the endpoint's settings,
-  ``ValueError`` for an event the format does not send
+- ``render(endpoint, event, message_id=None)``: the request body (and path suffix, dedupe key); raises
+  ``MissingField`` when a required value is in neither the order's extension fields nor the endpoint's
+  settings, ``ValueError`` for an event the format does not send. ``message_id`` is the delivery's
+  number from the endpoint's counter (Increff's ``messageId``; the other formats ignore it)
 - ``judge(format, status_code, body)``: delivered, retry, or failed for good
 
 What each format emits (details in each module's docstring):
@@ -35,7 +36,7 @@ __all__ = ["MissingField", "Rendered", "Verdict", "emits", "judge", "render"]
 class _Format(Protocol):
     def emits(self, event: OrderEvent) -> bool: ...
 
-    def render(self, endpoint: Endpoint, event: OrderEvent) -> Rendered: ...
+    def render(self, endpoint: Endpoint, event: OrderEvent, message_id: int | None = None) -> Rendered: ...
 
     def judge(self, status_code: int, body: str) -> Verdict: ...
 
@@ -64,8 +65,8 @@ def emits(format: EndpointFormat, event: OrderEvent) -> bool:
     return _format(format).emits(event)
 
 
-def render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
-    return _format(endpoint.format).render(endpoint, event)
+def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None) -> Rendered:
+    return _format(endpoint.format).render(endpoint, event, message_id)
 
 
 def judge(format: EndpointFormat, status_code: int, body: str) -> Verdict:

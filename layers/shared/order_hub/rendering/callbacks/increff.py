@@ -13,8 +13,11 @@ Event types (``EVENT_TYPES``, hub event -> rule on the order):
 
 Choices where the seed is ambiguous or silent:
 
-- ``messageId`` = ``event.seq`` (Long, monotonic per order, the same on every retry);
-  ``dedupe_key`` = ``str(messageId)``.
+- ``messageId`` (a Long; ``dedupe_key`` = ``str(messageId)``) = the ``message_id`` the delivery worker
+  passes: a number from the endpoint's counter, allocated by the dispatcher and kept by the delivery
+  record, so it is unique across orders, grows with an order's events and stays the same on every
+  retry. Without one it falls back to ``event.seq``, which is only unique per order: a receiver that
+  dedupes ``messageId`` across orders (Increff's definition) would drop other orders' postings.
 - ``orderTime`` / ``eventTime`` / ``generatedInvoiceDate``: ISO 8601 in UTC with milliseconds and
   offset, like every sample (``2020-10-16T20:22:28.000+00:00``), not the "UNIX" of the table. The
   invoice has a date only: it is sent as midnight UTC.
@@ -184,16 +187,22 @@ class _Resolver:
         for candidate in candidates:
             if candidate:
                 return candidate
-        self.missing.append(name)
+        self.add(name)
         return ""
 
+    def add(self, name: str) -> None:
+        if name not in self.missing:
+            self.missing.append(name)
 
-def render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
+
+def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None) -> Rendered:
+    """The posting; ``messageId`` is ``message_id`` (the delivery's number), else the event's ``seq``."""
     kind = event_type(event)
     if kind is None:
         raise ValueError(f"the increff format sends nothing for {event.type} (order status {event.order.status.value})")
     order, settings = event.order, endpoint.settings
     ext = order.ext or _NO_EXT
+    message = event.seq if message_id is None else message_id
     need = _Resolver()
     partner_code = need.first("settings.partner_code", ext.partner_code, settings.partner_code)
     partner_location_code = need.first(
@@ -227,7 +236,7 @@ def render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
             "channelName": channel_name,
             "orderTime": iso_offset(order.order_time),
             "orderType": ORDER_TYPES.get(order.order_type, order.order_type),
-            "messageId": event.seq,
+            "messageId": message,
             "paymentMethod": PAYMENT_METHODS[order.payment.method],
             "eventType": kind,
             "eventTime": iso_offset(event.at),
@@ -235,7 +244,7 @@ def render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
             "shippingCharges": number(order.payment.buyer_paid_shipping_fee),
         }
     )
-    channel_type = (ext.channel_type) or settings.channel_type
+    channel_type = ext.channel_type or settings.channel_type
     if channel_type:
         body["channelType"] = channel_type
     body.update(
@@ -250,7 +259,7 @@ def render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
     _too_long(body, "", too_long)
     if too_long:
         raise TooLong(too_long)
-    return Rendered(body=body, kind=kind, dedupe_key=str(event.seq))
+    return Rendered(body=body, kind=kind, dedupe_key=str(message))
 
 
 def _cancelled_quantity(order: Order, line: Line) -> int:
@@ -292,9 +301,7 @@ def _shipment(order: Order, shipment: Shipment, location_code: str, need: _Resol
             continue
         taxes = [tax for tax in (line.ext.tax_lines if line.ext else []) if tax.cost_head.upper() == SELLING_PRICE]
         if not taxes:
-            name = f"lines[{position}].ext.tax_lines"
-            if name not in need.missing:
-                need.missing.append(name)
+            need.add(f"lines[{position}].ext.tax_lines")
             continue
         items.append(_shipment_item(line, quantity, taxes))
     body: dict[str, Any] = {"shipmentCode": shipment.shipment_code, "locationCode": location_code}

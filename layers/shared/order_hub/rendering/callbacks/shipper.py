@@ -63,7 +63,8 @@ def emits(event: OrderEvent) -> bool:
     return _is_pgi(event) or _is_confirmation(event)
 
 
-def render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
+def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None) -> Rendered:
+    """``message_id`` is Increff's; unused here."""
     if _is_pgi(event):
         return _pgi(event)
     if _is_confirmation(event):

@@ -34,6 +34,7 @@ from typing import Any
 from order_hub.models.endpoints import Endpoint
 from order_hub.models.order import OrderEvent
 from order_hub.rendering.callbacks.base import Rendered, Verdict, number
+from order_hub.rendering.shipper import oms_detail
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -44,9 +45,8 @@ def emits(event: OrderEvent) -> bool:
     return True
 
 
-def render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
-    from order_hub.rendering.shipper import oms_detail
-
+def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None) -> Rendered:
+    """``message_id`` is Increff's; unused here."""
     order = event.order
     at = event.at.astimezone(UTC)
     body: dict[str, Any] = {

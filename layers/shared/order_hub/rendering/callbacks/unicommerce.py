@@ -97,7 +97,8 @@ class _Need:
             self.missing.append(name)
 
 
-def render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
+def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None) -> Rendered:
+    """``message_id`` is Increff's; unused here."""
     if not emits(event):
         raise ValueError(f"the unicommerce format sends nothing for {event.type}")
     order, settings = event.order, endpoint.settings
