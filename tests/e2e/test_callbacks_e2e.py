@@ -204,3 +204,20 @@ def test_unsafe_endpoint_urls_are_refused_at_registration(stack_process: Any, ur
     done = hub_admin(str(stack_process.state_file), "endpoint", "add", "demo", "ssrf-probe", "--format", "standard", "--url", url)
 
     assert done.returncode == 2 and reason in done.stderr
+
+
+def test_demo_endpoints_are_listed_without_their_secrets(stack: dict[str, Any], stack_process: Any) -> None:
+    done = hub_admin(str(stack_process.state_file), "endpoint", "list", "demo")
+
+    assert done.returncode == 0, done.stderr
+    listed = {e["endpoint_id"]: e for e in json.loads(done.stdout)}
+    assert set(listed) == set(stack["demo_receiver"]["endpoints"]) == {
+        "demo-shipper",
+        "demo-increff",
+        "demo-unicommerce",
+        "demo-standard",
+    }
+    assert {e["format"] for e in listed.values()} == set(FORMATS)
+    assert listed["demo-standard"]["secret_name"] == "hub/demo/endpoint/demo-standard"
+    for secret in (stack["demo_receiver"]["standard_secret"], stack["demo_receiver"]["unicommerce"]["password"]):
+        assert secret not in done.stdout

@@ -70,7 +70,7 @@ def test_stack_json_describes_the_running_stack(stack: dict[str, Any]) -> None:
     assert stack["aws_endpoint_url"].startswith(f"http://{HOST}:")
     assert stack["tenant_id"] == "demo"
     assert stack["warehouse_ids"] == ["WH-TGR04", "WH-CGK09"]
-    assert set(stack["tables"]) == {"OrdersTable", "TenantsTable"}
+    assert set(stack["tables"]) == {"OrdersTable", "TenantsTable", "DeliveriesTable"}
     assert stack["env"]["TENANTS_TABLE_NAME"] == stack["tables"]["TenantsTable"]
     assert stack["env"]["ORDERS_TABLE_NAME"] == stack["tables"]["OrdersTable"]
     assert stack["env"]["AUTH_CACHE_TTL_SECONDS"] == "0"  # the fixture's --param
@@ -80,11 +80,13 @@ def test_stack_json_describes_the_running_stack(stack: dict[str, Any]) -> None:
 
 def test_stack_json_describes_the_queues_streams_and_pumps(stack: dict[str, Any]) -> None:
     endpoint = stack["aws_endpoint_url"]
-    assert set(stack["queues"]) == {"WmsForwardQueue", "WmsForwardDLQ", "DispatchFailuresQueue"}
+    assert set(stack["queues"]) == {"WmsForwardQueue", "WmsForwardDLQ", "DeliveryQueue", "DeliveryDLQ", "DispatchFailuresQueue"}
     for logical_id, queue in stack["queues"].items():
         assert queue["url"] == f"{endpoint}/123456789012/hub-local-{logical_id}"
         assert queue["arn"] == f"arn:aws:sqs:{stack['region']}:123456789012:hub-local-{logical_id}"
     assert stack["env"]["WMS_FORWARD_QUEUE_URL"] == stack["queues"]["WmsForwardQueue"]["url"]
+    assert stack["env"]["DELIVERY_QUEUE_URL"] == stack["queues"]["DeliveryQueue"]["url"]
+    assert stack["env"]["DELIVERY_DLQ_URL"] == stack["queues"]["DeliveryDLQ"]["url"]
     assert stack["streams"]["OrdersTable"].startswith(
         f"arn:aws:dynamodb:{stack['region']}:123456789012:table/{stack['tables']['OrdersTable']}/stream/"
     )
@@ -93,6 +95,7 @@ def test_stack_json_describes_the_queues_streams_and_pumps(stack: dict[str, Any]
     assert stack["pumps"] == [
         "stream OrdersTable -> DispatcherFunction",
         "queue WmsForwardQueue -> WmsForwarderFunction",
+        "queue DeliveryQueue -> DeliveryWorkerFunction",
         f"schedule Poll rate(1 minute) (every {SESSION_SCHEDULE_SECONDS:g} s) -> StatusPollerFunction",
     ]
 
