@@ -139,6 +139,7 @@ class LocalStack:
         self.pumps: Pumps | None = None
         self.simulator: WmsSimulator | None = None
         self.receiver: DemoReceiver | None = None
+        self.wms_key: str | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.resources = LocalResources()
         self.endpoint: str | None = None
@@ -295,6 +296,7 @@ class LocalStack:
         if self.options.wms_clock_ms > 0:
             simulator.set_clock(enabled=True, interval_ms=self.options.wms_clock_ms)
         self.put_secret(wms_secret_name(DEMO_TENANT_ID), {"base_url": simulator.url, "api_key": wms_key})
+        self.wms_key = wms_key
         self.put_secret(webhook_secret_name(DEMO_TENANT_ID), {"hmac_secret": hmac_secret})
         return {
             "wms_simulator": {"url": simulator.url, "api_key": wms_key, "clock_ms": self.options.wms_clock_ms},
@@ -364,6 +366,15 @@ class LocalStack:
             },
             "demo-standard": {"format": "standard", "url": urls["standard"], "signing_secret": standard_secret},
         }
+        if self.simulator is not None and self.wms_key:  # seed 002 step 7: the PGI goes back to the WMS too
+            endpoints["demo-wms-pgi"] = {
+                "format": "shipper",
+                "url": f"{self.simulator.url}/v3/fulfillment/webhooks/pgi",
+                "events": ["order.shipped"],
+                "auth": "headers",
+                "headers": {"x-api-key": self.wms_key},
+                "description": "PGI forwarded to the warehouse (seed 002 step 7)",
+            }
         for endpoint_id, spec in endpoints.items():
             register_endpoint(*common, tenant_id=DEMO_TENANT_ID, endpoint_id=endpoint_id, **spec)
         return {

@@ -224,6 +224,7 @@ class _Order:
     delivery_no: str = ""
     hold: bool = False
     history: list[dict[str, str]] = field(default_factory=list)
+    pgi_confirmations: int = 0  # PGI webhooks the hub forwarded back (seed 002 step 7)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -944,7 +945,23 @@ class WmsSimulator:
             return self._envelope(path, 200, data, pagination=pagination)
         if len(rest) == 5 and rest[0] == "warehouse" and rest[2:4] == ["outbound", "wms"] and method == "GET":
             return self._envelope(path, 200, self._detail(tenant_id, rest[1], rest[4]))
+        if rest == ["webhooks", "pgi"] and method == "POST":
+            return self._envelope(path, 200, self._pgi_confirmation(tenant_id, _json_object(body)))
         raise SimulatorError(404, f"no route for {method} {path}")
+
+    def _pgi_confirmation(self, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The PGI webhook forwarded back to the warehouse (seed 002 step 7): it must match a shipped order."""
+        for name in ("warehouse_id", "doc_no", "delivery_no"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                raise SimulatorError(400, f"{name} is required", field=name)
+        with self._lock:
+            order = self._orders.get((tenant_id, body["warehouse_id"], body["doc_no"]))
+            if order is None:
+                raise SimulatorError(404, f"order {body['doc_no']} not found", field="doc_no")
+            if order.status != SHIPPED or order.delivery_no != body["delivery_no"]:
+                raise SimulatorError(400, f"order {order.order_no} has no PGI {body['delivery_no']}", field="delivery_no")
+            order.pgi_confirmations += 1
+            return {"doc_no": order.order_no, "delivery_no": order.delivery_no, "pgi_confirmations": order.pgi_confirmations}
 
     def _create(self, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
         fields = _order_fields(body)
@@ -1388,6 +1405,7 @@ class WmsSimulator:
             "carrier_id": carrier_id,
             "carrier_name": carrier_name,
             "delivery_no": order.delivery_no,
+            "pgi_confirmations": order.pgi_confirmations,
             "created_at": _iso_z(order.created_at),
             "updated_at": _iso_z(order.updated_at),
             "lines": lines,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,6 +93,12 @@ def test_an_order_lifecycle_reaches_every_format_in_order(hub: Hub, stack: dict[
     code = closed["shipments"][0]["shipment_code"]
     assert dispatch["path"].endswith(f"/v1/shipment/{code}") and dispatch["headers"]["authorization"].startswith("bearer ")
     assert dispatch["json"]["trackingNumber"] == awb and dispatch["json"]["facilityCode"] == "FAC-WH-TGR04"
+    # seed 002 step 7: the PGI also goes back to the warehouse (a shipper endpoint on the WMS)
+    deadline = time.monotonic() + 30
+    while hub.sim("GET", f"/_sim/orders/WH-TGR04/{so}")["order"]["pgi_confirmations"] < 1:
+        assert time.monotonic() < deadline, "the WMS never got the PGI back"
+        time.sleep(0.2)
+    assert hub.sim("GET", f"/_sim/orders/WH-TGR04/{so}")["order"]["pgi_confirmations"] == 1
 
 
 def test_a_receiver_down_for_a_while_gets_the_callback_once_it_recovers(hub: Hub, stack_process: Any) -> None:
@@ -211,12 +218,17 @@ def test_demo_endpoints_are_listed_without_their_secrets(stack: dict[str, Any], 
 
     assert done.returncode == 0, done.stderr
     listed = {e["endpoint_id"]: e for e in json.loads(done.stdout)}
-    assert set(listed) == set(stack["demo_receiver"]["endpoints"]) == {
-        "demo-shipper",
-        "demo-increff",
-        "demo-unicommerce",
-        "demo-standard",
-    }
+    assert (
+        set(listed)
+        == set(stack["demo_receiver"]["endpoints"])
+        == {
+            "demo-shipper",
+            "demo-increff",
+            "demo-unicommerce",
+            "demo-standard",
+            "demo-wms-pgi",
+        }
+    )
     assert {e["format"] for e in listed.values()} == set(FORMATS)
     assert listed["demo-standard"]["secret_name"] == "hub/demo/endpoint/demo-standard"
     for secret in (stack["demo_receiver"]["standard_secret"], stack["demo_receiver"]["unicommerce"]["password"]):

@@ -398,3 +398,30 @@ def test_contract_with_the_hubs_wms_adapter_poller_and_webhook_checks(receiver: 
     finally:
         session.close()
         simulator.stop()
+
+
+def test_the_pgi_forwarded_back_is_checked_against_the_shipped_order() -> None:
+    from local_stack.wms_simulator import TenantConfig, WmsSimulator
+
+    simulator = WmsSimulator(port=0, tenants={"acme": TenantConfig(api_key="k", webhook_secret="s")}, hub_url=None)
+    headers = {"x-api-key": "k", "content-type": "application/json"}
+    body = {
+        "warehouse_id": "WH-1",
+        "so_number": "SO-PGI",
+        "customer_id": "C1",
+        "consignee": "Budi",
+        "express_code": "JNE",
+        "items": [{"sku": "A", "qty": 1}],
+    }
+    simulator.handle("POST", "/v3/fulfillment/outbound/oms", headers, json.dumps(body).encode())
+    pgi = {"warehouse_id": "WH-1", "doc_no": "SO-PGI", "delivery_no": "nope"}
+
+    early = simulator.handle("POST", "/v3/fulfillment/webhooks/pgi", headers, json.dumps(pgi).encode())
+    order = simulator.advance("WH-1", "SO-PGI", "SHIPPED", None, None, "acme")
+    pgi["delivery_no"] = order["delivery_no"]
+    ok = simulator.handle("POST", "/v3/fulfillment/webhooks/pgi", headers, json.dumps(pgi).encode())
+    unknown = simulator.handle("POST", "/v3/fulfillment/webhooks/pgi", headers, json.dumps({**pgi, "doc_no": "X"}).encode())
+    unauthorised = simulator.handle("POST", "/v3/fulfillment/webhooks/pgi", {}, json.dumps(pgi).encode())
+
+    assert early.status == 400 and ok.status == 200 and unknown.status == 404 and unauthorised.status == 401
+    assert simulator.order("WH-1", "SO-PGI", "acme")["pgi_confirmations"] == 1
