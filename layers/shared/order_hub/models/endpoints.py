@@ -72,8 +72,11 @@ class Attempt(Stored):
     response: str = Field(default="", description="Response body, truncated")
 
 
-class Delivery(Stored):
-    """One event for one endpoint. ``delivery_id`` is deterministic: event id + endpoint id."""
+class DeliveryRef(Stored):
+    """What identifies a delivery: one event for one endpoint (``delivery_id`` = event id + endpoint id).
+
+    The delivery queue's messages carry exactly this; the delivery log adds the history.
+    """
 
     delivery_id: str
     tenant_id: str
@@ -86,6 +89,18 @@ class Delivery(Stored):
     message_id: int | None = Field(
         default=None, description="Increff messageId: from the endpoint's counter, kept across retries"
     )
+
+    @property
+    def event_key(self) -> tuple[str, str, str, int]:
+        return (self.tenant_id, self.warehouse_id, self.order_no, self.seq)
+
+    def ref(self) -> DeliveryRef:
+        return DeliveryRef.model_validate(self.model_dump(include=set(DeliveryRef.model_fields)))
+
+
+class Delivery(DeliveryRef):
+    """A delivery with its status and attempt log (the deliveries table)."""
+
     status: DeliveryStatus = "pending"
     attempt_count: int = 0
     attempt_base: int = Field(default=0, description="attempt_count when last replayed: the retry schedule restarts there")

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeAlias
 
-from order_hub.models.common import Stored
-from order_hub.models.endpoints import Attempt, Delivery, Endpoint, delivery_id_for
+from order_hub.models.endpoints import Attempt, Delivery, DeliveryRef, Endpoint, delivery_id_for
 from order_hub.models.order import OrderEvent
 from order_hub.ports import CallbackSender, DeliveryLog, SendResult
 from order_hub.rendering import callbacks
@@ -29,22 +28,8 @@ from order_hub.rendering.callbacks.base import MissingField, Verdict
 RESPONSE_LOG_LIMIT = 1024
 
 
-class DeliveryMessage(Stored):
-    """The delivery queue's message body."""
-
-    delivery_id: str
-    tenant_id: str
-    endpoint_id: str
-    event_id: str
-    event_type: str
-    warehouse_id: str
-    order_no: str
-    seq: int
-    message_id: int | None = None
-
-    @property
-    def event_key(self) -> tuple[str, str, str, int]:
-        return (self.tenant_id, self.warehouse_id, self.order_no, self.seq)
+DeliveryMessage: TypeAlias = DeliveryRef
+"""The delivery queue's message body."""
 
 
 NUMBERED_FORMATS = frozenset({"increff"})
@@ -125,19 +110,7 @@ class Worker:
     def attempt(self, message: DeliveryMessage, event: OrderEvent | None) -> Step:
         now = self.now()
         endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id)
-        fresh = Delivery(
-            delivery_id=message.delivery_id,
-            tenant_id=message.tenant_id,
-            endpoint_id=message.endpoint_id,
-            event_id=message.event_id,
-            event_type=message.event_type,
-            warehouse_id=message.warehouse_id,
-            order_no=message.order_no,
-            seq=message.seq,
-            message_id=message.message_id,
-            created_at=now,
-            updated_at=now,
-        )
+        fresh = Delivery(**message.model_dump(), created_at=now, updated_at=now)
         if endpoint is not None and endpoint.enabled and endpoint.rate_limit_per_second:
             key = f"{endpoint.tenant_id}#{endpoint.endpoint_id}"
             if not self.log.take_token(key, endpoint.rate_limit_per_second, now):

@@ -43,3 +43,22 @@ def number(value: Decimal | int | float) -> int | float:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+class Resolver:
+    """Collects every missing value while a body is rendered, so one failure names them all."""
+
+    def __init__(self) -> None:
+        self.missing: list[str] = []
+
+    def first(self, name: str, *candidates: str | None) -> str:
+        """The first non-empty candidate; else ``name`` is recorded as missing and "" returned."""
+        for candidate in candidates:
+            if candidate:
+                return candidate
+        self.add(name)
+        return ""
+
+    def add(self, name: str) -> None:
+        if name not in self.missing:
+            self.missing.append(name)

@@ -73,7 +73,7 @@ from order_hub.models.endpoints import Endpoint, FormatSettings
 from order_hub.models.extensions import Address, OrderExt, TaxLine
 from order_hub.models.order import Line, Order, OrderEvent, Shipment
 from order_hub.models.status import ApiStatus
-from order_hub.rendering.callbacks.base import MissingField, Rendered, Verdict, number
+from order_hub.rendering.callbacks.base import MissingField, Rendered, Resolver, Verdict, number
 
 CREATE = "OUTWARD_ORDER_CREATE"
 CANCEL = "OUTWARD_ORDER_CANCEL"
@@ -177,24 +177,6 @@ def _too_long(value: Any, path: str, found: list[str]) -> None:
 # -- rendering ----------------------------------------------------------------------------------
 
 
-class _Resolver:
-    """Collects every missing value, so one failure names them all."""
-
-    def __init__(self) -> None:
-        self.missing: list[str] = []
-
-    def first(self, name: str, *candidates: str | None) -> str:
-        for candidate in candidates:
-            if candidate:
-                return candidate
-        self.add(name)
-        return ""
-
-    def add(self, name: str) -> None:
-        if name not in self.missing:
-            self.missing.append(name)
-
-
 def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None) -> Rendered:
     """The posting; ``messageId`` is ``message_id`` (the delivery's number), else the event's ``seq``."""
     kind = event_type(event)
@@ -203,7 +185,7 @@ def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None)
     order, settings = event.order, endpoint.settings
     ext = order.ext or _NO_EXT
     message = event.seq if message_id is None else message_id
-    need = _Resolver()
+    need = Resolver()
     partner_code = need.first("settings.partner_code", ext.partner_code, settings.partner_code)
     partner_location_code = need.first(
         "settings.partner_location_code", ext.partner_location_code, settings.partner_location_code
@@ -289,7 +271,7 @@ def _shipment_status(shipment: Shipment) -> str:
     return "DISPATCHED" if status == "SHIPPED" or shipment.pgi_at is not None else "OPEN"
 
 
-def _shipment(order: Order, shipment: Shipment, location_code: str, need: _Resolver) -> dict[str, Any]:
+def _shipment(order: Order, shipment: Shipment, location_code: str, need: Resolver) -> dict[str, Any]:
     quantities: dict[str, int] = {}
     for item in shipment.items:
         if item.line_id is not None:
@@ -346,12 +328,12 @@ def _shipment_item(line: Line, quantity: int, taxes: list[TaxLine]) -> dict[str,
     }
 
 
-def _country(order: Order, settings: FormatSettings, need: _Resolver) -> str:
+def _country(order: Order, settings: FormatSettings, need: Resolver) -> str:
     ext = order.ext or _NO_EXT
     return need.first("settings.default_country", ext.consignee_country_code, settings.default_country)
 
 
-def _shipping_address(order: Order, settings: FormatSettings, need: _Resolver) -> dict[str, Any]:
+def _shipping_address(order: Order, settings: FormatSettings, need: Resolver) -> dict[str, Any]:
     consignee = order.consignee
     line1, line2, line3 = address_lines([consignee.full_address], "shippingAddress.line1")
     return {
@@ -368,7 +350,7 @@ def _shipping_address(order: Order, settings: FormatSettings, need: _Resolver) -
     }
 
 
-def _billing_address(address: Address, settings: FormatSettings, need: _Resolver) -> dict[str, Any]:
+def _billing_address(address: Address, settings: FormatSettings, need: Resolver) -> dict[str, Any]:
     line1, line2, line3 = address_lines([address.line1, address.line2], "billingAddress.line1")
     return {
         "name": address.name,

@@ -58,7 +58,7 @@ from urllib.parse import quote
 from order_hub.models.endpoints import Endpoint, FormatSettings
 from order_hub.models.extensions import Address, OrderExt, TaxLine
 from order_hub.models.order import Line, Order, OrderEvent, Shipment, ShipmentItem
-from order_hub.rendering.callbacks.base import MissingField, Rendered, Verdict, number
+from order_hub.rendering.callbacks.base import MissingField, Rendered, Resolver, Verdict, number
 
 KIND = "dispatch"
 UC_DATETIME = "%Y-%m-%dT%H:%M:%S"
@@ -81,22 +81,6 @@ def _uc_date(value: date) -> str:
     return f"{value.isoformat()}T00:00:00"
 
 
-class _Need:
-    def __init__(self) -> None:
-        self.missing: list[str] = []
-
-    def first(self, name: str, *candidates: str | None) -> str:
-        for candidate in candidates:
-            if candidate:
-                return candidate
-        self.add(name)
-        return ""
-
-    def add(self, name: str) -> None:
-        if name not in self.missing:
-            self.missing.append(name)
-
-
 def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None) -> Rendered:
     """``message_id`` is Increff's; unused here."""
     if not emits(event):
@@ -104,7 +88,7 @@ def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None)
     order, settings = event.order, endpoint.settings
     ext = order.ext or _NO_EXT
     shipment = order.shipments[-1]
-    need = _Need()
+    need = Resolver()
     facility_code = need.first(
         f"settings.facility_codes[{order.warehouse_id}]", ext.facility_code, settings.facility_codes.get(order.warehouse_id)
     )
@@ -152,7 +136,7 @@ def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None)
     )
 
 
-def _invoice_items(order: Order, shipment: Shipment, need: _Need) -> list[dict[str, Any]]:
+def _invoice_items(order: Order, shipment: Shipment, need: Resolver) -> list[dict[str, Any]]:
     by_line: dict[str, list[ShipmentItem]] = {}
     for item in shipment.items:
         if item.line_id is not None:
@@ -205,7 +189,7 @@ def _order_item(line: Line, quantity: int, serials: str, shipping_charges: Decim
     }
 
 
-def _tax_break_up(line: Line, position: int, quantity: int, need: _Need) -> list[dict[str, Any]]:
+def _tax_break_up(line: Line, position: int, quantity: int, need: Resolver) -> list[dict[str, Any]]:
     taxes: list[TaxLine] = line.ext.tax_lines if line.ext else []
     if not taxes:
         need.add(f"lines[{position}].ext.tax_lines")
@@ -243,7 +227,7 @@ def _default_country_code(settings: FormatSettings) -> str | None:
     return default if default and _COUNTRY_CODE.match(default) else None
 
 
-def _shipping_address(order: Order, settings: FormatSettings, need: _Need) -> dict[str, Any]:
+def _shipping_address(order: Order, settings: FormatSettings, need: Resolver) -> dict[str, Any]:
     consignee, ext = order.consignee, order.ext or _NO_EXT
     line1, line2 = _two_lines(consignee.full_address)
     return {
@@ -259,7 +243,7 @@ def _shipping_address(order: Order, settings: FormatSettings, need: _Need) -> di
     }
 
 
-def _billing_address(address: Address, settings: FormatSettings, need: _Need) -> dict[str, Any]:
+def _billing_address(address: Address, settings: FormatSettings, need: Resolver) -> dict[str, Any]:
     return {
         "addressLine1": address.line1,
         "addressLine2": address.line2 or "",
