@@ -386,6 +386,17 @@ def test_every_function_of_the_template_is_described(template: dict[str, Any]) -
         "WebhookIngestFunction": "functions.webhook_ingest.app",
         "StatusPollerFunction": "functions.status_poller.app",
         "DeliveryWorkerFunction": "functions.delivery_worker.app",
+        "AdminApiFunction": "functions.admin_api.app",
+    }
+    assert {(route.method, route.path) for route in specs["AdminApiFunction"].routes} == {
+        ("POST", "/hub/v1/endpoints"),
+        ("GET", "/hub/v1/endpoints"),
+        ("GET", "/hub/v1/endpoints/{endpoint_id}"),
+        ("PATCH", "/hub/v1/endpoints/{endpoint_id}"),
+        ("POST", "/hub/v1/endpoints/{endpoint_id}/replay"),
+        ("GET", "/hub/v1/deliveries"),
+        ("GET", "/hub/v1/deliveries/{delivery_id}"),
+        ("POST", "/hub/v1/deliveries/{delivery_id}/replay"),
     }
     assert {(route.method, route.path) for route in specs["WebhookIngestFunction"].routes} == {
         ("POST", "/webhooks/wms/{tenant_id}/order-confirmation"),

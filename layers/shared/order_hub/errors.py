@@ -40,6 +40,12 @@ class UnsupportedMediaType(InvalidInput):
     http_status = 415
 
 
+class NotFound(InvalidInput):
+    """No such endpoint or delivery for this tenant (other tenants' ones too: existence never leaks)."""
+
+    http_status = 404
+
+
 class OrderNotFound(HubError):
     """No such order for this tenant (also answered for other tenants' orders: existence never leaks)."""
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from order_hub.adapters.net_guard import UnsafeUrl, UrlPolicy, check_url
-from order_hub.errors import InvalidInput
+from order_hub.errors import InvalidInput, NotFound
 from order_hub.models.endpoints import FORMATS, AuthKind, Endpoint, EndpointFormat, FormatSettings
 from order_hub.models.order import EventType
 from order_hub.ports import EndpointRegistry, TenantDirectory
@@ -142,7 +142,7 @@ def register_endpoint(
 def get_endpoint(registry: EndpointRegistry, tenant_id: str, endpoint_id: str) -> Endpoint:
     endpoint = registry.get_endpoint(tenant_id, endpoint_id)
     if endpoint is None:
-        raise InvalidInput(f"tenant '{tenant_id}' has no endpoint '{endpoint_id}'", field="endpoint_id")
+        raise NotFound(f"tenant '{tenant_id}' has no endpoint '{endpoint_id}'", field="endpoint_id")
     return endpoint
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from order_hub.errors import InvalidInput
+from order_hub.errors import InvalidInput, NotFound
 from order_hub.models.endpoints import Delivery
 from order_hub.ports import DeliveryLog
 from order_hub.services.delivery import DeliveryMessage
@@ -20,23 +20,14 @@ REPLAYABLE = frozenset({"failed", "retrying", "skipped"})
 
 
 def message_for(delivery: Delivery) -> DeliveryMessage:
-    return DeliveryMessage(
-        delivery_id=delivery.delivery_id,
-        tenant_id=delivery.tenant_id,
-        endpoint_id=delivery.endpoint_id,
-        event_id=delivery.event_id,
-        event_type=delivery.event_type,
-        warehouse_id=delivery.warehouse_id,
-        order_no=delivery.order_no,
-        seq=delivery.seq,
-        message_id=delivery.message_id,
-    )
+    return delivery.ref()
 
 
-def _owned(log: DeliveryLog, delivery_id: str, tenant_id: str | None) -> Delivery:
+def get_delivery(log: DeliveryLog, delivery_id: str, tenant_id: str | None = None) -> Delivery:
+    """One delivery; with ``tenant_id``, another tenant's delivery is "not found" (existence never leaks)."""
     delivery = log.get(delivery_id)
     if delivery is None or (tenant_id is not None and delivery.tenant_id != tenant_id):
-        raise InvalidInput(f"no delivery '{delivery_id}'", field="delivery_id")
+        raise NotFound(f"no delivery '{delivery_id}'", field="delivery_id")
     return delivery
 
 
@@ -44,10 +35,10 @@ def replay_delivery(
     log: DeliveryLog, enqueue: Enqueue, delivery_id: str, now: datetime, tenant_id: str | None = None
 ) -> Delivery:
     """Send one delivery again, whatever its status (a delivered one is sent once more, on purpose)."""
-    _owned(log, delivery_id, tenant_id)
+    get_delivery(log, delivery_id, tenant_id)
     reopened = log.reopen(delivery_id, now)
     if reopened is None:
-        raise InvalidInput(f"no delivery '{delivery_id}'", field="delivery_id")
+        raise NotFound(f"no delivery '{delivery_id}'", field="delivery_id")
     enqueue([message_for(reopened).model_dump(mode="json")])
     return reopened
 

@@ -1,0 +1,238 @@
+"""admin_api: a tenant's own callback endpoints and deliveries, over HTTP (``x-api-key``, as the order API).
+
+What ``hub-admin endpoint ...`` and ``hub-admin deliveries ...`` do, scoped to the calling tenant:
+another tenant's endpoint or delivery is a 404, exactly like one that does not exist. Secret values
+(passwords, header values, signing secrets) go to Secrets Manager and are never returned, except a
+generated Standard Webhooks secret, shown once when the endpoint is registered. Callback URLs pass
+the hub's SSRF policy (``wiring.url_policy()``).
+
+DLQ redrive stays CLI-only (``hub-admin deliveries redrive-dlq``): it is an operator action across
+tenants. This API is documented in the README ("Admin API"); ``docs/openapi.json`` covers the order
+API only.
+
+Thin by design: parse (Powertools + pydantic), call one service function, render the envelope.
+"""
+
+from __future__ import annotations
+
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from order_hub import wiring
+from order_hub.errors import CODE_INTERNAL, CODE_INVALID_INPUT, HubError, UnsupportedMediaType
+from order_hub.http_api import (
+    hub_error_errors,
+    json_body,
+    refused_response,
+    request_id_from,
+    validation_errors,
+    with_request_id,
+)
+from order_hub.models.admin import (
+    DeliveryListResponse,
+    DeliveryResponse,
+    EndpointListResponse,
+    EndpointResponse,
+    RegisterEndpointRequest,
+    ReplayEndpointRequest,
+    ReplayResponse,
+    SetEnabledRequest,
+)
+from order_hub.models.tenant import Tenant
+from order_hub.observability import logger, metrics
+from order_hub.rendering.envelope import dumps, envelope
+
+app = APIGatewayRestResolver(enable_validation=True, serializer=dumps)
+
+BASE = "/hub/v1"
+EndpointId = Annotated[str, Path(min_length=1, max_length=40)]
+DeliveryId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _respond(status: int, data: Any) -> Response[Any]:
+    return Response(status_code=status, content_type="application/json", body=envelope(app.current_event.path, status, data=data))
+
+
+def _respond_error(status: int, errors: list[dict[str, Any]]) -> Response[Any]:
+    return Response(
+        status_code=status, content_type="application/json", body=json_body(app.current_event.path, status, errors=errors)
+    )
+
+
+def _tenant_id() -> str:
+    tenant: Tenant = app.context["tenant"]
+    return tenant.tenant_id
+
+
+def _enqueue(messages: list[dict[str, Any]]) -> None:
+    from order_hub.adapters.queues import send_json
+    from order_hub.config import DeliverySettings, load
+
+    send_json(load(DeliverySettings).DELIVERY_QUEUE_URL, messages)
+
+
+@app.exception_handler(HubError)
+def _hub_error(error: HubError) -> Response[Any]:
+    logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
+    return _respond_error(error.http_status, hub_error_errors(error))
+
+
+@app.exception_handler(RequestValidationError)
+def _request_invalid(error: RequestValidationError) -> Response[Any]:
+    return _respond_error(400, validation_errors(error.errors()))
+
+
+@app.exception_handler(ValidationError)
+def _model_invalid(error: ValidationError) -> Response[Any]:
+    return _respond_error(400, validation_errors(error.errors()))  # type: ignore[arg-type]
+
+
+@app.exception_handler(ServiceError)
+def _resolver_error(error: ServiceError) -> Response[Any]:
+    """Powertools' own HTTP errors (e.g. a path or method no route serves)."""
+    status = error.status_code if 400 <= error.status_code < 500 else 500
+    code = CODE_INVALID_INPUT if status < 500 else CODE_INTERNAL
+    message = f"No resource at {app.current_event.path}" if status == 404 else (error.msg or "Invalid request")
+    return _respond_error(status, [{"code": code, "message": message}])
+
+
+@app.exception_handler([UnicodeDecodeError, binascii.Error])
+def _undecodable_body(error: ValueError) -> Response[Any]:
+    return _respond_error(
+        400, [{"code": CODE_INVALID_INPUT, "message": "Invalid Input. body: is not UTF-8 JSON", "field": "body"}]
+    )
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response[Any]:
+    logger.error("unexpected error", exc_info=error)
+    return _respond_error(500, [{"code": CODE_INTERNAL, "message": "Internal server error."}])
+
+
+@app.post(f"{BASE}/endpoints", summary="Register a callback endpoint", tags=["admin"])
+def register_endpoint(request: Annotated[RegisterEndpointRequest, Body()]) -> Response[EndpointResponse]:
+    from order_hub.adapters.secrets import endpoint_secret_name, write_secret
+    from order_hub.services import endpoints
+
+    endpoint, generated = endpoints.register_endpoint(
+        wiring.tenant_directory(),
+        wiring.endpoint_registry(),
+        write_secret,
+        endpoint_secret_name,
+        wiring.url_policy(),
+        tenant_id=_tenant_id(),
+        **request.model_dump(exclude_unset=True),
+    )
+    shown = endpoints.public_view(endpoint)
+    if generated:
+        shown["signing_secret"] = generated  # shown once; stored only in Secrets Manager
+    metrics.add_metric(name="EndpointsRegistered", unit="Count", value=1)
+    logger.info("endpoint registered", extra={"endpoint_id": endpoint.endpoint_id, "format": endpoint.format})
+    return _respond(201, shown)
+
+
+@app.get(f"{BASE}/endpoints", summary="List the tenant's callback endpoints", tags=["admin"])
+def list_endpoints() -> Response[EndpointListResponse]:
+    from order_hub.services import endpoints
+
+    found = wiring.endpoint_registry().list_endpoints(_tenant_id())
+    return _respond(200, {"endpoints": [endpoints.public_view(e) for e in found]})
+
+
+@app.get(f"{BASE}/endpoints/<endpoint_id>", summary="Show a callback endpoint", tags=["admin"])
+def show_endpoint(endpoint_id: EndpointId) -> Response[EndpointResponse]:
+    from order_hub.services import endpoints
+
+    return _respond(200, endpoints.public_view(endpoints.get_endpoint(wiring.endpoint_registry(), _tenant_id(), endpoint_id)))
+
+
+@app.patch(f"{BASE}/endpoints/<endpoint_id>", summary="Enable or disable a callback endpoint", tags=["admin"])
+def set_enabled(endpoint_id: EndpointId, request: Annotated[SetEnabledRequest, Body()]) -> Response[EndpointResponse]:
+    from order_hub.services import endpoints
+
+    reason = request.reason or "disabled through the admin API"
+    updated = endpoints.set_enabled(wiring.endpoint_registry(), _tenant_id(), endpoint_id, request.enabled, reason)
+    logger.info("endpoint enabled" if request.enabled else "endpoint disabled", extra={"endpoint_id": endpoint_id})
+    return _respond(200, endpoints.public_view(updated))
+
+
+@app.post(f"{BASE}/endpoints/<endpoint_id>/replay", summary="Send an endpoint's deliveries since a time again", tags=["admin"])
+def replay_endpoint(endpoint_id: EndpointId, request: Annotated[ReplayEndpointRequest, Body()]) -> Response[ReplayResponse]:
+    from order_hub.services import endpoints, replays
+
+    tenant_id = _tenant_id()
+    endpoints.get_endpoint(wiring.endpoint_registry(), tenant_id, endpoint_id)  # 404 for an unknown endpoint
+    ids = replays.replay_endpoint(
+        wiring.delivery_log(),
+        _enqueue,
+        tenant_id,
+        endpoint_id,
+        request.since,
+        datetime.now(UTC),
+        include_delivered=request.include_delivered,
+    )
+    metrics.add_metric(name="DeliveriesReplayed", unit="Count", value=len(ids))
+    return _respond(200, {"replayed": len(ids), "delivery_ids": ids})
+
+
+@app.get(f"{BASE}/deliveries", summary="Deliveries that failed or wait for a retry, newest first", tags=["admin"])
+def list_deliveries(
+    status: Annotated[Literal["problems"], Query(description="only 'problems' (retrying or failed)")] = "problems",
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Response[DeliveryListResponse]:
+    from order_hub.adapters.deliveries import delivery_summary
+
+    found = wiring.delivery_log().list_problems(_tenant_id(), limit)
+    return _respond(200, {"deliveries": [delivery_summary(d) for d in found]})
+
+
+@app.get(f"{BASE}/deliveries/<delivery_id>", summary="One delivery with its attempt log", tags=["admin"])
+def show_delivery(delivery_id: DeliveryId) -> Response[DeliveryResponse]:
+    from order_hub.adapters.deliveries import delivery_summary
+    from order_hub.services import replays
+
+    return _respond(200, delivery_summary(replays.get_delivery(wiring.delivery_log(), delivery_id, _tenant_id())))
+
+
+@app.post(f"{BASE}/deliveries/<delivery_id>/replay", summary="Send one delivery again", tags=["admin"])
+def replay_delivery(delivery_id: DeliveryId) -> Response[DeliveryResponse]:
+    from order_hub.adapters.deliveries import delivery_summary
+    from order_hub.services import replays
+
+    reopened = replays.replay_delivery(wiring.delivery_log(), _enqueue, delivery_id, datetime.now(UTC), tenant_id=_tenant_id())
+    metrics.add_metric(name="DeliveriesReplayed", unit="Count", value=1)
+    return _respond(200, delivery_summary(reopened))
+
+
+def preflight(event: dict[str, Any]) -> Tenant:
+    """Before anything parses the request: who is calling, and is the body JSON?"""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    tenant = wiring.authenticator().authenticate(headers.get("x-api-key"))
+    logger.append_keys(tenant_id=tenant.tenant_id)
+    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if event.get("body") and content_type and content_type != "application/json":
+        raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")
+    return tenant
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request_context = event.get("requestContext") or {}
+    request_id = request_id_from(event.get("headers"), request_context.get("requestId"))
+    logger.set_correlation_id(request_id)
+    try:
+        tenant = preflight(event)
+    except HubError as error:
+        logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
+        return with_request_id(refused_response(event, error), request_id)
+    app.append_context(tenant=tenant)
+    return with_request_id(app.resolve(event, context), request_id)
