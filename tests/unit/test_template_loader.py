@@ -141,6 +141,7 @@ def test_parameter_values_use_defaults_and_overrides(template: dict[str, Any]) -
         "AuthCacheTtlSeconds": "60",
         "DeliveryRetrySchedule": "5,300,1800,7200,18000,36000,36000",
         "CallbackTimeoutSeconds": "15",
+        "AlarmEmail": "",
     }
     assert parameter_values(template, {"AuthCacheTtlSeconds": "0", "Stage": "prod"})["AuthCacheTtlSeconds"] == "0"
 

@@ -66,10 +66,10 @@ def code(max_length: int) -> object:
 class Strict(BaseModel):
     """Base for every inbound shape: unknown fields are refused (810 naming the field), never dropped."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_default=True, defer_build=True)
 
 
 class Stored(BaseModel):
     """Base for stored/canonical shapes: tolerant of fields added by later versions."""
 
-    model_config = ConfigDict(extra="ignore", validate_default=True)
+    model_config = ConfigDict(extra="ignore", validate_default=True, defer_build=True)

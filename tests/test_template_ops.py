@@ -1,0 +1,279 @@
+"""Operations invariants of template.yaml: least-privilege IAM, alarms, dashboard and log groups."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local_stack.template import load_template, resources_of_type
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTION_TYPE = "AWS::Serverless::Function"
+QUEUE_TYPE = "AWS::SQS::Queue"
+ALARM_TYPE = "AWS::CloudWatch::Alarm"
+DASHBOARD_TYPE = "AWS::CloudWatch::Dashboard"
+EMF_NAMESPACE = "OutboundOrderHub"
+PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::Partition", "AWS::Region", "AWS::StackName", "AWS::StackId", "AWS::URLSuffix"}
+
+_ADD_METRIC_LITERAL = re.compile(r"""add_metric\(\s*name=["']([A-Za-z0-9_]+)["']""")
+# The status poller emits its counters from a ("Name", total.<field>) loop.
+_POLLER_COUNTER = re.compile(r"""\(\s*["']([A-Z][A-Za-z0-9]+)["'],\s*total\.""")
+_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    resources: dict[str, Any] = template["Resources"]
+    return resources
+
+
+@pytest.fixture(scope="module")
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = resources_of_type(template, FUNCTION_TYPE)
+    assert found
+    return found
+
+
+@pytest.fixture(scope="module")
+def queues(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = resources_of_type(template, QUEUE_TYPE)
+    assert found
+    return found
+
+
+@pytest.fixture(scope="module")
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = resources_of_type(template, ALARM_TYPE)
+    assert found
+    return found
+
+
+def _sources() -> Iterator[Path]:
+    for folder in ("layers", "functions"):
+        yield from (path for path in (ROOT / folder).rglob("*.py") if ".aws-sam" not in path.parts)
+
+
+def _emitted_metric_names() -> set[str]:
+    """Every fixed metric name the code emits through Powertools (literal names plus the worker's map)."""
+    from functions.delivery_worker.app import _METRIC
+
+    names = set(_METRIC.values())
+    for path in _sources():
+        text = path.read_text(encoding="utf-8")
+        names.update(_ADD_METRIC_LITERAL.findall(text))
+        if "add_metric(name=name" in text:
+            names.update(_POLLER_COUNTER.findall(text))
+    return names
+
+
+@pytest.fixture(scope="module")
+def emitted() -> set[str]:
+    names = _emitted_metric_names()
+    # The scan itself works: names from literals, from the worker's map and from the poller loop.
+    assert {"OrdersCreated", "DeliveryFailed", "OldestPendingDeliveryAgeSeconds", "PollOrdersSeen"} <= names
+    return names
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _ref_target(value: Any) -> str | None:
+    """The logical id X of ``!Ref X`` or ``!GetAtt X.Attribute``."""
+    if isinstance(value, dict) and len(value) == 1:
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            argument = value["Fn::GetAtt"]
+            return str(argument[0] if isinstance(argument, list) else str(argument).split(".", 1)[0])
+    return None
+
+
+# -- IAM ------------------------------------------------------------------------------------------
+
+
+def _policy_statements(function: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in _as_list(function["Properties"].get("Policies") or []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            yield from _as_list(policy["Statement"])
+
+
+def test_every_function_has_an_explicit_policy(functions: dict[str, dict[str, Any]]) -> None:
+    for logical_id, function in functions.items():
+        assert function["Properties"].get("Policies"), logical_id
+
+
+def test_function_policies_have_no_wildcard_actions_or_resources(functions: dict[str, dict[str, Any]]) -> None:
+    problems: list[str] = []
+    for logical_id, function in functions.items():
+        for policy in _as_list(function["Properties"].get("Policies") or []):
+            # A bare string is a managed policy (e.g. AWSLambdaBasicExecutionRole): none is allowed here.
+            if isinstance(policy, str):
+                problems.append(f"{logical_id}: managed policy {policy}")
+        for statement in _policy_statements(function):
+            where = f"{logical_id}.{statement.get('Sid', '?')}"
+            assert statement.get("Effect") == "Allow", where
+            assert "NotAction" not in statement and "NotResource" not in statement, where
+            for action in _as_list(statement.get("Action")):
+                if not isinstance(action, str) or "*" in action:
+                    problems.append(f"{where}: action {action!r}")
+            for resource in _as_list(statement.get("Resource")):
+                if resource == "*" or resource is None:
+                    problems.append(f"{where}: resource {resource!r}")
+    assert not problems, problems
+
+
+# -- alarms ---------------------------------------------------------------------------------------
+
+
+def _alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every metric an alarm reads, as {"Namespace", "MetricName", "Dimensions"}."""
+    properties = alarm["Properties"]
+    if "MetricName" in properties:
+        return [{key: properties.get(key) for key in ("Namespace", "MetricName", "Dimensions")}]
+    metrics = [query["MetricStat"]["Metric"] for query in properties.get("Metrics") or [] if "MetricStat" in query]
+    assert metrics, "an alarm reads at least one metric"
+    return metrics
+
+
+def test_every_alarm_metric_exists(
+    alarms: dict[str, dict[str, Any]], resources: dict[str, Any], emitted: set[str], template: dict[str, Any]
+) -> None:
+    service = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    api_name = resources["HubApi"]["Properties"]["Name"]
+    for logical_id, alarm in alarms.items():
+        for metric in _alarm_metrics(alarm):
+            where = f"{logical_id}: {metric['Namespace']}/{metric['MetricName']}"
+            dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions") or []}
+            if metric["Namespace"] == EMF_NAMESPACE:
+                assert metric["MetricName"] in emitted, f"{where} is not emitted by the code"
+                assert dimensions == {"service": service}, where
+                continue
+            assert str(metric["Namespace"]).startswith("AWS/"), where
+            assert dimensions, f"{where} has no dimension naming a resource"
+            for name, value in dimensions.items():
+                if metric["Namespace"] == "AWS/ApiGateway" and name == "ApiName":
+                    assert value == api_name, f"{where}: ApiName must be HubApi's Name"
+                elif metric["Namespace"] == "AWS/ApiGateway" and name == "Stage":
+                    assert value == {"Ref": "Stage"}, where
+                else:
+                    target = _ref_target(value)
+                    assert target in resources, f"{where}: dimension {name} does not refer to a resource"
+
+
+def test_alarm_metric_math_has_one_result(alarms: dict[str, dict[str, Any]]) -> None:
+    for logical_id, alarm in alarms.items():
+        queries = alarm["Properties"].get("Metrics")
+        if queries is None:
+            continue
+        ids = {query["Id"] for query in queries}
+        returned = [query for query in queries if query.get("ReturnData", True)]
+        assert len(returned) == 1 and "Expression" in returned[0], logical_id
+        referenced = set(re.findall(r"\b([a-z][A-Za-z0-9_]*)\b", returned[0]["Expression"]))
+        assert referenced, logical_id
+        assert referenced <= ids, f"{logical_id}: unknown ids {sorted(referenced - ids)} in the expression"
+
+
+def test_every_alarm_notifies_the_alarm_topic(alarms: dict[str, dict[str, Any]], resources: dict[str, Any]) -> None:
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    for logical_id, alarm in alarms.items():
+        properties = alarm["Properties"]
+        for key in ("AlarmActions", "OKActions"):
+            assert {"Ref": "AlarmTopic"} in properties.get(key, []), f"{logical_id}.{key}"
+
+
+def test_the_expected_alarms_exist(alarms: dict[str, dict[str, Any]], queues: dict[str, dict[str, Any]]) -> None:
+    dlqs = {
+        queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for queue in queues.values()
+        if "RedrivePolicy" in queue["Properties"]
+    } | {"DispatchFailuresQueue"}
+    watched = {
+        _ref_target(metric["Dimensions"][0]["Value"])
+        for alarm in alarms.values()
+        for metric in _alarm_metrics(alarm)
+        if metric["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    }
+    assert dlqs <= watched
+    poller = alarms["StatusPollerNotRunningAlarm"]["Properties"]
+    assert poller["TreatMissingData"] == "breaching"
+    assert poller["ComparisonOperator"] == "LessThanThreshold"
+    assert alarms["DeliveryFailureRateAlarm"]["Properties"]["TreatMissingData"] == "notBreaching"
+
+
+def test_the_alarm_email_subscription_is_conditional(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    subscriptions = resources_of_type(template, "AWS::SNS::Subscription")
+    assert subscriptions
+    for subscription in subscriptions.values():
+        assert subscription["Condition"] in template["Conditions"]
+        assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+# -- dashboard ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dashboard_body(template: dict[str, Any]) -> str:
+    dashboards = resources_of_type(template, DASHBOARD_TYPE)
+    assert len(dashboards) == 1
+    (dashboard,) = dashboards.values()
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert isinstance(body, str)
+    return body
+
+
+def test_dashboard_body_is_json_and_every_placeholder_resolves(
+    dashboard_body: str, template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    for variable in _SUB_VARIABLE.findall(dashboard_body):
+        logical_id = variable.split(".", 1)[0]
+        assert variable in PSEUDO_PARAMETERS or variable in template["Parameters"] or logical_id in resources, variable
+    document = json.loads(_SUB_VARIABLE.sub("dummy", dashboard_body))
+    assert document["widgets"]
+    for widget in document["widgets"]:
+        assert {"type", "x", "y", "width", "height", "properties"} <= set(widget)
+        assert widget["x"] + widget["width"] <= 24
+
+
+def test_dashboard_shows_every_function_and_queue(
+    dashboard_body: str, functions: dict[str, dict[str, Any]], queues: dict[str, dict[str, Any]]
+) -> None:
+    for logical_id in functions:
+        assert f'"FunctionName", "${{{logical_id}}}"' in dashboard_body, logical_id
+    for logical_id in queues:
+        assert f'"QueueName", "${{{logical_id}.QueueName}}"' in dashboard_body, logical_id
+
+
+def test_dashboard_emf_metrics_are_emitted(dashboard_body: str, emitted: set[str]) -> None:
+    document = json.loads(_SUB_VARIABLE.sub("dummy", dashboard_body))
+    shown = {
+        row[1]
+        for widget in document["widgets"]
+        for row in widget["properties"].get("metrics", [])
+        if isinstance(row[0], str) and row[0] == EMF_NAMESPACE
+    }
+    assert {"DeliverySucceeded", "DeliveryAttempts", "OrdersCreated"} <= shown
+    assert shown <= emitted, shown - emitted
+
+
+# -- logs -----------------------------------------------------------------------------------------
+
+
+def test_every_function_has_a_log_group_with_retention(template: dict[str, Any], functions: dict[str, dict[str, Any]]) -> None:
+    groups = resources_of_type(template, "AWS::Logs::LogGroup")
+    by_name = {str(group["Properties"]["LogGroupName"].get("Fn::Sub")): group for group in groups.values()}
+    for logical_id in functions:
+        group = by_name.get(f"/aws/lambda/${{{logical_id}}}")
+        assert group is not None, f"{logical_id} has no log group"
+        assert group["Properties"].get("RetentionInDays"), logical_id
