@@ -95,12 +95,16 @@ def _hub_error(error: HubError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def _request_invalid(error: RequestValidationError) -> Response[Any]:
-    return _respond_error(400, validation_errors(error.errors()))
+    errors = validation_errors(error.errors())
+    logger.info("request invalid", extra={"errors": errors})  # the log formatter masks personal data
+    return _respond_error(400, errors)
 
 
 @app.exception_handler(ValidationError)
 def _model_invalid(error: ValidationError) -> Response[Any]:
-    return _respond_error(400, validation_errors(error.errors()))  # type: ignore[arg-type]
+    errors = validation_errors(error.errors())  # type: ignore[arg-type]
+    logger.info("request invalid", extra={"errors": errors})
+    return _respond_error(400, errors)
 
 
 @app.exception_handler(ServiceError)
