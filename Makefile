@@ -9,7 +9,7 @@ CFN_LINT_VERSION ?= 1.58.0
 export SAM_CLI_TELEMETRY := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help deps sam-deps run test lint format typecheck validate pytest unit integration e2e openapi bench clean
+.PHONY: help deps sam-deps run invoke test lint format typecheck validate pytest unit integration e2e openapi bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ sam-deps: $(SAM_VENV)/.installed ## create .venv-sam with aws-sam-cli and cfn-li
 
 run: deps ## run the hub locally: moto + our runner on http://127.0.0.1:$${HUB_PORT:-8750}
 	$(PY) -m local_stack
+
+invoke: deps ## run one function in-process: make invoke FN=orders_api EVENT=create_order [ARGS=--embedded]
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo 'usage: make invoke FN=<function> EVENT=<event> [ARGS="--embedded|--stack FILE"]' >&2; exit 2; }
+	@$(PY) -m local_stack.invoke '$(FN)' '$(EVENT)' $(ARGS)
 
 test: lint validate pytest ## everything CI runs: lint, types, template checks, all test suites
 
