@@ -261,3 +261,17 @@ def test_internal_errors_are_500_803_without_internals(invoke: Invoke, monkeypat
 def test_request_id_is_generated_when_absent(invoke: Invoke) -> None:
     reply = invoke("list_orders", headers={"x-request-id": "has spaces so it is not echoed"})
     assert reply.headers["x-request-id"] and " " not in reply.headers["x-request-id"]
+
+
+def test_a_fulfilment_logistics_tenant_must_send_the_tracking_id(hub: Hub, invoke: Invoke) -> None:
+    from order_hub.services import tenants
+
+    tenants.set_require_tracking_id(wiring.tenant_directory(), "acme", True)
+    wiring.authenticator.cache_clear()  # the key's tenant profile is cached per container
+
+    refused = invoke("create_order", order_body(so_number="SO-FL-1"))
+    created = invoke("create_order", order_body(so_number="SO-FL-2", tracking_id="2CQJADENEAU"))
+
+    assert (refused.status, refused.codes, refused.fields) == (400, [810], ["tracking_id"])
+    assert created.status == 200
+    assert [item["sk"]["S"] for item in hub.raw_items("ORDER#acme#WH-TGR04#SO-FL-1")] == []

@@ -9,7 +9,8 @@ from order_hub.models.api import Cancellation, CreateOrderRequest, ListQuery
 from order_hub.models.status import ApiStatus
 from order_hub.models.tenant import Tenant
 from order_hub.services import orders
-from tests.fakes import InMemoryOrderRepository
+from order_hub.services.tenants import create_tenant
+from tests.fakes import InMemoryOrderRepository, InMemoryTenantDirectory
 from tests.payloads import order_body
 
 
@@ -164,3 +165,24 @@ def test_list_pages_and_filters(tenant: Tenant, repo: InMemoryOrderRepository) -
     assert orders.list_orders(tenant, ListQuery(outbound_type="WMS"), repo).total == 0
     foreign = orders.list_orders(tenant, ListQuery(outbound_type="OMS", warehouse_id="WH-NOPE"), repo)
     assert foreign.total == 0
+
+
+def test_fulfilment_logistics_tenants_must_send_the_tracking_id() -> None:
+    from order_hub.services.tenants import set_require_tracking_id
+
+    directory = InMemoryTenantDirectory()
+    create_tenant(directory, "fl", "FL client", ["WH-TGR04"])
+    tenant = set_require_tracking_id(directory, "fl", True)
+    repo = InMemoryOrderRepository()
+
+    with pytest.raises(InvalidInput) as refused:
+        orders.create_order(tenant, CreateOrderRequest.model_validate(order_body()), repo)
+    created = orders.create_order(tenant, CreateOrderRequest.model_validate(order_body(tracking_id="2CQJADENEAU")), repo)
+
+    assert refused.value.field == "tracking_id" and repo.orders == {
+        (created.order.tenant_id, "WH-TGR04", "SO-2026-0001"): created.order
+    }
+    assert created.order.courier.tracking_id == "2CQJADENEAU"
+    with pytest.raises(InvalidInput, match="tracking_id"):
+        orders.update_order(tenant, CreateOrderRequest.model_validate(order_body()), repo)
+    assert not set_require_tracking_id(directory, "fl", False).require_tracking_id

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--warehouse", action="append", default=[], help="warehouse id (repeatable)")
     show = tenant.add_parser("show", help="show a tenant")
     show.add_argument("tenant_id")
+    tracking = tenant.add_parser("require-tracking-id", help="fulfilment-logistics client: create needs tracking_id")
+    tracking.add_argument("tenant_id")
+    tracking.add_argument("--off", action="store_true", help="no longer require it")
     add = tenant.add_parser("add-warehouse", help="allow more warehouses")
     add.add_argument("tenant_id")
     add.add_argument("warehouse", nargs="+")
@@ -225,6 +228,8 @@ def run(args: argparse.Namespace) -> Any:
             return tenants.create_tenant(directory, args.tenant_id, args.name, args.warehouse).model_dump(mode="json")
         case ("tenant", "show"):
             return tenants.get_tenant(directory, args.tenant_id).model_dump(mode="json")
+        case ("tenant", "require-tracking-id"):
+            return tenants.set_require_tracking_id(directory, args.tenant_id, not args.off).model_dump(mode="json")
         case ("tenant", "add-warehouse"):
             return tenants.add_warehouses(directory, args.tenant_id, args.warehouse).model_dump(mode="json")
         case ("key", "create"):

@@ -15,6 +15,9 @@ class Tenant(Stored):
     name: str
     warehouse_ids: list[str] = Field(default_factory=list)
     status: Literal["active", "suspended"] = "active"
+    require_tracking_id: bool = Field(
+        default=False, description="Fulfilment-logistics client (seed 002): create and update need the Shipper tracking_id"
+    )
     created_at: datetime
 
 

@@ -130,9 +130,16 @@ def _details_from_request(request: CreateOrderRequest) -> dict[str, object]:
     }
 
 
+def _check_tracking_id(tenant: Tenant, request: CreateOrderRequest) -> None:
+    """Seed 002: for fulfilment-logistics clients the Shipper tracking id is mandatory."""
+    if tenant.require_tracking_id and not request.tracking_id:
+        raise InvalidInput("tracking_id is mandatory for this account (fulfilment-logistics client)", field="tracking_id")
+
+
 def create_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderRepository, now: Clock = utc_now) -> CreateResult:
     """Create once per (tenant, warehouse_id, so_number); a repeat with the same body returns the original."""
     _check_warehouse(tenant, request.warehouse_id)
+    _check_tracking_id(tenant, request)
     at = now()
     digest = body_digest(request)
     order = Order.model_validate(
@@ -204,6 +211,7 @@ def _write_change(tenant: Tenant, warehouse_id: str, order_no: str, repo: OrderR
 def update_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderRepository, now: Clock = utc_now) -> Order:
     """Replace an order's details (same body as create) while no stock is allocated."""
     _check_warehouse(tenant, request.warehouse_id)
+    _check_tracking_id(tenant, request)
     digest = body_digest(request)
 
     def change(current: Order) -> tuple[Order, EventType] | None:

@@ -57,6 +57,14 @@ def add_warehouses(directory: TenantDirectory, tenant_id: str, warehouse_ids: li
     return updated
 
 
+def set_require_tracking_id(directory: TenantDirectory, tenant_id: str, required: bool) -> Tenant:
+    """Fulfilment-logistics clients (seed 002) must send the Shipper tracking id on create."""
+    tenant = get_tenant(directory, tenant_id)
+    updated = tenant.model_copy(update={"require_tracking_id": required})
+    directory.save_tenant(updated)
+    return updated
+
+
 def issue_api_key(directory: TenantDirectory, tenant_id: str) -> IssuedKey:
     get_tenant(directory, tenant_id)
     key_id = secrets.token_hex(4)
