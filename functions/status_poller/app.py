@@ -61,6 +61,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "unknown_orders": total.unknown_orders,
         "unknown_statuses": total.unknown_statuses,
         "raced": total.raced,
+        "skipped": total.skipped,
         "completed": total.completed,
         "failed_warehouses": failures,
     }

@@ -341,3 +341,27 @@ def test_write_races_are_retried_by_the_forwarder(tenant: Tenant, repo: InMemory
     repo.fail_next_replace = 10
     with pytest.raises(ConcurrentModification):
         forward_order("acme", WH, "SO-2", repo, FakeWms(), _now)
+
+
+def test_a_poll_does_not_reread_orders_an_earlier_complete_poll_reconciled(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    """The WMS lists the whole day every run: unchanged orders must not cost a read per run."""
+    wms = FakeWms()
+    clock = [T0]
+    for n in range(3):
+        _create(tenant, repo, so_number=f"SO-{n}")
+        forward_order("acme", WH, f"SO-{n}", repo, wms, _now)
+        wms.set_status(WH, f"SO-{n}", "OPEN", updated_at=T0 - timedelta(hours=1))
+    first = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, lambda: clock[0])
+    reads = repo.batch_reads
+
+    clock[0] = T0 + timedelta(hours=1)
+    quiet = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, lambda: clock[0])
+    assert (first.seen, quiet.seen, quiet.skipped, repo.batch_reads) == (3, 0, 3, reads)  # listed, not read
+
+    wms.set_status(WH, "SO-1", "PICKING", updated_at=T0 + timedelta(minutes=50))
+    clock[0] = T0 + timedelta(hours=2)
+    changed = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, lambda: clock[0])
+    assert (changed.seen, changed.skipped, changed.written) == (1, 2, 1)
+    assert _stored(repo, tenant, "SO-1").status == ApiStatus.ALLOCATED

@@ -6,6 +6,12 @@ window is done, the time it was read up to. A new window starts ``OVERLAP`` befo
 an order updated at the boundary is never missed. A run that runs out of time stores the next
 page and the next run continues there. Only real changes are written (the status authority
 decides), so a quiet list costs reads, not writes.
+
+Because the WMS filters by whole days, every run lists all of the day's updated orders again.
+A listed order whose WMS ``updated_at`` is older than ``synced_until - OVERLAP`` was reconciled
+by an earlier complete run and is not read again: a quiet day costs WMS list pages, not a
+DynamoDB read per order per run. A run in which a write lost a race keeps the old
+``synced_until``, so the next run reads those orders again.
 """
 
 from __future__ import annotations
@@ -37,12 +43,13 @@ class PollStats:
     unknown_orders: int = 0
     unknown_statuses: int = 0
     raced: int = 0
+    skipped: int = 0  # listed again but unchanged since an earlier complete run: not read
     completed: bool = True
     lag_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def add(self, other: PollStats) -> None:
-        for name in ("pages", "seen", "written", "conflicts", "unknown_orders", "unknown_statuses", "raced"):
+        for name in ("pages", "seen", "written", "conflicts", "unknown_orders", "unknown_statuses", "raced", "skipped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.completed = self.completed and other.completed
         self.lag_seconds = max(self.lag_seconds, other.lag_seconds)
@@ -71,6 +78,10 @@ def poll_warehouse(
         synced_until = datetime.fromisoformat(cursor["synced_until"]) if "synced_until" in cursor else started - FIRST_LOOKBACK
         stats.lag_seconds = (started - synced_until).total_seconds()
         window_start, window_end, window_read_at, page = (synced_until - OVERLAP).date(), started.date(), started, 1
+    # Orders the WMS last changed before this instant were reconciled by an earlier complete run.
+    reconciled_before = (
+        datetime.fromisoformat(cursor["synced_until"]) - OVERLAP if "synced_until" in cursor else datetime.min.replace(tzinfo=UTC)
+    )
     while True:
         if out_of_time():
             cursors.put_cursor(
@@ -88,8 +99,10 @@ def poll_warehouse(
             return stats
         listing = wms.list_outbounds(warehouse_id, window_start, window_end, page, page_size)
         stats.pages += 1
-        stored = repo.get_many(tenant_id, warehouse_id, [item.order_no for item in listing.items])
-        for item in listing.items:
+        fresh = [item for item in listing.items if item.updated_at is None or item.updated_at >= reconciled_before]
+        stats.skipped += len(listing.items) - len(fresh)
+        stored = repo.get_many(tenant_id, warehouse_id, [item.order_no for item in fresh]) if fresh else {}
+        for item in fresh:
             stats.seen += 1
             order = stored.get(item.order_no)
             if order is None:
@@ -99,6 +112,9 @@ def poll_warehouse(
         if page >= listing.total_pages or not listing.items:
             break
         page += 1
+    if stats.raced and "synced_until" in cursor:  # a lost race: look at this window's orders again next time
+        cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": cursor["synced_until"]})
+        return stats
     cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": window_read_at.astimezone(UTC).isoformat()})
     return stats
 
