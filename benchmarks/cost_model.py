@@ -819,10 +819,9 @@ def report(measured: Measured, orders_per_day: int, endpoints: int, detail_reads
         f" the empty run itself is per minute ({POLL_RUNS_PER_DAY}/day Scheduler + Lambda + DynamoDB) over --orders-per-day",
         f"  - Secrets Manager: cache {SECRET_MAX_AGE_S} s, {WARM_CONTAINERS} warm containers per function,"
         " each re-reading its secrets every 5 minutes, over --orders-per-day",
-        "  - caveat: the WMS list is filtered by day, so each poll run re-lists every order updated today"
-        f" (~{relist:.0f} runs per order at 1/min); at {poll_rru:.2f} RRU per listed order,"
-        f" poll reads would be ~{poll_rru * relist:.0f} RRU/order"
-        f" (${poll_rru * relist * PRICES.dynamodb_rru * MILLION:,.0f} per million orders), not included above",
+        "  - the WMS list is filtered by day, so each poll run re-lists every order updated today"
+        f" (~{relist:.0f} runs per order at 1/min); the poller reads only the orders the WMS changed since its last"
+        f" complete run, so re-listing costs WMS list pages, not DynamoDB reads ({poll_rru:.2f} RRU per changed order)",
     ]
     return "\n".join(lines)
 
