@@ -28,6 +28,7 @@ from order_hub.http_api import (
 )
 from order_hub.models.api import CancelOrderRequest, CreateOrderRequest, IsoDate, ListQuery, OrderNo, WarehouseId
 from order_hub.models.common import CODE_PATTERN
+from order_hub.models.pricing import PricingRequest, PricingResponse
 from order_hub.models.responses import (
     ErrorResponse,
     MetadataOnlyResponse,
@@ -242,6 +243,33 @@ def order_detail_wms(
 ) -> Response[WmsDetailResponse]:
     order = orders.get_wms_order(_tenant(), warehouse_id, order_no, wiring.order_repository())
     return _respond(200, data=wms_detail(order))
+
+
+PRICING_UNAVAILABLE: dict[int, OpenAPIResponse] = {
+    503: _error_doc("No pricing provider could answer (code 803); when only some failed, the answer is 200 with pricing_errors[]")
+}
+
+
+@app.post(
+    "/v3/fulfillment/pricing/domestic",
+    summary="Domestic shipping prices for a parcel, cheapest first",
+    description=(
+        "Quotes from the account's providers: Shipper logistics when the account has logistics credentials, "
+        "its own rate card when one is stored, else the built-in rate card. A courier or provider that cannot "
+        "quote is listed in `pricing_errors[]` (803: the provider failed; 810: not served). Prices are IDR integers. "
+        "Identical requests are answered from a short cache (header `x-cache: hit`)."
+    ),
+    tags=["logistics"],
+    responses={**_ok(PricingResponse), **ERRORS, **JSON_BODY, **PRICING_UNAVAILABLE},
+)
+def pricing_domestic(request: Annotated[PricingRequest, Body()]) -> Response[PricingResponse]:
+    from order_hub.services import pricing  # lazy: the other routes never load the pricing code
+
+    data, cached = pricing.default_service().price(_tenant().tenant_id, request)
+    metrics.add_metric(name="PricingCacheHits" if cached else "PricingCacheMisses", unit="Count", value=1)
+    response = _respond(200, data=data.model_dump(mode="json"))
+    response.headers["x-cache"] = "hit" if cached else "miss"
+    return response
 
 
 def preflight(event: dict[str, Any]) -> Tenant:

@@ -373,6 +373,7 @@ def test_orders_api_function_spec(template: dict[str, Any]) -> None:
         ("GET", "/v3/fulfillment/outbounds/{outbound_type}"),
         ("GET", "/v3/fulfillment/warehouse/{warehouse_id}/outbound/oms/{order_no}"),
         ("GET", "/v3/fulfillment/warehouse/{warehouse_id}/outbound/wms/{order_no}"),
+        ("POST", "/v3/fulfillment/pricing/domestic"),
     }
     assert spec.other_events == [] and spec.stream_events == [] and spec.sqs_events == []
 

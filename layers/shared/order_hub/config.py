@@ -81,3 +81,17 @@ class DeliverySettings(TablesSettings):
     @property
     def local(self) -> bool:
         return self.HUB_ENV == "local"
+
+
+class PricingSettings(TablesSettings):
+    """Domestic shipping prices (orders_api, ``POST /v3/fulfillment/pricing/domestic``).
+
+    The logistics call must fit the function's 10 s timeout: the retry only runs while the budget lasts.
+    """
+
+    PRICING_CACHE_TTL_SECONDS: int = Field(default=60, ge=0, le=3600, description="Identical requests; 0 turns the cache off")
+    PRICING_CACHE_MAX_ENTRIES: int = Field(default=2048, ge=1, le=100_000)
+    PRICING_CONFIG_TTL_SECONDS: int = Field(default=300, ge=0, le=3600, description="A tenant's provider choice and rate card")
+    LOGISTICS_CONNECT_TIMEOUT_SECONDS: float = Field(default=3, gt=0, le=10)
+    LOGISTICS_READ_TIMEOUT_SECONDS: float = Field(default=5, gt=0, le=10)
+    LOGISTICS_BUDGET_SECONDS: float = Field(default=8, gt=0, le=25, description="All attempts of one logistics call")

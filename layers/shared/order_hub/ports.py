@@ -165,3 +165,29 @@ class SendResult(BaseModel):
 class CallbackSender(Protocol):
     def send(self, endpoint: Endpoint, rendered: Rendered, delivery_id: str) -> SendResult:
         """POST the rendered request with the endpoint's auth (token/credential refresh included)."""
+
+
+# --- domestic shipping prices (POST /v3/fulfillment/pricing/domestic) -----------------------------
+
+from order_hub.models.pricing import PricingRequest, ProviderQuotes  # noqa: E402 (appended section)
+
+
+class ProviderError(Exception):
+    """A pricing provider could not answer (unreachable, refused the request, answered nonsense)."""
+
+
+class LogisticsPricing(Protocol):
+    """A source of shipping prices: the hub's rate card, or Shipper's logistics API."""
+
+    name: str
+
+    def quote(self, request: PricingRequest, tenant_id: str) -> ProviderQuotes:
+        """Quotes for the parcel plus the couriers that could not quote it (their own errors).
+
+        Raises ``ProviderError`` when the provider as a whole failed.
+        """
+
+
+class RateCardStore(Protocol):
+    def get_rate_card(self, tenant_id: str) -> dict[str, Any] | None:
+        """The tenant's stored rate card JSON (not yet validated), or None when it has none."""
