@@ -179,8 +179,19 @@ def prepare_event(target: Target, event: Mapping[str, Any], stack: Mapping[str, 
         secret = ((stack.get("webhook_secrets") or {}).get(tenant_id) or {}).get("hmac_secret")
         if not tenant_id or not secret:
             raise InvokeError("the stack has no webhook secret for its demo tenant (started with --no-wms-simulator?)")
-        return signed_webhook(event, tenant_id, str(secret))
+        signed = signed_webhook(event, tenant_id, str(secret))
+        logistics = (stack.get("logistics_secrets") or {}).get(tenant_id)
+        if logistics and str(signed.get("path", "")).endswith(f"/webhooks/logistics/{tenant_id}/tracking"):
+            signed = with_logistics_auth(signed, str(logistics["api_key"]), str(logistics["tracking_url"]))
+        return signed
     return copy.deepcopy(dict(event))
+
+
+def with_logistics_auth(event: dict[str, Any], api_key: str, tracking_url: str) -> dict[str, Any]:
+    """A tracking webhook's body with ``auth`` = md5(api_key + tracking_url + "json"), as Shipper Logistics sends it."""
+    body = json.loads(event.get("body") or "{}")
+    body["auth"] = hashlib.md5((api_key + tracking_url + "json").encode(), usedforsecurity=False).hexdigest()
+    return {**event, "body": json.dumps(body, separators=(",", ":")), "isBase64Encoded": False}
 
 
 # --------------------------------------------------------------------------------------------

@@ -298,9 +298,17 @@ class LocalStack:
         self.put_secret(wms_secret_name(DEMO_TENANT_ID), {"base_url": simulator.url, "api_key": wms_key})
         self.wms_key = wms_key
         self.put_secret(webhook_secret_name(DEMO_TENANT_ID), {"hmac_secret": hmac_secret})
+        from order_hub.adapters.secrets import logistics_secret_name
+
+        logistics = {
+            "api_key": f"lgkey-{secrets.token_hex(12)}",
+            "tracking_url": f"{self.gateway.url}/webhooks/logistics/{DEMO_TENANT_ID}/tracking",
+        }
+        self.put_secret(logistics_secret_name(DEMO_TENANT_ID), logistics)
         return {
             "wms_simulator": {"url": simulator.url, "api_key": wms_key, "clock_ms": self.options.wms_clock_ms},
             "webhook_secrets": {DEMO_TENANT_ID: {"hmac_secret": hmac_secret}},
+            "logistics_secrets": {DEMO_TENANT_ID: logistics},
             "webhook_urls": {
                 "order_confirmation": f"{self.gateway.url}/webhooks/wms/{DEMO_TENANT_ID}/order-confirmation",
                 "pgi": f"{self.gateway.url}/webhooks/wms/{DEMO_TENANT_ID}/pgi",

@@ -1,4 +1,5 @@
-"""webhook_ingest: WMS webhooks (order confirmation, PGI), authenticated per tenant.
+"""webhook_ingest: WMS webhooks (order confirmation, PGI) and Shipper Logistics webhooks (AWB created,
+tracking), authenticated per tenant.
 
 Authentication comes first, over the raw body, before anything parses it: a request that fails it
 gets 401 and nothing is stored. A valid webhook is acknowledged after one durable, idempotent write.
@@ -7,6 +8,7 @@ gets 401 and nothing is stored. A valid webhook is acknowledged after one durabl
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Annotated, Any
 
@@ -16,7 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
-from order_hub.adapters.secrets import read_secret, webhook_secret_name
+from order_hub.adapters.secrets import logistics_secret_name, read_secret, webhook_secret_name
 from order_hub.errors import CODE_INTERNAL, HubError, UnsupportedMediaType
 from order_hub.http_api import (
     hub_error_errors,
@@ -26,8 +28,10 @@ from order_hub.http_api import (
     validation_errors,
     with_request_id,
 )
+from order_hub.models.logistics import LogisticsCreatedWebhook, LogisticsTrackingWebhook
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.observability import logger, metrics
+from order_hub.services.logistics import UNKNOWN_CODE, ingest_logistics_created, ingest_logistics_tracking, verify_logistics_auth
 from order_hub.services.webhooks import WebhookResult, ingest_order_confirmation, ingest_pgi, verify_webhook
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -42,6 +46,8 @@ def _result(source: str, result: WebhookResult) -> Response[Any]:
     metrics.add_metric(name=f"Webhook_{source}_{result.outcome}", unit="Count", value=1)
     if result.notes:  # conflicting facts (late, over-shipped, against a terminal state) are counted
         metrics.add_metric(name="StatusConflicts", unit="Count", value=1)
+    if any(note.startswith(UNKNOWN_CODE) for note in result.notes):
+        metrics.add_metric(name="LogisticsUnknownStatus", unit="Count", value=1)
     logger.info("webhook recorded", extra={"source": source, "outcome": result.outcome, "notes": list(result.notes)})
     data: dict[str, Any] = {"outcome": result.outcome, "notes": list(result.notes)}
     if result.order is not None:
@@ -64,6 +70,25 @@ def pgi(tenant_id: str, payload: Annotated[PgiWebhook, Body()]) -> Response[Any]
     return _result("pgi", ingest_pgi(tenant_id, payload, _raw_body(), wiring.order_repository()))
 
 
+def _warehouses(tenant_id: str) -> list[str]:
+    tenant = wiring.tenant_directory().get_tenant(tenant_id)
+    return list(tenant.warehouse_ids) if tenant is not None else []
+
+
+@app.post("/webhooks/logistics/<tenant_id>/created")
+def logistics_created(tenant_id: str, payload: Annotated[LogisticsCreatedWebhook, Body()]) -> Response[Any]:
+    logger.append_keys(order_no=payload.order_no)
+    result = ingest_logistics_created(tenant_id, _warehouses(tenant_id), payload, _raw_body(), wiring.order_repository())
+    return _result("logistics_created", result)
+
+
+@app.post("/webhooks/logistics/<tenant_id>/tracking")
+def logistics_tracking(tenant_id: str, payload: Annotated[LogisticsTrackingWebhook, Body()]) -> Response[Any]:
+    logger.append_keys(order_no=payload.external_id, tracking_id=payload.tracking_id)
+    result = ingest_logistics_tracking(tenant_id, _warehouses(tenant_id), payload, _raw_body(), wiring.order_repository())
+    return _result("logistics_tracking", result)
+
+
 @app.exception_handler(HubError)
 def _hub_error(error: HubError) -> Response[Any]:
     return _respond(error.http_status, hub_error_errors(error))
@@ -81,14 +106,32 @@ def _unexpected(error: Exception) -> Response[Any]:
     return _respond(500, [{"code": CODE_INTERNAL, "message": "Internal server error."}])
 
 
+def _is_tracking(event: dict[str, Any]) -> bool:
+    route = str(event.get("path") or "")  # the path the resolver routes on
+    return route.startswith("/webhooks/logistics/") and route.endswith("/tracking")
+
+
+def _offered_auth(body: bytes) -> object:
+    """The ``auth`` field of a tracking body (only that is read before authentication)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed.get("auth") if isinstance(parsed, dict) else None
+
+
 def authenticate(event: dict[str, Any]) -> None:
-    """Signature or token against the tenant's secret, over the exact bytes received."""
+    """Before parsing: tracking webhooks by their ``auth`` digest against ``hub/<tenant>/logistics``;
+    every other webhook by signature or token against ``hub/<tenant>/wms-webhook``, over the exact bytes received."""
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     tenant_id = str((event.get("pathParameters") or {}).get("tenant_id", ""))
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
-    secret = read_secret(webhook_secret_name(tenant_id)) if tenant_id else None
-    verify_webhook(secret, headers, body, time.time())
+    if _is_tracking(event):
+        verify_logistics_auth(read_secret(logistics_secret_name(tenant_id)) if tenant_id else None, _offered_auth(body))
+    else:
+        secret = read_secret(webhook_secret_name(tenant_id)) if tenant_id else None
+        verify_webhook(secret, headers, body, time.time())
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json":
         raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")

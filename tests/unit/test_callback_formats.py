@@ -372,20 +372,18 @@ def test_increff_event_type_table(tenant: Tenant, repo: InMemoryOrderRepository)
             assert [i["cancelledQuantity"] for i in body["orderItems"]] == [0, 1]
 
 
-def test_increff_unknown_event_types_send_nothing_and_deliver_is_one_table_entry_away(
-    tenant: Tenant, repo: InMemoryOrderRepository, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_increff_unknown_event_types_send_nothing_and_deliver_is_sent(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     order = _lines_order(tenant, repo)
     shipped = _shipped(order, [ShipmentItem(sku="TSHIRT-BLK-M", qty=2), ShipmentItem(sku="CAP-RED", qty=1)], T_001)
     delivered_order = shipped.order.model_copy(
         update={"shipments": [shipped.order.shipments[0].model_copy(update={"status": "DELIVERED"})]}
     )
-    delivered = shipped.model_copy(update={"type": "order.delivered", "order": delivered_order})  # not an event type yet
-    assert not callbacks.emits("increff", delivered)
+    updated = shipped.model_copy(update={"type": "order.logistics_updated", "order": delivered_order})
+    assert not callbacks.emits("increff", updated)
     with pytest.raises(ValueError):
-        callbacks.render(_endpoint("increff", **INCREFF_SETTINGS), delivered)
+        callbacks.render(_endpoint("increff", **INCREFF_SETTINGS), updated)
 
-    monkeypatch.setitem(increff.EVENT_TYPES, "order.delivered", lambda _order: increff.SHIPMENT_DELIVER)
+    delivered = shipped.model_copy(update={"type": "order.delivered", "order": delivered_order})
     body = _render(_endpoint("increff", **INCREFF_SETTINGS), delivered).body
     assert body["eventType"] == "OUTWARD_ORDER_SHIPMENT_DELIVER"
     assert body["shipments"][0]["shipmentStatus"] == "DELIVERED"

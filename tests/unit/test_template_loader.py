@@ -403,6 +403,8 @@ def test_every_function_of_the_template_is_described(template: dict[str, Any]) -
     assert {(route.method, route.path) for route in specs["WebhookIngestFunction"].routes} == {
         ("POST", "/webhooks/wms/{tenant_id}/order-confirmation"),
         ("POST", "/webhooks/wms/{tenant_id}/pgi"),
+        ("POST", "/webhooks/logistics/{tenant_id}/created"),
+        ("POST", "/webhooks/logistics/{tenant_id}/tracking"),
     }
     assert specs["StatusPollerFunction"].timeout == 300
     assert all(spec.other_events == [] for spec in specs.values())  # every event is emulated

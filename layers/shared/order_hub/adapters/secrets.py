@@ -90,3 +90,8 @@ def write_secret(name: str, value: dict[str, Any]) -> None:
     from aws_lambda_powertools.utilities import parameters
 
     parameters.clear_caches()
+
+
+def logistics_secret_name(tenant_id: str) -> str:
+    """``hub/<tenant_id>/logistics`` = {"api_key", "tracking_url"}: verifies Shipper Logistics tracking webhooks."""
+    return f"hub/{tenant_id}/logistics"

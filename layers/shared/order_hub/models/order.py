@@ -48,6 +48,7 @@ class Courier(Stored):
     express_code: str = ""
     rate_type: str = ""
     tracking_id: str = ""
+    awb: str = Field(default="", description="The AWB Shipper Logistics created (logistics created confirmation or tracking)")
 
 
 class ShipmentItem(Stored):
@@ -61,14 +62,43 @@ class ShipmentItem(Stored):
     stock_condition: str = ""
 
 
+class LogisticsStatus(Stored):
+    """A raw Shipper Logistics status as received (``external_status``) with its ``status_date``."""
+
+    code: int | None = None
+    name: str = ""
+    description: str = ""
+    status_date: datetime | None = None
+
+
 class Shipment(Stored):
     shipment_code: str
     awb: str = ""
     carrier_id: str = ""
     carrier_name: str = ""
-    status: str = ""
+    status: str = Field(default="", description="SHIPPED at PGI, then the logistics state (models/logistics.py)")
     pgi_at: datetime | None = None
     items: list[ShipmentItem] = Field(default_factory=list)
+    tracking_id: str = Field(default="", description="Shipper Logistics tracking_id of the last applied update")
+    logistics_status: LogisticsStatus | None = Field(default=None, description="The last applied raw logistics status")
+    delivered_at: datetime | None = None
+
+
+class LogisticsFact(Stored):
+    """One logistics webhook as it touched the order: applied, or recorded only (late, unknown, refused)."""
+
+    kind: Literal["created", "tracking"]
+    received_at: datetime
+    status_date: datetime | None = None
+    tracking_id: str = ""
+    awb: str = ""
+    code: int | None = None
+    name: str = ""
+    description: str = ""
+    state: str = Field(default="", description="Canonical state of the code; empty when the code is unknown")
+    shipment_code: str = ""
+    applied: bool = True
+    note: str = ""
 
 
 class ForwardState(Stored):
@@ -123,6 +153,7 @@ class Order(Stored):
     created_at: datetime
     updated_at: datetime
     history: list[StatusChange] = Field(default_factory=list)
+    logistics: list[LogisticsFact] = Field(default_factory=list, description="Logistics webhooks, newest last (bounded)")
     cancel: CancelInfo | None = None
     forward: ForwardState = Field(default_factory=ForwardState)
     create_hash: str = Field(description="Digest of the original create body (idempotency)")
@@ -153,7 +184,11 @@ EventType = Literal[
     "order.forward_failed",
     "order.shipped",
     "order.fact_recorded",
+    "order.logistics_updated",
+    "order.delivered",
 ]
+LOGISTICS_EVENTS: frozenset[str] = frozenset({"order.logistics_updated", "order.delivered"})
+"""Events a logistics webhook applied (the shipment's AWB or logistics state changed)."""
 FORWARDING_EVENTS: frozenset[str] = frozenset({"order.created", "order.updated", "order.cancelled"})
 """Events after which the order's state may need to reach the WMS."""
 

@@ -66,6 +66,7 @@ def _record(
     raw: str,
     repo: OrderRepository,
     change_of: Callable[[Order], tuple[Order | None, EventType, list[str]]],
+    source: str = "wms_webhook",
 ) -> WebhookResult:
     for _ in range(_ATTEMPTS):
         order = repo.get(tenant_id, warehouse_id, order_no)
@@ -73,7 +74,7 @@ def _record(
             stored = repo.record_webhook(tenant_id, inbox_key, raw, None)
             return WebhookResult("unmatched" if stored else "duplicate")
         changed, event_type, notes = change_of(order)
-        change = (changed, order.version, make_event(changed, event_type, "wms_webhook", order)) if changed else None
+        change = (changed, order.version, make_event(changed, event_type, source, order)) if changed else None
         try:
             stored = repo.record_webhook(tenant_id, inbox_key, raw, change)
         except ConcurrentModification:

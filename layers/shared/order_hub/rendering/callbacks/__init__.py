@@ -15,9 +15,11 @@ What each format emits (details in each module's docstring):
 - ``increff``: ``order.created`` -> OUTWARD_ORDER_CREATE; ``order.cancelled`` or
   ``order.status_changed`` to CANCELLED -> OUTWARD_ORDER_CANCEL (OUTWARD_ORDER_PARTIAL_CANCEL when
   some quantity shipped); ``order.shipped`` -> OUTWARD_ORDER_COMPLETE (OUTWARD_ORDER_SHIPMENT_DISPATCH
-  while quantity is open)
+  while quantity is open); ``order.delivered`` -> OUTWARD_ORDER_SHIPMENT_DELIVER
 - ``unicommerce``: ``dispatch`` on ``order.shipped``
-- ``standard``: every event
+- ``standard``: every event (logistics ones with ``data.logistics``, the raw logistics status)
+
+``shipper`` and ``unicommerce`` send nothing for ``order.logistics_updated`` / ``order.delivered``.
 
 The per-format modules are imported on first use (each is stdlib + the pydantic models only).
 """

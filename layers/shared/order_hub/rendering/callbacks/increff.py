@@ -8,8 +8,9 @@ Event types (``EVENT_TYPES``, hub event -> rule on the order):
 - ``order.shipped`` -> ``OUTWARD_ORDER_COMPLETE`` when no open quantity remains, else
   ``OUTWARD_ORDER_SHIPMENT_DISPATCH``; a shipment reported for an order already ``CANCELLED``
   (the WMS shipped part of it anyway) is ``OUTWARD_ORDER_PARTIAL_CANCEL``
-- ``OUTWARD_ORDER_SHIPMENT_DELIVER`` waits for the hub's delivery event (logistics tracking):
-  one entry in ``EVENT_TYPES``. Any other event sends nothing.
+- ``order.delivered`` (logistics tracking: a shipment became DELIVERED) -> ``OUTWARD_ORDER_SHIPMENT_DELIVER``;
+  the delivered shipment carries ``shipmentStatus: DELIVERED``. ``order.logistics_updated`` and any
+  other event send nothing.
 
 Choices where the seed is ambiguous or silent:
 
@@ -117,7 +118,7 @@ EVENT_TYPES: dict[str, Callable[[Order], str | None]] = {
     "order.cancelled": _cancel_type,
     "order.status_changed": _status_changed_type,
     "order.shipped": _shipped_type,
-    # "order.delivered": lambda _order: SHIPMENT_DELIVER,  # once logistics tracking adds the event
+    "order.delivered": lambda _order: SHIPMENT_DELIVER,  # a shipment became DELIVERED (logistics tracking)
 }
 """Hub event type -> the posting's eventType for the order's state (None: nothing to send)."""
 

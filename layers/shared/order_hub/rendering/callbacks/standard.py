@@ -6,6 +6,11 @@ Every hub event is sent. Body::
      "data": {"event_id", "seq", "source", "previous_status", "tenant_id", "warehouse_id",
               "order_no", "status", "order": <the OMS detail view>}}
 
+Logistics events (``order.logistics_updated``, ``order.delivered``, and any event a logistics webhook
+caused) add ``data.logistics``: the raw Shipper Logistics status of the webhook (``external_status``
+{code, name, description}, ``status_date``) with the canonical ``state``, ``applied``, ``note``,
+``tracking_id``, ``awb`` and ``shipment_code``.
+
 ``data.order`` is exactly the ``data`` of the hub's OMS detail response
 (``GET .../outbound/oms/{order_no}``, i.e. ``{"outbound": {...}}``), so a client reads one shape
 from the API and from its webhooks. ``timestamp`` has milliseconds and a ``Z``.
@@ -27,12 +32,12 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from order_hub.models.endpoints import Endpoint
-from order_hub.models.order import OrderEvent
+from order_hub.models.order import LOGISTICS_EVENTS, OrderEvent
 from order_hub.rendering.callbacks.base import Rendered, Verdict, number
 from order_hub.rendering.shipper import oms_detail
 
@@ -51,7 +56,7 @@ def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None)
     at = event.at.astimezone(UTC)
     body: dict[str, Any] = {
         "type": event.type,
-        "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z",
+        "timestamp": _iso(at),
         "data": {
             "event_id": event.event_id,
             "seq": event.seq,
@@ -64,7 +69,39 @@ def render(endpoint: Endpoint, event: OrderEvent, message_id: int | None = None)
             "order": _plain(oms_detail(order)),
         },
     }
+    logistics = _logistics(event)
+    if logistics is not None:
+        body["data"]["logistics"] = logistics
     return Rendered(body=body, kind=event.type, dedupe_key=event.event_id)
+
+
+LOGISTICS_SOURCE = "logistics_webhook"
+
+
+def _logistics(event: OrderEvent) -> dict[str, Any] | None:
+    """The raw logistics status behind a logistics event: the order's newest logistics fact."""
+    if event.type not in LOGISTICS_EVENTS and event.source != LOGISTICS_SOURCE:
+        return None
+    facts = event.order.logistics
+    if not facts:
+        return None
+    fact = facts[-1]
+    return {
+        "kind": fact.kind,
+        "external_status": {"code": fact.code, "name": fact.name, "description": fact.description},
+        "status_date": _iso(fact.status_date) if fact.status_date is not None else None,
+        "state": fact.state or None,
+        "applied": fact.applied,
+        "note": fact.note,
+        "tracking_id": fact.tracking_id,
+        "awb": fact.awb,
+        "shipment_code": fact.shipment_code,
+    }
+
+
+def _iso(value: datetime) -> str:
+    at = value.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 
 def _plain(value: Any) -> Any:
