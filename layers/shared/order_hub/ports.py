@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -14,6 +14,9 @@ from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
 from order_hub.models.wms import WmsOutbound, WmsPage
 from order_hub.rendering.callbacks.base import Rendered
+
+if TYPE_CHECKING:  # the pricing shapes load with the pricing route only
+    from order_hub.models.pricing import PricingRequest, ProviderQuotes
 
 
 class ListPage(BaseModel):
@@ -168,8 +171,6 @@ class CallbackSender(Protocol):
 
 
 # --- domestic shipping prices (POST /v3/fulfillment/pricing/domestic) -----------------------------
-
-from order_hub.models.pricing import PricingRequest, ProviderQuotes  # noqa: E402 (appended section)
 
 
 class ProviderError(Exception):
