@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from order_hub.adapters.aws import dynamodb_client
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+from order_hub.adapters.dynamodb import _DynamoAdapter
 
 SORT_KEY = "RATECARD"
 
 
-class DynamoRateCardStore:
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = dynamodb_client()
-        return self._client
-
+class DynamoRateCardStore(_DynamoAdapter):
     def _key(self, tenant_id: str) -> dict[str, Any]:
         return {"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": SORT_KEY}}
 

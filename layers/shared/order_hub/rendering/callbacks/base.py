@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -62,3 +63,12 @@ class Resolver:
     def add(self, name: str) -> None:
         if name not in self.missing:
             self.missing.append(name)
+
+
+def json_object(body: str) -> dict[str, Any]:
+    """A receiver's answer as a JSON object ({} when it is empty, not JSON, or not an object)."""
+    try:
+        parsed = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}

@@ -63,7 +63,6 @@ Receiver answers: 2xx with ``hasError`` not true -> delivered; 2xx with ``hasErr
 
 from __future__ import annotations
 
-import json
 import textwrap
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
@@ -74,7 +73,7 @@ from order_hub.models.endpoints import Endpoint, FormatSettings
 from order_hub.models.extensions import Address, OrderExt, TaxLine
 from order_hub.models.order import Line, Order, OrderEvent, Shipment
 from order_hub.models.status import ApiStatus
-from order_hub.rendering.callbacks.base import MissingField, Rendered, Resolver, Verdict, number
+from order_hub.rendering.callbacks.base import MissingField, Rendered, Resolver, Verdict, json_object, number
 
 CREATE = "OUTWARD_ORDER_CREATE"
 CANCEL = "OUTWARD_ORDER_CANCEL"
@@ -371,7 +370,7 @@ def _billing_address(address: Address, settings: FormatSettings, need: Resolver)
 
 
 def judge(status_code: int, body: str) -> Verdict:
-    answer = _json(body)
+    answer = json_object(body)
     message = str(answer.get("errorMessage") or "").strip()
     if 200 <= status_code < 300:
         if answer.get("hasError") is True:
@@ -379,11 +378,3 @@ def judge(status_code: int, body: str) -> Verdict:
         return Verdict("delivered", f"HTTP {status_code}")
     detail = message or " ".join(body.split())
     return Verdict("retry", f"HTTP {status_code}: {detail}"[:300] if detail else f"HTTP {status_code}")
-
-
-def _json(body: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body) if body.strip() else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}

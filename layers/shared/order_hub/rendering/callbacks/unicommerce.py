@@ -48,7 +48,6 @@ refresh; Unicommerce documents no permanent class).
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -58,7 +57,7 @@ from urllib.parse import quote
 from order_hub.models.endpoints import Endpoint, FormatSettings
 from order_hub.models.extensions import Address, OrderExt, TaxLine
 from order_hub.models.order import Line, Order, OrderEvent, Shipment, ShipmentItem
-from order_hub.rendering.callbacks.base import MissingField, Rendered, Resolver, Verdict, number
+from order_hub.rendering.callbacks.base import MissingField, Rendered, Resolver, Verdict, json_object, number
 
 KIND = "dispatch"
 UC_DATETIME = "%Y-%m-%dT%H:%M:%S"
@@ -261,7 +260,7 @@ def _billing_address(address: Address, settings: FormatSettings, need: Resolver)
 
 
 def judge(status_code: int, body: str) -> Verdict:
-    answer = _json(body)
+    answer = json_object(body)
     if 200 <= status_code < 300 and answer.get("successful") is True:
         return Verdict("delivered", f"HTTP {status_code}")
     detail = _error_text(answer) or " ".join(body.split())
@@ -278,11 +277,3 @@ def _error_text(answer: dict[str, Any]) -> str:
         if text:
             return str(text)
     return str(answer.get("message") or answer.get("errorMessage") or "")
-
-
-def _json(body: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body) if body.strip() else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
