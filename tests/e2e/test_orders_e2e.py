@@ -72,7 +72,8 @@ def test_order_lifecycle_over_http(api: Client, so_number: str) -> None:
     assert conflict.status_code == 409 and conflict.json()["metadata"]["errors"][0]["code"] == 810
 
     updated = api("PUT", OMS, json={**body, "consignee": "Siti Rahma"})
-    assert updated.status_code == 200 and updated.json()["data"]["version"] == 2
+    # the forward to the WMS runs concurrently and may have added its own version first
+    assert updated.status_code == 200 and updated.json()["data"]["version"] in (2, 3)
 
     detail = api("GET", f"/v3/fulfillment/warehouse/WH-TGR04/outbound/oms/{so_number}")
     outbound = detail.json()["data"]["outbound"]
