@@ -363,6 +363,7 @@ class LocalStack:
                     "partner_location_code": "1",
                     "location_codes": warehouses,
                     "channel_names": channels,
+                    "default_country": "ID",  # the demo warehouses are Indonesian
                 },
             },
             "demo-unicommerce": {
