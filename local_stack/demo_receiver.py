@@ -93,7 +93,7 @@ from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
-from local_stack.loopback_http import LoopbackHandler, LoopbackServer
+from local_stack.loopback_http import LoopbackHandler, LoopbackServer, LoopbackService
 
 try:
     from standardwebhooks import Webhook as _Webhook
@@ -463,8 +463,11 @@ class _Draft:
 # --------------------------------------------------------------------------------------------
 
 
-class DemoReceiver:
+class DemoReceiver(LoopbackService):
     """The client side of the four callback formats on 127.0.0.1. Nothing binds before ``start()``."""
+
+    service_name = "demo receiver"
+    thread_name = "demo-receiver-http"
 
     def __init__(
         self,
@@ -481,7 +484,7 @@ class DemoReceiver:
         clock: Callable[[], float] | None = None,
     ) -> None:
         """``clock`` (monotonic seconds) decides token and credential expiry; tests may replace it."""
-        self._port = port
+        super().__init__(port)
         self._clock = clock or time.monotonic
         defaults = {fmt: _Settings() for fmt in FORMATS}
         defaults["standard"] = _apply("standard", defaults["standard"], {"secret": standard_secret})
@@ -506,61 +509,21 @@ class DemoReceiver:
         self._increff_credentials: dict[str, float] = {}  # token -> expiry (clock)
         self._seq = itertools.count(1)
         self._last_seq = 0
-        self._stopping = threading.Event()
-        self._server: _ReceiverServer | None = None
-        self._server_thread: threading.Thread | None = None
         self._reset_locked()
 
-    # ---- lifecycle -------------------------------------------------------------------------
+    # ---- lifecycle ----------------------------------------------------------------------------
 
-    @property
-    def port(self) -> int:
-        if self._server is not None:
-            return int(self._server.server_address[1])
-        if self._port:
-            return self._port
-        raise RuntimeError("the demo receiver is not started (port 0 is chosen when it binds)")
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
+    def _new_server(self, address: tuple[str, int]) -> LoopbackServer:
+        return _ReceiverServer(address, self)
 
     def start(self) -> None:
-        """Bind 127.0.0.1:<port> and serve in background threads (one per connection)."""
-        if self._server is not None:
-            return
-        self._stopping.clear()
-        self._server = _ReceiverServer((HOST, self._port), self)
-        self._port = int(self._server.server_address[1])  # a restart keeps the URL
-        self._server_thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="demo-receiver-http", daemon=True
-        )
-        self._server_thread.start()
-        log.info("demo receiver on %s", self.url)
-
-    def stop(self) -> None:
-        """Stop serving; delayed requests are released without a reply; joins every thread it started."""
-        self._stopping.set()
-        server, thread = self._server, self._server_thread
-        self._server = self._server_thread = None
-        if server is not None:
-            if thread is not None:
-                server.shutdown()
-                thread.join(timeout=2)
-            server.close_connections()
-            server.server_close()
-            server.join_handler_threads(timeout=5)
+        if self._server is None:
+            super().start()
+            log.info("demo receiver on %s", self.url)
 
     def __enter__(self) -> DemoReceiver:
         self.start()
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def endpoint_urls(self) -> dict[str, str]:
         """The URL to register for each format (Unicommerce: the POS base URL)."""

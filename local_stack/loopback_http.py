@@ -9,6 +9,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+HOST = "127.0.0.1"
+
 
 class LoopbackServer(ThreadingHTTPServer):
     """A threaded server that can wake idle keep-alive connections and join its handler threads on stop."""
@@ -82,3 +84,75 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         if length > self.max_body_bytes:
             return None
         return self.rfile.read(length) if length > 0 else b""
+
+
+class LoopbackService:
+    """Lifecycle of an in-process HTTP service on 127.0.0.1 (the WMS simulator, the demo receiver).
+
+    Port 0 binds an ephemeral port; a restart keeps it, so URLs handed out stay valid. ``_stopping``
+    is set on stop, so requests held open on purpose (delays, timeouts) are released at once.
+    Subclasses build their server in ``_new_server`` and may extend ``start``/``stop``.
+    """
+
+    service_name = "service"  # in messages
+    thread_name = "loopback-service-http"
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._stopping = threading.Event()
+        self._server: LoopbackServer | None = None
+        self._server_thread: threading.Thread | None = None
+
+    def _new_server(self, address: tuple[str, int]) -> LoopbackServer:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        if self._server is not None:
+            return int(self._server.server_address[1])
+        if self._port:
+            return self._port
+        raise RuntimeError(f"the {self.service_name} is not started (port 0 is chosen when it binds)")
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> None:
+        """Bind 127.0.0.1:<port> and serve in background threads (one per connection)."""
+        if self._server is not None:
+            return
+        self._stopping.clear()
+        self._server = self._new_server((HOST, self._port))
+        self._port = int(self._server.server_address[1])  # a restart keeps the URL
+        self._server_thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # a short poll interval makes stop() quick
+            name=self.thread_name,
+            daemon=True,
+        )
+        self._server_thread.start()
+
+    def stop(self) -> None:
+        """Stop serving; held requests are released without a reply; joins every thread it started."""
+        self._stopping.set()
+        server, thread = self._server, self._server_thread
+        self._server = self._server_thread = None
+        if server is not None:
+            if thread is not None:
+                server.shutdown()
+                thread.join(timeout=2)
+            server.close_connections()
+            server.server_close()
+            server.join_handler_threads(timeout=5)
+
+    def __enter__(self) -> Any:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -38,7 +38,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from local_stack.loopback_http import LoopbackHandler, LoopbackServer
+from local_stack.loopback_http import LoopbackHandler, LoopbackServer, LoopbackService
 
 log = logging.getLogger(__name__)
 
@@ -483,8 +483,11 @@ class _SimRequestHandler(LoopbackHandler):
 # --------------------------------------------------------------------------------------------
 
 
-class WmsSimulator:
+class WmsSimulator(LoopbackService):
     """A Shipper-fulfilment-compatible WMS on 127.0.0.1. Nothing binds before ``start()``."""
+
+    service_name = "simulator"
+    thread_name = "wms-sim-http"
 
     def __init__(
         self,
@@ -499,7 +502,7 @@ class WmsSimulator:
         webhook_timeout_s: float = WEBHOOK_TIMEOUT_S,
     ) -> None:
         """``now`` replaces the wall clock for order timestamps; ``transport`` replaces HTTP for webhooks (tests)."""
-        self._port = port
+        super().__init__(port)
         self._now = now or _utc_now
         self._lock = threading.RLock()
         self._tenants: dict[str, TenantConfig] = dict(tenants or {})
@@ -516,9 +519,6 @@ class WmsSimulator:
         self._version = 0
         self._generation = 0
         self._list_cache: tuple[tuple[Any, ...], list[tuple[str, str, str]]] | None = None
-        self._stopping = threading.Event()
-        self._server: _SimServer | None = None
-        self._server_thread: threading.Thread | None = None
         self._clock_lock = threading.Lock()
         self._clock_interval_ms = DEFAULT_CLOCK_INTERVAL_MS
         self._clock_stop: threading.Event | None = None
@@ -533,57 +533,26 @@ class WmsSimulator:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    @property
-    def port(self) -> int:
-        if self._server is not None:
-            return int(self._server.server_address[1])
-        if self._port:
-            return self._port
-        raise RuntimeError("the simulator is not started (port 0 is chosen when it binds)")
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
+    def _new_server(self, address: tuple[str, int]) -> LoopbackServer:
+        return _SimServer(address, self)
 
     def start(self) -> None:
-        """Bind 127.0.0.1:<port> and serve in background threads; start the webhook sender."""
-        if self._server is not None:
-            return
-        self._stopping.clear()
-        self._server = _SimServer((HOST, self._port), self)
-        self._port = int(self._server.server_address[1])  # a restart keeps the URL
-        self._server_thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="wms-sim-http", daemon=True
-        )  # a short poll interval makes stop() quick
-        self._server_thread.start()
-        self._sender.start()
-        log.info("WMS simulator on %s", self.url)
+        """Serve (see ``LoopbackService.start``) and start the webhook sender."""
+        if self._server is None:
+            super().start()
+            self._sender.start()
+            log.info("WMS simulator on %s", self.url)
 
     def stop(self) -> None:
-        """Stop the server (held requests are released without a reply), the clock and the sender."""
+        """Stop the clock, the server (held requests are released without a reply) and the sender."""
         self._stopping.set()
         self.set_clock(enabled=False)
-        server, thread = self._server, self._server_thread
-        self._server = self._server_thread = None
-        if server is not None:
-            if thread is not None:
-                server.shutdown()
-                thread.join(timeout=2)
-            server.close_connections()
-            server.server_close()
-            server.join_handler_threads(timeout=5)
+        super().stop()
         self._sender.stop()
 
     def __enter__(self) -> WmsSimulator:
         self.start()
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # ---- configuration ---------------------------------------------------------------------
 
