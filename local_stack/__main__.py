@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
-from local_stack.stack import DEFAULT_PORT, LocalStack, PortInUse, StackError, StackOptions, print_banner
+from local_stack.stack import DEFAULT_PORT, LocalStack, PortInUse, StackError, StackOptions, configure_logging, print_banner
 from local_stack.template import TemplateError
 
 T = TypeVar("T")
@@ -119,18 +118,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _configure_logging(quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("local_stack %(levelname)s %(message)s"))
-    root = logging.getLogger("local_stack")
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
-    root.propagate = False
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    _configure_logging(args.quiet)
+    configure_logging(args.quiet)
     options = StackOptions(
         port=args.port if args.port is not None else _default_port(),
         state_dir=args.state_dir.resolve(),

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local_stack.lambdas import FunctionRuntime
+from local_stack.stack import configure_logging
 from local_stack.template import DEFAULT_REGION, FunctionSpec, TemplateError, function_specs, load_template, local_table_names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -334,15 +335,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _configure_logging(quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("local_stack %(levelname)s %(message)s"))
-    root = logging.getLogger("local_stack")
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
-    root.propagate = False
-
-
 @contextmanager
 def _stdout_to_stderr() -> Iterator[TextIO]:
     """Send everything written to stdout (fd 1: prints, Powertools' log handler) to stderr; yield
@@ -371,7 +363,7 @@ def _error_document(error: BaseException) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    _configure_logging(args.quiet)
+    configure_logging(args.quiet)
     with _stdout_to_stderr() as out:
         try:
             target = resolve_function(args.function, args.template)

@@ -482,5 +482,15 @@ def pumps_line(info: dict[str, Any]) -> str:
     return "; ".join(info.get("pumps") or []) or "none (the template has no stream, queue or schedule events)"
 
 
+def configure_logging(quiet: bool) -> None:
+    """The local stack's own log lines on stderr (the CLI and ``local_stack.invoke``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("local_stack %(levelname)s %(message)s"))
+    root = logging.getLogger("local_stack")
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
 def print_banner(info: dict[str, Any]) -> None:
     print(banner(info), file=sys.stdout, flush=True)
