@@ -5,27 +5,16 @@ Thin by design: parse (Powertools + pydantic), call one service function, render
 
 from __future__ import annotations
 
-import binascii
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from order_hub import wiring
-from order_hub.errors import CODE_INTERNAL, CODE_INVALID_INPUT, HubError, UnsupportedMediaType
-from order_hub.http_api import (
-    hub_error_errors,
-    json_body,
-    refused_response,
-    request_id_from,
-    validation_errors,
-    with_request_id,
-)
+from order_hub.http_api import install_error_handlers, serve_tenant_request
 from order_hub.models.api import CancelOrderRequest, CreateOrderRequest, IsoDate, ListQuery, OrderNo, WarehouseId
 from order_hub.models.common import CODE_PATTERN
 from order_hub.models.pricing import PricingRequest, PricingResponse
@@ -75,59 +64,12 @@ def _respond(status: int, **parts: Any) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=envelope(app.current_event.path, status, **parts))
 
 
-def _respond_error(status: int, errors: list[dict[str, Any]]) -> Response[Any]:
-    return Response(
-        status_code=status,
-        content_type="application/json",
-        body=json_body(app.current_event.path, status, errors=errors),
-    )
-
-
 def _tenant() -> Tenant:
     tenant: Tenant = app.context["tenant"]
     return tenant
 
 
-@app.exception_handler(HubError)
-def _hub_error(error: HubError) -> Response[Any]:
-    logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
-    return _respond_error(error.http_status, hub_error_errors(error))
-
-
-@app.exception_handler(RequestValidationError)
-def _request_invalid(error: RequestValidationError) -> Response[Any]:
-    errors = validation_errors(error.errors())
-    logger.info("request invalid", extra={"errors": errors})  # the log formatter masks personal data
-    return _respond_error(400, errors)
-
-
-@app.exception_handler(ValidationError)
-def _model_invalid(error: ValidationError) -> Response[Any]:
-    errors = validation_errors(error.errors())  # type: ignore[arg-type]
-    logger.info("request invalid", extra={"errors": errors})
-    return _respond_error(400, errors)
-
-
-@app.exception_handler(ServiceError)
-def _resolver_error(error: ServiceError) -> Response[Any]:
-    """Powertools' own HTTP errors (e.g. a path whose parameters match no route)."""
-    status = error.status_code if 400 <= error.status_code < 500 else 500
-    code = CODE_INVALID_INPUT if status < 500 else CODE_INTERNAL
-    message = f"No resource at {app.current_event.path}" if status == 404 else (error.msg or "Invalid request")
-    return _respond_error(status, [{"code": code, "message": message}])
-
-
-@app.exception_handler([UnicodeDecodeError, binascii.Error])
-def _undecodable_body(error: ValueError) -> Response[Any]:
-    return _respond_error(
-        400, [{"code": CODE_INVALID_INPUT, "message": "Invalid Input. body: is not UTF-8 JSON", "field": "body"}]
-    )
-
-
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response[Any]:
-    logger.error("unexpected error", exc_info=error)
-    return _respond_error(500, [{"code": CODE_INTERNAL, "message": "Internal server error."}])
+install_error_handlers(app)
 
 
 @app.post(
@@ -272,27 +214,7 @@ def pricing_domestic(request: Annotated[PricingRequest, Body()]) -> Response[Pri
     return response
 
 
-def preflight(event: dict[str, Any]) -> Tenant:
-    """Before anything parses the request: who is calling, and is the body JSON?"""
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    tenant = wiring.authenticator().authenticate(headers.get("x-api-key"))
-    logger.append_keys(tenant_id=tenant.tenant_id)
-    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
-    if event.get("body") and content_type and content_type != "application/json":
-        raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")
-    return tenant
-
-
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request_context = event.get("requestContext") or {}
-    request_id = request_id_from(event.get("headers"), request_context.get("requestId"))
-    logger.set_correlation_id(request_id)
-    try:
-        tenant = preflight(event)
-    except HubError as error:
-        logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
-        return with_request_id(refused_response(event, error), request_id)
-    app.append_context(tenant=tenant)
-    return with_request_id(app.resolve(event, context), request_id)
+    return serve_tenant_request(app, event, context)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from order_hub.errors import CODE_INVALID_INPUT, HubError
 from order_hub.rendering.envelope import dumps, envelope
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from order_hub.models.tenant import Tenant
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 MAX_ERRORS = 20
@@ -85,3 +90,83 @@ def with_request_id(response: dict[str, Any], request_id: str) -> dict[str, Any]
     if response.get("multiValueHeaders") is not None:
         response["multiValueHeaders"]["x-request-id"] = [request_id]
     return response
+
+
+def install_error_handlers(app: APIGatewayRestResolver) -> None:
+    """The Shipper-envelope error mapping every tenant-facing API shares (order API, admin API):
+    domain errors, request/model validation (810 naming the field), Powertools' own HTTP errors,
+    undecodable bodies, and anything unexpected (803, no internals)."""
+    import binascii
+
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.exceptions import ServiceError
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    from order_hub.errors import CODE_INTERNAL
+    from order_hub.observability import logger
+
+    def respond_error(status: int, errors: list[dict[str, Any]]) -> Response[Any]:
+        body = json_body(app.current_event.path, status, errors=errors)
+        return Response(status_code=status, content_type="application/json", body=body)
+
+    @app.exception_handler(HubError)
+    def _hub_error(error: HubError) -> Response[Any]:
+        logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
+        return respond_error(error.http_status, hub_error_errors(error))
+
+    @app.exception_handler([RequestValidationError, ValidationError])
+    def _invalid(error: RequestValidationError | ValidationError) -> Response[Any]:
+        errors = validation_errors(error.errors())  # type: ignore[arg-type]
+        logger.info("request invalid", extra={"errors": errors})  # the log formatter masks personal data
+        return respond_error(400, errors)
+
+    @app.exception_handler(ServiceError)
+    def _resolver_error(error: ServiceError) -> Response[Any]:
+        """Powertools' own HTTP errors (e.g. a path or method no route serves)."""
+        status = error.status_code if 400 <= error.status_code < 500 else 500
+        code = CODE_INVALID_INPUT if status < 500 else CODE_INTERNAL
+        message = f"No resource at {app.current_event.path}" if status == 404 else (error.msg or "Invalid request")
+        return respond_error(status, [{"code": code, "message": message}])
+
+    @app.exception_handler([UnicodeDecodeError, binascii.Error])
+    def _undecodable_body(error: ValueError) -> Response[Any]:
+        return respond_error(
+            400, [{"code": CODE_INVALID_INPUT, "message": "Invalid Input. body: is not UTF-8 JSON", "field": "body"}]
+        )
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[Any]:
+        logger.error("unexpected error", exc_info=error)
+        return respond_error(500, [{"code": CODE_INTERNAL, "message": "Internal server error."}])
+
+
+def preflight(event: dict[str, Any]) -> Tenant:
+    """Before anything parses the request: who is calling (``x-api-key``), and is the body JSON?"""
+    from order_hub import wiring
+    from order_hub.errors import UnsupportedMediaType
+    from order_hub.observability import logger
+
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    tenant = wiring.authenticator().authenticate(headers.get("x-api-key"))
+    logger.append_keys(tenant_id=tenant.tenant_id)
+    content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if event.get("body") and content_type and content_type != "application/json":
+        raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")
+    return tenant
+
+
+def serve_tenant_request(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Correlation id, then the preflight (Powertools validates before any middleware could), then the routes."""
+    from order_hub.observability import logger
+
+    request_context = event.get("requestContext") or {}
+    request_id = request_id_from(event.get("headers"), request_context.get("requestId"))
+    logger.set_correlation_id(request_id)
+    try:
+        tenant = preflight(event)
+    except HubError as error:
+        logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
+        return with_request_id(refused_response(event, error), request_id)
+    app.append_context(tenant=tenant)
+    return with_request_id(app.resolve(event, context), request_id)
