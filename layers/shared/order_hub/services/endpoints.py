@@ -4,7 +4,6 @@ short-lived per-container cache for the dispatcher and the worker."""
 from __future__ import annotations
 
 import re
-import secrets as random
 import threading
 import time
 from collections.abc import Callable
@@ -189,7 +188,3 @@ class EndpointCache:
     def forget(self, tenant_id: str) -> None:
         with self._lock:
             self._entries.pop(tenant_id, None)
-
-
-def random_endpoint_id() -> str:
-    return f"ep-{random.token_hex(4)}"
