@@ -4,8 +4,6 @@ Call ``load(Model)`` inside a handler or adapter factory, never at import time.
 Tests change the environment with ``monkeypatch`` and call ``load.cache_clear()``.
 """
 
-from __future__ import annotations
-
 import os
 from functools import cache
 from typing import Literal, TypeVar
@@ -14,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class TablesSettings(_Settings):

@@ -3,23 +3,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel
-
-from order_hub.models.api import ListQuery
-from order_hub.models.endpoints import Attempt, Delivery, Endpoint
-from order_hub.models.order import Order, OrderEvent
-from order_hub.models.tenant import ApiKey, Tenant
-from order_hub.models.wms import WmsOutbound, WmsPage
-from order_hub.rendering.callbacks.base import Rendered
-
-if TYPE_CHECKING:  # the pricing shapes load with the pricing route only
+if TYPE_CHECKING:  # annotations only: a function loads the models it uses, not every port's
+    from order_hub.models.api import ListQuery
+    from order_hub.models.endpoints import Attempt, Delivery, Endpoint
+    from order_hub.models.order import Order, OrderEvent
     from order_hub.models.pricing import PricingRequest, ProviderQuotes
+    from order_hub.models.tenant import ApiKey, Tenant
+    from order_hub.models.wms import WmsOutbound, WmsPage
+    from order_hub.rendering.callbacks.base import Rendered
 
 
-class ListPage(BaseModel):
+@dataclass(frozen=True)
+class ListPage:
     items: list[dict[str, Any]]
     total: int
 
@@ -119,7 +118,8 @@ class EventStore(Protocol):
         """Events by (tenant, warehouse, order_no, seq); missing ones (expired) are absent."""
 
 
-class Claim(BaseModel):
+@dataclass(frozen=True)
+class Claim:
     """The result of trying to take a delivery for an attempt."""
 
     granted: bool
@@ -155,7 +155,8 @@ class DeliveryLog(Protocol):
         """Reserve ``count`` consecutive message ids of an endpoint's counter; returns the first."""
 
 
-class SendResult(BaseModel):
+@dataclass(frozen=True)
+class SendResult:
     """What happened to one HTTP request to an endpoint."""
 
     status_code: int | None = None  # None: no HTTP answer (timeout, connection error, refused)

@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from order_hub.adapters.net_guard import GUARD_MARK as _GUARD_MARK
@@ -200,7 +201,7 @@ class HttpCallbackSender:
         except ValueError:
             fetched = None
         if not isinstance(fetched, dict) or not fetched:
-            return result.model_copy(update={"error": f"Get Credential failed: {answer.status_code or answer.error}"})
+            return replace(result, error=f"Get Credential failed: {answer.status_code or answer.error}")
         self._credentials[endpoint.endpoint_id] = {str(k): str(v) for k, v in fetched.items()}
         return self._request("POST", url, endpoint, {**headers, **self._credentials[endpoint.endpoint_id]}, body)
 

@@ -5,8 +5,6 @@ signing secrets) are inputs only: they go to Secrets Manager and never come back
 generated Standard Webhooks secret, shown once in the registration response.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,7 +17,7 @@ from order_hub.models.responses import Metadata
 class _In(BaseModel):
     """Unknown fields are refused; strings are kept as sent (secrets must not be altered)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, defer_build=True)
 
 
 Text = Annotated[str, Field(max_length=2048)]
@@ -33,7 +31,7 @@ def _utc(value: datetime) -> datetime:
 class FormatSettingsRequest(FormatSettings):
     """An endpoint's format settings as sent: a misspelt key is refused, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class RegisterEndpointRequest(_In):
@@ -64,7 +62,7 @@ class ReplayEndpointRequest(_In):
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class EndpointList(_Out):

@@ -4,8 +4,6 @@ Where Shipper's create page is cut off (items, payment, tracking id), the shapes
 hub's design in Shipper's style: snake_case, flat header, documented in the OpenAPI document.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Self

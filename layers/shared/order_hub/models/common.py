@@ -1,7 +1,5 @@
 """Shared field types: money, bounded strings, codes."""
 
-from __future__ import annotations
-
 import re
 from datetime import date
 from decimal import Decimal

@@ -4,8 +4,6 @@ An endpoint holds no secret values: ``secret_name`` points at a Secrets Manager 
 holds static headers, Unicommerce username/password or a Standard Webhooks ``whsec_`` secret.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Literal
 
@@ -94,7 +92,7 @@ class DeliveryRef(Stored):
     def event_key(self) -> tuple[str, str, str, int]:
         return (self.tenant_id, self.warehouse_id, self.order_no, self.seq)
 
-    def ref(self) -> DeliveryRef:
+    def ref(self) -> "DeliveryRef":
         return DeliveryRef.model_validate(self.model_dump(include=set(DeliveryRef.model_fields)))
 
 

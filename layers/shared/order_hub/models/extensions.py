@@ -4,8 +4,6 @@ Nothing here has a default that invents business data (tax, HSN, partner codes):
 absent, and a format that needs a missing value fails its delivery with a clear reason.
 """
 
-from __future__ import annotations
-
 from pydantic import Field, StrictBool
 
 from order_hub.models.common import IsoDate, Money, Rate, Strict

@@ -3,8 +3,6 @@
 Vendor payloads may carry more fields than listed: extra fields are ignored, never refused.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 

@@ -1,7 +1,5 @@
 """The canonical order aggregate and its events (the outbox rows)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal

@@ -6,8 +6,6 @@ Shipper's logistics pricing (``data.pricings[]`` / ``data.pricing_errors[]``). P
 integers. The rate card shapes (a tenant's own prices) live here too.
 """
 
-from __future__ import annotations
-
 from decimal import Decimal
 from typing import Annotated, Literal, Self
 
@@ -101,7 +99,7 @@ class PricingRequest(Strict):
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Logistic(_Out):
@@ -155,7 +153,7 @@ class PricingResponse(_Out):
 class Lane(BaseModel):
     """Prices of one service from one zone to another (IDR)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     origin: str = Field(min_length=1, max_length=40)
     destination: str = Field(min_length=1, max_length=40)
@@ -168,7 +166,7 @@ class Lane(BaseModel):
 class ServiceCard(BaseModel):
     """One courier service of the card, e.g. JNE REG."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     logistic: Logistic
     rate: Rate
@@ -184,7 +182,7 @@ class RateCard(BaseModel):
     Money is IDR; percentages are of the item value (``order_price`` or the sum of sku prices).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     zones: dict[str, list[int]] = Field(description="zone -> area ids")
     default_zone: str | None = Field(
@@ -216,6 +214,8 @@ class RateCard(BaseModel):
 
 class ProviderQuotes(BaseModel):
     """What one provider answered: its quotes and the couriers it could not quote with."""
+
+    model_config = ConfigDict(defer_build=True)
 
     provider: str
     quotes: list[Quote] = Field(default_factory=list)

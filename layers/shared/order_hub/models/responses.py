@@ -1,7 +1,5 @@
 """Response shapes (Shipper envelope) — used for the OpenAPI document and response validation."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
@@ -10,7 +8,7 @@ from order_hub.models.common import Money
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def _without_none(data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -3,8 +3,6 @@
 API status <- WMS statuses. Trap: WMS ``CLOSED`` means cancelled, API ``CLOSED`` means shipped.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 
 

@@ -1,7 +1,5 @@
 """Tenants and their API keys (keys are stored as SHA-256 digests only)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Literal
 

@@ -4,8 +4,6 @@ Vendor payloads may carry more fields than listed (Shipper's PGI sample does): e
 ignored, never refused, so a vendor adding a field cannot make the hub drop a shipment.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated
 
