@@ -1,25 +1,71 @@
-"""Cold start of every function in template.yaml, measured as fresh processes.
+"""Cold start of every function in template.yaml, measured on the code as Lambda runs it.
 
-For each function: the time to import its handler module in a new interpreter, as a ratio to a
-new interpreter that only does ``import boto3`` (same machine, same run, interleaved), plus the
-first invocation of every function (on a committed event from events/, against in-process moto)
-and the next, warm one.
+The layer's ``python/`` folder and each function's folder are laid out as ``sam build`` lays them
+out (the layer's distributions are copied from this environment, so the host's pydantic_core
+stands in for the arm64 one), twice: without bytecode, as the plain ``python3.11`` build method
+shipped them, and with the ``unchecked-hash`` bytecode our Makefiles now ship. Each probe is a
+fresh ``python -S -B`` whose ``sys.path`` is the function folder plus the layer, like Lambda's,
+and that writes no bytecode (Lambda's ``/opt`` and ``/var/task`` are read-only).
 
-    python -m benchmarks.coldstart [--runs 9]
+For every function it prints:
+- the time to import its handler, as a ratio to ``import boto3`` from the same layer with bytecode
+  (interleaved runs, median and min);
+- its *library floor*: a fresh process that imports every non-hub module the handler loads, in
+  the order it loads them, and none of the hub's own code. The difference is the hub's own share.
+- with ``--instructions``: the same ratios in instructions counted by valgrind (callgrind), which
+  do not depend on what else the machine is doing (system calls are not counted);
+- the first and the next invocation on a committed event from events/ (against in-process moto):
+  a cold start is the import plus the first invocation.
+
+    python -m benchmarks.coldstart [--runs 11] [--instructions]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from local_stack.template import function_specs, load_template, local_table_names
 
-IMPORT_PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+ROOT = Path(__file__).resolve().parent.parent
+LAYER_SOURCE = ROOT / "layers" / "shared"
+OWN_PREFIXES = ("order_hub", "app")
+
+COMPILE = ("-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash")
+"""How layers/shared/Makefile and functions/Makefile compile what they ship."""
+
+TIME_PROBE = (
+    "import sys; sys.path[:0] = {path!r}; import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+)
+MODULES_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    sys.path[:0] = {path!r}
+    loaded = set(sys.modules)
+    import app
+    own = {own!r}
+    def importable(name):  # aliases such as typing.io have no spec of their own
+        spec = getattr(sys.modules[name], "__spec__", None)
+        return spec is not None and spec.name == name
+    def library(name):  # third-party: the standard library they need comes with them
+        top = name.split(".")[0]
+        return top not in own and top not in sys.stdlib_module_names and not top.startswith("_")
+    print(json.dumps([m for m in list(sys.modules) if m not in loaded and library(m) and importable(m)]))
+    """
+)
 
 FIRST_CALL_PROBE = textwrap.dedent(
     """
@@ -63,38 +109,164 @@ FIRST_CALL_PROBE = textwrap.dedent(
 )
 
 
-def _time_import(module: str) -> float:
-    out = subprocess.run([sys.executable, "-c", IMPORT_PROBE.format(module=module)], check=True, capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+@dataclass(frozen=True)
+class Layout:
+    """One copy of what Lambda would see: the layer's python/ folder and each function's folder."""
+
+    layer: Path
+    functions: dict[str, Path]
+
+    def path(self, function: str | None = None) -> list[str]:
+        return [str(self.functions[function]), str(self.layer)] if function else [str(self.layer)]
+
+
+def _requirement_names(lines: Sequence[str]) -> list[str]:
+    return [re.split(r"[\s<>=!~;\[]", line.strip(), maxsplit=1)[0] for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _distributions() -> Iterator[importlib.metadata.Distribution]:
+    """The layer's requirements and everything they require (extras excluded), as installed here."""
+    from packaging.requirements import Requirement
+
+    pending = _requirement_names((LAYER_SOURCE / "requirements.txt").read_text().splitlines())
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        distribution = importlib.metadata.distribution(name)
+        yield distribution
+        for text in distribution.requires or []:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(requirement.name)
+
+
+def build_layout(root: Path, names: Sequence[str], *, bytecode: bool) -> Layout:
+    layer = root / "layer" / "python"
+    for distribution in _distributions():
+        for file in distribution.files or []:
+            source = Path(str(distribution.locate_file(file)))
+            if file.parts[0] == ".." or "__pycache__" in file.parts or not source.is_file():
+                continue
+            target = layer / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    shutil.copytree(LAYER_SOURCE / "order_hub", layer / "order_hub", ignore=shutil.ignore_patterns("__pycache__"))
+    functions: dict[str, Path] = {}
+    for name in names:
+        folder = root / "functions" / name
+        folder.mkdir(parents=True)
+        shutil.copy2(ROOT / "functions" / name / "app.py", folder / "app.py")
+        functions[name] = folder
+    if bytecode:
+        subprocess.run([sys.executable, *COMPILE, str(root)], check=True, capture_output=True)
+    return Layout(layer, functions)
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-S", "-B", "-c", code]  # no site-packages, nothing written
+
+
+def _run(command: list[str], **kwargs: Any) -> str:
+    out = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if out.returncode:
+        raise SystemExit(f"probe failed: {out.stderr.strip().splitlines()[-1:]}")
+    return out.stdout
+
+
+def _time(path: list[str], statement: str) -> float:
+    return float(_run(_python(TIME_PROBE.format(path=path, statement=statement))).strip().splitlines()[-1])
+
+
+def _instructions(path: list[str], statement: str) -> int:
+    code = f"import sys; sys.path[:0] = {path!r}; {statement}"
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *_python(code)]
+    environment = {"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
+    return int(re.findall(r"Collected : (\d+)", out.stderr)[-1])
+
+
+def library_floor(layout: Layout, name: str) -> str:
+    """A statement importing every third-party module the handler loads, in load order (the standard
+    library modules they need come with them; the few the hub's code alone needs count as its own)."""
+    modules = json.loads(_run(_python(MODULES_PROBE.format(path=layout.path(name), own=OWN_PREFIXES))).strip().splitlines()[-1])
+    return f"import importlib; [importlib.import_module(module) for module in {modules!r}]"
+
+
+def _cell(values: list[float], base: float) -> str:
+    median = statistics.median(values)
+    return f"{median * 1000:6.1f} ms ({min(values) * 1000:5.1f}) {median / base:5.2f}x"
+
+
+def _print_times(names: list[str], samples: dict[str, list[float]], runs: int) -> None:
+    base = statistics.median(samples["boto3"])
+    print(f"cold import, fresh `python -S -B` with Lambda's sys.path; median of {runs} (min),")
+    print("ratio of the median to `import boto3` with bytecode:")
+    print(f"  {'':16s} {'no bytecode (sam build before)':30s} {'bytecode (shipped now)':30s} its libraries alone")
+    print(f"  {'import boto3':16s} {_cell(samples['boto3 plain'], base):30s} {_cell(samples['boto3'], base):30s}")
+    for name in names:
+        row = [_cell(samples[key], base) for key in (f"{name} plain", name, f"{name} floor")]
+        print(f"  {name:16s} {row[0]:30s} {row[1]:30s} {row[2]}")
+
+
+def _print_instructions(names: list[str], probes: dict[str, tuple[Layout, str | None, str]]) -> None:
+    jobs = {"pass": (probes["boto3"][0], None, "pass"), "boto3": probes["boto3"]}
+    jobs.update({key: probes[key] for name in names for key in (name, f"{name} floor")})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: _instructions(job[0].path(job[1]), job[2]), jobs.values()), strict=True))
+    start = counts["pass"]  # the interpreter's own start, common to every probe
+    boto3 = counts["boto3"] - start
+    print(f"instructions (valgrind) with bytecode, the interpreter's start ({start / 1e6:.0f} M) subtracted;")
+    print(f"ratio to `import boto3` ({boto3 / 1e6:.0f} M):")
+    for name in names:
+        own, floor = counts[name] - start, counts[f"{name} floor"] - start
+        print(
+            f"  {name:16s} {own / 1e6:5.0f} M {own / boto3:5.2f}x   libraries alone {floor / 1e6:5.0f} M {floor / boto3:5.2f}x"
+            f"   the hub's own code {(own - floor) / boto3:+.2f}x"
+        )
+
+
+def _print_invocations(names: list[str]) -> None:
+    print("a cold request in a fresh process: import, first invocation, next one (project environment, moto in-process;")
+    print("the harness set-up imports boto3 and part of order_hub before the clock starts):")
+    for name in names:
+        figures = json.loads(_run([sys.executable, "-c", FIRST_CALL_PROBE.format(name=name)]).strip().splitlines()[-1])
+        imported, first, warm = (figures[key] * 1000 for key in ("import", "first_call", "warm_call"))
+        total = imported + first
+        print(f"  {name:16s} import {imported:6.1f} ms + first invocation {first:6.1f} ms = {total:6.1f} ms; next {warm:5.1f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=9)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--instructions", action="store_true", help="also count instructions with valgrind (slow)")
+    parser.add_argument("--no-invocations", action="store_true", help="skip the first/next invocation figures")
     args = parser.parse_args(argv)
     template = load_template()
     specs = function_specs(template, local_table_names(template), {}, resolve_environment=False)
-    baseline: list[float] = []
-    samples: dict[str, list[float]] = {spec.module: [] for spec in specs}
-    for _ in range(args.runs):  # interleaved so machine noise hits both sides alike
-        baseline.append(_time_import("boto3"))
-        for module in samples:
-            samples[module].append(_time_import(module))
-    base = statistics.median(baseline)
-    print(f"cold import, fresh process, median of {args.runs} (min):")
-    print(f"  {'import boto3 (baseline)':40s} {base * 1000:7.1f} ms ({min(baseline) * 1000:.1f})   1.00x")
-    for module, values in samples.items():
-        median = statistics.median(values)
-        print(f"  {module:40s} {median * 1000:7.1f} ms ({min(values) * 1000:.1f})   {median / base:.2f}x")
-    print("first and next invocation in a fresh process (moto in-process; the harness set-up imports part of order_hub first):")
-    for module in samples:
-        name = module.split(".")[1]
-        out = subprocess.run(
-            [sys.executable, "-c", FIRST_CALL_PROBE.format(name=name)], check=True, capture_output=True, text=True
-        )
-        figures = json.loads(out.stdout.strip().splitlines()[-1])
-        imported, first, warm = (figures[k] * 1000 for k in ("import", "first_call", "warm_call"))
-        print(f"  {name:16s} import (after set-up) {imported:6.1f} ms, first call {first:6.1f} ms, next {warm:6.1f} ms")
+    names = [spec.module.split(".")[1] for spec in specs]
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
+        plain = build_layout(Path(scratch) / "plain", names, bytecode=False)
+        compiled = build_layout(Path(scratch) / "compiled", names, bytecode=True)
+        probes: dict[str, tuple[Layout, str | None, str]] = {
+            "boto3 plain": (plain, None, "import boto3"),
+            "boto3": (compiled, None, "import boto3"),
+        }
+        for name in names:
+            probes[f"{name} plain"] = (plain, name, "import app")
+            probes[name] = (compiled, name, "import app")
+            probes[f"{name} floor"] = (compiled, name, library_floor(compiled, name))
+        samples: dict[str, list[float]] = {key: [] for key in probes}
+        for _ in range(args.runs):  # interleaved, so machine noise hits every probe alike
+            for key, (layout, function, statement) in probes.items():
+                samples[key].append(_time(layout.path(function), statement))
+        _print_times(names, samples, args.runs)
+        if args.instructions:
+            _print_instructions(names, probes)
+    if not args.no_invocations:
+        _print_invocations(names)
     return 0
 
 
