@@ -17,7 +17,7 @@ For every function it prints:
 - the first and the next invocation on a committed event from events/ (against in-process moto):
   a cold start is the import plus the first invocation.
 
-    python -m benchmarks.coldstart [--runs 11] [--instructions]
+    python -m benchmarks.coldstart [--runs 11] [--instructions] [--invocation-runs 5]
 """
 
 from __future__ import annotations
@@ -228,13 +228,22 @@ def _print_instructions(names: list[str], probes: dict[str, tuple[Layout, str | 
         )
 
 
-def _print_invocations(names: list[str]) -> None:
-    print("a cold request in a fresh process: import, first invocation, next one (project environment, moto in-process;")
-    print("the harness set-up imports boto3 and part of order_hub before the clock starts):")
-    for name in names:
-        figures = json.loads(_run([sys.executable, "-c", FIRST_CALL_PROBE.format(name=name)]).strip().splitlines()[-1])
-        imported, first, warm = (figures[key] * 1000 for key in ("import", "first_call", "warm_call"))
-        total = imported + first
+def _print_invocations(names: list[str], runs: int) -> None:
+    print(f"a cold request in a fresh process, median of {runs}: import + first invocation = cold request; then the next one")
+    print(
+        "(project environment, moto in-process; the harness set-up imports boto3 and part of order_hub before the clock starts):"
+    )
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for _ in range(runs):  # interleaved, like the imports
+        for name in names:
+            samples[name].append(
+                json.loads(_run([sys.executable, "-c", FIRST_CALL_PROBE.format(name=name)]).strip().splitlines()[-1])
+            )
+    for name, figures in samples.items():
+        imported, first, warm = (
+            statistics.median(f[key] for f in figures) * 1000 for key in ("import", "first_call", "warm_call")
+        )
+        total = statistics.median(f["import"] + f["first_call"] for f in figures) * 1000
         print(f"  {name:16s} import {imported:6.1f} ms + first invocation {first:6.1f} ms = {total:6.1f} ms; next {warm:5.1f} ms")
 
 
@@ -242,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--instructions", action="store_true", help="also count instructions with valgrind (slow)")
-    parser.add_argument("--no-invocations", action="store_true", help="skip the first/next invocation figures")
+    parser.add_argument(
+        "--invocation-runs", type=int, default=5, help="fresh processes per function for the invocations (0: none)"
+    )
     args = parser.parse_args(argv)
     template = load_template()
     specs = function_specs(template, local_table_names(template), {}, resolve_environment=False)
@@ -265,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         _print_times(names, samples, args.runs)
         if args.instructions:
             _print_instructions(names, probes)
-    if not args.no_invocations:
-        _print_invocations(names)
+    if args.invocation_runs:
+        _print_invocations(names, args.invocation_runs)
     return 0
 
 
