@@ -14,8 +14,9 @@ For every function it prints:
   the order it loads them, and none of the hub's own code. The difference is the hub's own share.
 - with ``--instructions``: the same ratios in instructions counted by valgrind (callgrind), which
   do not depend on what else the machine is doing (system calls are not counted);
-- the first and the next invocation on a committed event from events/ (against in-process moto):
-  a cold start is the import plus the first invocation.
+- a cold request: the import plus the first invocation (which imports boto3 and makes the clients)
+  on a committed event from events/, with AWS played by a moto server on 127.0.0.1; then the next,
+  warm invocation.
 
     python -m benchmarks.coldstart [--runs 11] [--instructions] [--invocation-runs 5]
 """
@@ -25,6 +26,8 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import logging
+import os
 import re
 import shutil
 import statistics
@@ -67,44 +70,27 @@ MODULES_PROBE = textwrap.dedent(
     """
 )
 
-FIRST_CALL_PROBE = textwrap.dedent(
+REQUEST_PROBE = textwrap.dedent(
     """
-    import json, os, time
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
-                      AWS_MAX_ATTEMPTS="1", AUTH_CACHE_TTL_SECONDS="60", POWERTOOLS_METRICS_NAMESPACE="Bench",
-                      POWERTOOLS_LOG_LEVEL="WARNING", HUB_ENV="local")
-    from moto import mock_aws
-    with mock_aws():
-        from local_stack.harness import (FakeContext, api_event, build_tables, load_event, put_secret, seed_tenant,
-                                         signed_webhook_event)
-        build_tables()
-        key = seed_tenant("demo", ["WH-TGR04"])
-        put_secret("hub/demo/wms-webhook", {{"hmac_secret": "bench"}})
-        events = {{
-            "orders_api": lambda: api_event("orders_api/create_order", key),
-            "admin_api": lambda: api_event("admin_api/list_endpoints", key),
-            "webhook_ingest": lambda: signed_webhook_event("webhook_ingest/pgi", "bench"),
-            "dispatcher": lambda: load_event("dispatcher/order_created"),
-            "wms_forwarder": lambda: load_event("wms_forwarder/forward_order"),
-            "delivery_worker": lambda: load_event("delivery_worker/deliver"),
-            "status_poller": lambda: load_event("status_poller/scheduled"),
-        }}
-        from order_hub import wiring
-        wiring.reset()  # the function starts with nothing cached: no clients, no settings
-        event = events["{name}"]()
-        t = time.perf_counter()
-        import functions.{name}.app as app
-        imported = time.perf_counter() - t
-        t = time.perf_counter()
-        first = app.lambda_handler(event, FakeContext(remaining_ms=60_000))
-        first_call = time.perf_counter() - t
-        t = time.perf_counter()
-        app.lambda_handler(events["{name}"](), FakeContext(remaining_ms=60_000))
-        warm_call = time.perf_counter() - t
-        status = first.get("statusCode", 200) if isinstance(first, dict) else 200
-        assert status < 500, first
-        print(json.dumps({{"import": imported, "first_call": first_call, "warm_call": warm_call}}))
+    import json, sys, time
+    sys.path[:0] = {path!r}
+    class Context:  # what Powertools and the handlers read of a Lambda context
+        function_name, function_version, memory_limit_in_mb = "{name}", "$LATEST", 512
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        aws_request_id, log_group_name, log_stream_name = "bench", "/aws/lambda/{name}", "bench"
+        def get_remaining_time_in_millis(self):
+            return 60_000
+    first_event, next_event = json.load(open({events!r}))
+    t0 = time.perf_counter()
+    import app
+    t1 = time.perf_counter()
+    answer = app.lambda_handler(first_event, Context())
+    t2 = time.perf_counter()
+    app.lambda_handler(next_event, Context())
+    t3 = time.perf_counter()
+    status = answer.get("statusCode", 200) if isinstance(answer, dict) else 200
+    assert status < 500, answer
+    print(json.dumps({{"import": t1 - t0, "first_call": t2 - t1, "warm_call": t3 - t2}}))
     """
 )
 
@@ -228,23 +214,91 @@ def _print_instructions(names: list[str], probes: dict[str, tuple[Layout, str | 
         )
 
 
-def _print_invocations(names: list[str], runs: int) -> None:
-    print(f"a cold request in a fresh process, median of {runs}: import + first invocation = cold request; then the next one")
+class RequestBench:
+    """A moto server on 127.0.0.1 with the tables, queues, a tenant and its secrets, and an event pair
+    (first, next) per function, so a probe process does nothing but what Lambda would do."""
+
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.environment = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_MAX_ATTEMPTS": "1",
+            "AUTH_CACHE_TTL_SECONDS": "60",
+            "POWERTOOLS_METRICS_NAMESPACE": "Bench",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "HUB_ENV": "local",
+        }
+        saved = dict(os.environ)
+        os.environ.update(self.environment)
+        try:
+            from local_stack.harness import build_tables, put_secret, seed_tenant
+
+            build_tables()  # into os.environ, where the hub's settings are read from
+            self.key = seed_tenant("demo", ["WH-TGR04"])
+            put_secret("hub/demo/wms-webhook", {"hmac_secret": "bench"})
+            self.environment = dict(os.environ)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.count = 0
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        from local_stack.harness import api_event, load_event, signed_webhook_event
+
+        self.count += 1
+        if name == "orders_api":  # a new order each time: a create, not an idempotent replay
+            body = json.loads(load_event("orders_api/create_order")["body"])
+            return [api_event("orders_api/create_order", self.key, {**body, "so_number": f"CS-{self.count}-{n}"}) for n in (1, 2)]
+        if name == "admin_api":
+            return [api_event("admin_api/list_endpoints", self.key)] * 2
+        if name == "webhook_ingest":
+            return [signed_webhook_event("webhook_ingest/pgi", "bench")] * 2
+        event = {"dispatcher": "order_created", "wms_forwarder": "forward_order", "delivery_worker": "deliver"}.get(
+            name, "scheduled"
+        )
+        return [load_event(f"{name}/{event}")] * 2
+
+    def probe(self, layout: Layout, name: str, scratch: Path) -> dict[str, float]:
+        events = scratch / f"{name}.json"
+        events.write_text(json.dumps(self.events(name)))
+        code = REQUEST_PROBE.format(path=layout.path(name), name=name, events=str(events))
+        return json.loads(_run(_python(code), env=self.environment).strip().splitlines()[-1])
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _print_requests(names: list[str], layouts: dict[str, Layout], runs: int, scratch: Path) -> None:
     print(
-        "(project environment, moto in-process; the harness set-up imports boto3 and part of order_hub before the clock starts):"
+        f"a cold request in a fresh `python -S -B` with Lambda's sys.path (AWS = a moto server on 127.0.0.1), median of {runs}:"
     )
-    samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-    for _ in range(runs):  # interleaved, like the imports
-        for name in names:
-            samples[name].append(
-                json.loads(_run([sys.executable, "-c", FIRST_CALL_PROBE.format(name=name)]).strip().splitlines()[-1])
-            )
-    for name, figures in samples.items():
+    print("import + first invocation (boto3 is imported and clients made on first use) = cold request; then the next one")
+    bench = RequestBench()
+    try:
+        samples: dict[tuple[str, str], list[dict[str, float]]] = {(v, n): [] for v in layouts for n in names}
+        for _ in range(runs):  # interleaved, like the imports
+            for name in names:
+                for variant, layout in layouts.items():
+                    samples[(variant, name)].append(bench.probe(layout, name, scratch))
+    finally:
+        bench.stop()
+    for (variant, name), figures in samples.items():
         imported, first, warm = (
             statistics.median(f[key] for f in figures) * 1000 for key in ("import", "first_call", "warm_call")
         )
         total = statistics.median(f["import"] + f["first_call"] for f in figures) * 1000
-        print(f"  {name:16s} import {imported:6.1f} ms + first invocation {first:6.1f} ms = {total:6.1f} ms; next {warm:5.1f} ms")
+        print(
+            f"  {name:16s} {variant:12s} import {imported:6.1f} ms + first {first:6.1f} ms = {total:6.1f} ms; next {warm:5.1f} ms"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         _print_times(names, samples, args.runs)
         if args.instructions:
             _print_instructions(names, probes)
-    if args.invocation_runs:
-        _print_invocations(names, args.invocation_runs)
+        if args.invocation_runs:
+            _print_requests(names, {"no bytecode": plain, "bytecode": compiled}, args.invocation_runs, Path(scratch))
     return 0
 
 
