@@ -86,7 +86,8 @@ REQUEST_PROBE = textwrap.dedent(
     t1 = time.perf_counter()
     answer = app.lambda_handler(first_event, Context())
     t2 = time.perf_counter()
-    app.lambda_handler(next_event, Context())
+    if {warm!r}:
+        app.lambda_handler(next_event, Context())
     t3 = time.perf_counter()
     status = answer.get("statusCode", 200) if isinstance(answer, dict) else 200
     assert status < 500, answer
@@ -166,12 +167,22 @@ def _time(path: list[str], statement: str) -> float:
     return float(_run(_python(TIME_PROBE.format(path=path, statement=statement))).strip().splitlines()[-1])
 
 
-def _instructions(path: list[str], statement: str) -> int:
-    code = f"import sys; sys.path[:0] = {path!r}; {statement}"
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *_python(code)]
-    environment = {"PYTHONHASHSEED": "0", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(command, check=True, capture_output=True, text=True, env=environment)
+def _count(command: list[str], environment: dict[str, str] | None = None) -> int:
+    """Instructions the command executes (valgrind's callgrind), with a fixed hash seed."""
+    environment = {**(environment or {"PATH": "/usr/bin:/bin"}), "PYTHONHASHSEED": "0"}
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    if out.returncode:
+        raise SystemExit(f"probe failed: {out.stderr.strip().splitlines()[-1:]}")
     return int(re.findall(r"Collected : (\d+)", out.stderr)[-1])
+
+
+def _instructions(path: list[str], statement: str) -> int:
+    return _count(_python(f"import sys; sys.path[:0] = {path!r}; {statement}"))
 
 
 def library_floor(layout: Layout, name: str) -> str:
@@ -267,17 +278,25 @@ class RequestBench:
         )
         return [load_event(f"{name}/{event}")] * 2
 
-    def probe(self, layout: Layout, name: str, scratch: Path) -> dict[str, float]:
+    def _code(self, layout: Layout, name: str, scratch: Path, warm: bool) -> str:
         events = scratch / f"{name}.json"
         events.write_text(json.dumps(self.events(name)))
-        code = REQUEST_PROBE.format(path=layout.path(name), name=name, events=str(events))
-        return json.loads(_run(_python(code), env=self.environment).strip().splitlines()[-1])
+        return REQUEST_PROBE.format(path=layout.path(name), name=name, events=str(events), warm=warm)
+
+    def probe(self, layout: Layout, name: str, scratch: Path) -> dict[str, float]:
+        return json.loads(
+            _run(_python(self._code(layout, name, scratch, warm=True)), env=self.environment).strip().splitlines()[-1]
+        )
+
+    def instructions(self, layout: Layout, name: str, scratch: Path) -> int:
+        """Instructions of a whole process that imports the handler and serves one request."""
+        return _count(_python(self._code(layout, name, scratch, warm=False)), self.environment)
 
     def stop(self) -> None:
         self.server.stop()
 
 
-def _print_requests(names: list[str], layouts: dict[str, Layout], runs: int, scratch: Path) -> None:
+def _print_requests(names: list[str], layouts: dict[str, Layout], runs: int, scratch: Path, instructions: bool) -> None:
     print(
         f"a cold request in a fresh `python -S -B` with Lambda's sys.path (AWS = a moto server on 127.0.0.1), median of {runs}:"
     )
@@ -289,6 +308,11 @@ def _print_requests(names: list[str], layouts: dict[str, Layout], runs: int, scr
             for name in names:
                 for variant, layout in layouts.items():
                     samples[(variant, name)].append(bench.probe(layout, name, scratch))
+        if instructions:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                counts = dict(
+                    zip(names, pool.map(lambda name: bench.instructions(layouts["bytecode"], name, scratch), names), strict=True)
+                )
     finally:
         bench.stop()
     for (variant, name), figures in samples.items():
@@ -299,6 +323,10 @@ def _print_requests(names: list[str], layouts: dict[str, Layout], runs: int, scr
         print(
             f"  {name:16s} {variant:12s} import {imported:6.1f} ms + first {first:6.1f} ms = {total:6.1f} ms; next {warm:5.1f} ms"
         )
+    if instructions:
+        print("instructions (valgrind) of a whole process that imports the handler and serves one cold request, bytecode:")
+        for name in names:
+            print(f"  {name:16s} {counts[name] / 1e6:6.0f} M")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -331,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.instructions:
             _print_instructions(names, probes)
         if args.invocation_runs:
-            _print_requests(names, {"no bytecode": plain, "bytecode": compiled}, args.invocation_runs, Path(scratch))
+            layouts = {"no bytecode": plain, "bytecode": compiled}
+            _print_requests(names, layouts, args.invocation_runs, Path(scratch), args.instructions)
     return 0
 
 
