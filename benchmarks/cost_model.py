@@ -283,12 +283,10 @@ class Meter:
             self._paused = False
 
     def invoke(self, name: str, handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any], remaining_ms: int) -> Any:
-        from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
-
         from local_stack.harness import FakeContext
+        from order_hub.adapters.secrets import secrets_provider
 
-        for provider in DEFAULT_PROVIDERS.values():  # values only, keep the clients: every invocation shows its secrets
-            provider.clear_cache()
+        secrets_provider().clear_cache()  # values only, keep the client: every invocation shows its secrets
         self.current, self._excluded = name, 0.0
         started = time.perf_counter()
         try:

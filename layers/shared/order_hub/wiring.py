@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from order_hub.adapters.aws import dynamodb_client
 from order_hub.adapters.dynamodb import DynamoOrderRepository, DynamoTenantDirectory
 from order_hub.adapters.queues import sqs_client
-from order_hub.adapters.secrets import SecretsWmsDirectory, http_session, secrets_client
+from order_hub.adapters.secrets import SecretsWmsDirectory, http_session, secrets_client, secrets_provider
 from order_hub.config import ApiSettings, DeliverySettings, TablesSettings, WmsSettings, load
 from order_hub.services.auth import Authenticator
 
@@ -54,6 +54,7 @@ def reset() -> None:
         event_store,
         delivery_log,
         callback_sender,
+        secrets_provider,
         secrets_client,
         dynamodb_client,
         sqs_client,
@@ -61,9 +62,6 @@ def reset() -> None:
         load,
     ):
         cached.cache_clear()
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.clear_caches()
 
 
 @cache
