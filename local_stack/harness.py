@@ -108,11 +108,9 @@ def put_secret(name: str, value: dict[str, Any]) -> None:
     """Create or replace a JSON secret (moto or the local stack's Secrets Manager)."""
     import boto3
 
-    client = boto3.client("secretsmanager", region_name=REGION)
-    try:
-        client.create_secret(Name=name, SecretString=json.dumps(value))
-    except client.exceptions.ResourceExistsException:
-        client.put_secret_value(SecretId=name, SecretString=json.dumps(value))
+    from order_hub.adapters.secrets import store_secret
+
+    store_secret(boto3.client("secretsmanager", region_name=REGION), name, value)
 
 
 def signed_webhook_event(name: str, hmac_secret: str, body: Any = ..., at: int | None = None) -> dict[str, Any]:

@@ -119,17 +119,6 @@ def write_json_atomically(path: Path, document: dict[str, Any]) -> None:
         raise
 
 
-def store_secret(client: Any, name: str, value: dict[str, Any]) -> str:
-    """Create the secret ``name`` with ``value`` as its JSON string, or put a new version if it
-    exists; return its ARN. ``client`` is a Secrets Manager client."""
-    text = json.dumps(value)
-    try:
-        arn = client.create_secret(Name=name, SecretString=text)["ARN"]
-    except client.exceptions.ResourceExistsException:
-        arn = client.put_secret_value(SecretId=name, SecretString=text)["ARN"]
-    return str(arn)
-
-
 class LocalStack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
@@ -401,6 +390,8 @@ class LocalStack:
         if self.endpoint is None:
             raise StackError("put_secret needs a running stack (moto is not started)")
         import boto3
+
+        from order_hub.adapters.secrets import store_secret
 
         return store_secret(boto3.client("secretsmanager", endpoint_url=self.endpoint, region_name=self.region), name, value)
 

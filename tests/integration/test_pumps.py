@@ -28,7 +28,6 @@ from local_stack.pumps import (
     SqsPump,
     build_pumps,
 )
-from local_stack.stack import store_secret
 from local_stack.template import (
     DynamoStreamEvent,
     FunctionSpec,
@@ -43,6 +42,7 @@ from local_stack.template import (
     loads_template,
     table_stream_arns,
 )
+from order_hub.adapters.secrets import store_secret
 
 REGION = "us-east-1"
 DISPATCHER_PATTERN = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["event"]}}}}

@@ -91,16 +91,22 @@ def secrets_client() -> Any:
     )
 
 
-def write_secret(name: str, value: dict[str, Any]) -> None:
-    """Create or replace the JSON secret ``name`` (admin paths only; values are never logged)."""
+def store_secret(client: Any, name: str, value: dict[str, Any]) -> str:
+    """Create the JSON secret ``name`` with ``value``, or put a new version if it exists; return its
+    ARN. ``client`` is a Secrets Manager client (the local stack and the tests pass their own)."""
     import json
 
-    client = secrets_client()
-    payload = json.dumps(value)
+    text = json.dumps(value)
     try:
-        client.put_secret_value(SecretId=name, SecretString=payload)
-    except client.exceptions.ResourceNotFoundException:
-        client.create_secret(Name=name, SecretString=payload)
+        arn = client.create_secret(Name=name, SecretString=text)["ARN"]
+    except client.exceptions.ResourceExistsException:
+        arn = client.put_secret_value(SecretId=name, SecretString=text)["ARN"]
+    return str(arn)
+
+
+def write_secret(name: str, value: dict[str, Any]) -> None:
+    """Create or replace the JSON secret ``name`` (admin paths only; values are never logged)."""
+    store_secret(secrets_client(), name, value)
     secrets_provider().clear_cache()
 
 
