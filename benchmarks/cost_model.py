@@ -592,7 +592,6 @@ def _register_endpoints(count: int, receiver: Any) -> None:
     from local_stack.demo_receiver import DEFAULT_STANDARD_SECRET
     from local_stack.harness import put_secret
     from order_hub import wiring
-    from order_hub.adapters.secrets import endpoint_secret_name
     from order_hub.services.endpoints import register_endpoint
 
     urls = receiver.endpoint_urls()
@@ -614,11 +613,7 @@ def _register_endpoints(count: int, receiver: Any) -> None:
                 },
             }
         register_endpoint(
-            wiring.tenant_directory(),
-            wiring.endpoint_registry(),
-            put_secret,
-            endpoint_secret_name,
-            wiring.url_policy(),
+            *wiring.endpoint_ports(write_secret=put_secret),
             tenant_id=TENANT,
             endpoint_id=f"erp-{n}",
             **spec,

@@ -90,7 +90,6 @@ def _run(batches: int, latency_ms: int, endpoint_count: int) -> int:
     from local_stack.demo_receiver import DemoReceiver
     from local_stack.harness import FakeContext, api_event, build_tables, put_secret, seed_tenant
     from order_hub import wiring
-    from order_hub.adapters.secrets import endpoint_secret_name
     from order_hub.services.endpoints import register_endpoint
 
     names = build_tables()
@@ -101,11 +100,7 @@ def _run(batches: int, latency_ms: int, endpoint_count: int) -> int:
         receiver.configure("standard", delay_ms=latency_ms)
         for n in range(endpoint_count):
             register_endpoint(
-                wiring.tenant_directory(),
-                wiring.endpoint_registry(),
-                put_secret,
-                endpoint_secret_name,
-                wiring.url_policy(),
+                *wiring.endpoint_ports(write_secret=put_secret),
                 tenant_id="demo",
                 endpoint_id=f"erp-{n}",
                 url=receiver.endpoint_urls()["standard"],

@@ -314,7 +314,6 @@ class LocalStack:
 
         from local_stack.demo_receiver import DemoReceiver
         from order_hub import wiring
-        from order_hub.adapters.secrets import endpoint_secret_name
         from order_hub.rendering.callbacks.standard import new_secret
         from order_hub.services.endpoints import register_endpoint
 
@@ -333,13 +332,7 @@ class LocalStack:
         urls = receiver.endpoint_urls()
         warehouses = {warehouse: f"LOC-{warehouse}" for warehouse in DEMO_WAREHOUSES}
         channels = {platform: platform.lower() for platform in ("LAZADA", "SHOPEE", "TOKOPEDIA", "TIKTOK", "SHOPIFY", "ERP")}
-        common = (
-            wiring.tenant_directory(),
-            wiring.endpoint_registry(),
-            self.put_secret,
-            endpoint_secret_name,
-            wiring.url_policy(),
-        )
+        ports = wiring.endpoint_ports(write_secret=self.put_secret)
         endpoints: dict[str, dict[str, Any]] = {
             "demo-shipper": {"format": "shipper", "url": urls["shipper"]},
             "demo-increff": {
@@ -374,7 +367,7 @@ class LocalStack:
                 "description": "PGI forwarded to the warehouse (seed 002 step 7)",
             }
         for endpoint_id, spec in endpoints.items():
-            register_endpoint(*common, tenant_id=DEMO_TENANT_ID, endpoint_id=endpoint_id, **spec)
+            register_endpoint(*ports, tenant_id=DEMO_TENANT_ID, endpoint_id=endpoint_id, **spec)
         return {
             "demo_receiver": {
                 "url": receiver.url,

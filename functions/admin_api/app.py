@@ -66,15 +66,10 @@ install_error_handlers(app)
 
 @app.post(f"{BASE}/endpoints", summary="Register a callback endpoint", tags=["admin"])
 def register_endpoint(request: Annotated[RegisterEndpointRequest, Body()]) -> Response[EndpointResponse]:
-    from order_hub.adapters.secrets import endpoint_secret_name, write_secret
     from order_hub.services import endpoints
 
     endpoint, generated = endpoints.register_endpoint(
-        wiring.tenant_directory(),
-        wiring.endpoint_registry(),
-        write_secret,
-        endpoint_secret_name,
-        wiring.url_policy(),
+        *wiring.endpoint_ports(),
         tenant_id=_tenant_id(),
         **request.model_dump(exclude_unset=True),
     )

@@ -141,7 +141,6 @@ def run_delivery_command(args: argparse.Namespace) -> Any:
     from order_hub import wiring
     from order_hub.adapters.deliveries import delivery_summary
     from order_hub.adapters.queues import delete_message, receive_raw, send_json
-    from order_hub.adapters.secrets import endpoint_secret_name, write_secret
     from order_hub.config import DeliverySettings, load
     from order_hub.services import endpoints, replays
 
@@ -151,11 +150,7 @@ def run_delivery_command(args: argparse.Namespace) -> Any:
         case ("endpoint", "add"):
             settings = json.loads(args.settings) if args.settings else None
             endpoint, generated = endpoints.register_endpoint(
-                wiring.tenant_directory(),
-                registry,
-                write_secret,
-                endpoint_secret_name,
-                wiring.url_policy(),
+                *wiring.endpoint_ports(),
                 tenant_id=args.tenant_id,
                 endpoint_id=args.endpoint_id,
                 url=args.url,

@@ -16,10 +16,12 @@ from order_hub.config import ApiSettings, DeliverySettings, TablesSettings, WmsS
 from order_hub.services.auth import Authenticator
 
 if TYPE_CHECKING:  # the delivery side is imported on first use: the order API never loads it
+    from collections.abc import Callable
+
     from order_hub.adapters.callbacks_http import HttpCallbackSender
     from order_hub.adapters.deliveries import DynamoDeliveryLog, DynamoEndpointRegistry, DynamoEventStore
     from order_hub.adapters.net_guard import UrlPolicy
-    from order_hub.services.endpoints import EndpointCache
+    from order_hub.services.endpoints import EndpointCache, SecretWriter
 
 
 @cache
@@ -98,6 +100,23 @@ def url_policy() -> UrlPolicy:
 
     local = load(DeliverySettings).local
     return UrlPolicy(allow_http=local, allow_loopback=local)
+
+
+def endpoint_ports(
+    write_secret: SecretWriter | None = None,
+) -> tuple[DynamoTenantDirectory, DynamoEndpointRegistry, SecretWriter, Callable[[str, str], str], UrlPolicy]:
+    """What ``services.endpoints.register_endpoint`` takes first, as this container has them:
+    ``register_endpoint(*wiring.endpoint_ports(), tenant_id=..., ...)``. Endpoint secrets go to
+    Secrets Manager, or to ``write_secret`` (the local stack seeds its own moto server)."""
+    from order_hub.adapters import secrets
+
+    return (
+        tenant_directory(),
+        endpoint_registry(),
+        write_secret or secrets.write_secret,
+        secrets.endpoint_secret_name,
+        url_policy(),
+    )
 
 
 @cache
