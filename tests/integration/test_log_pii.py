@@ -11,6 +11,7 @@ import pytest
 
 from order_hub.observability import logger
 from tests.integration.conftest import Hub, Invoke
+from tests.logcapture import logger_output
 from tests.payloads import cancel_body, order_body
 
 DETAIL = {"warehouse_id": "WH-TGR04", "order_no": "SO-2026-0001"}
@@ -21,13 +22,8 @@ PII = ("Budi Santoso", "812-3456-7890", "8123456789", "budi@example.co.id", "Sud
 def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """Everything the shared logger writes (its own handler, its own formatter), at DEBUG."""
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
-    handler = logger.registered_handler
-    buffer = io.StringIO()
-    previous_stream, previous_level = handler.setStream(buffer), logger.log_level  # type: ignore[attr-defined]
-    logger.setLevel("DEBUG")
-    yield buffer
-    handler.setStream(previous_stream)  # type: ignore[attr-defined]
-    logger.setLevel(previous_level)
+    with logger_output() as buffer:
+        yield buffer
 
 
 def _lines(buffer: io.StringIO) -> list[dict[str, Any]]:

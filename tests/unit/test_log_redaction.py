@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from order_hub.models.api import CreateOrderRequest
 from order_hub.observability import RedactingFormatter, logger
 from order_hub.redaction import EMAIL_MASK, MASK, PHONE_MASK, is_pii_key, redact, scrub
+from tests.logcapture import logger_output
 from tests.payloads import order_body
 
 NAME, PHONE, EMAIL, STREET = "Budi Santoso", "+62 812-3456-7890", "budi@example.co.id", "Sudirman"
@@ -226,13 +227,8 @@ def test_pydantic_errors_list_loses_its_inputs() -> None:
 @pytest.fixture
 def log_lines() -> Iterator[io.StringIO]:
     """What the shared logger's own handler writes, with the level lowered to DEBUG."""
-    handler = logger.registered_handler
-    buffer = io.StringIO()
-    previous_stream, previous_level = handler.setStream(buffer), logger.log_level  # type: ignore[attr-defined]
-    logger.setLevel("DEBUG")
-    yield buffer
-    handler.setStream(previous_stream)  # type: ignore[attr-defined]
-    logger.setLevel(previous_level)
+    with logger_output() as buffer:
+        yield buffer
     logger.remove_keys(["consignee", "consignee_email"])
 
 
