@@ -10,58 +10,34 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from local_stack.harness import FakeContext, api_event, build_tables, load_event, put_secret, seed_tenant, signed_webhook_event
-from order_hub import wiring
+from local_stack.harness import load_event, signed_webhook_event
 from order_hub.adapters.secrets import logistics_secret_name, webhook_secret_name
+from tests.integration.ingest import call_ingest, hub_with_one_order, order_rows
 
 SECRET = "whsec-test-demo"
 API_KEY = "logistics-key-demo"
 TRACKING_URL = "https://hub.example.com/webhooks/logistics/demo/tracking"
 AUTH = hashlib.md5((API_KEY + TRACKING_URL + "json").encode()).hexdigest()
-ORDER_PK = "ORDER#demo#WH-TGR04#SO-2026-0001"
 
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        names = build_tables()
-        for name, logical in (("ORDERS_TABLE_NAME", "OrdersTable"), ("TENANTS_TABLE_NAME", "TenantsTable")):
-            monkeypatch.setenv(name, names[logical])
-        key = seed_tenant("demo", ["WH-TGR04"])
-        put_secret(webhook_secret_name("demo"), {"hmac_secret": SECRET})
-        put_secret(logistics_secret_name("demo"), {"api_key": API_KEY, "tracking_url": TRACKING_URL})
-        from functions.orders_api.app import lambda_handler as orders_api
-
-        assert orders_api(api_event("orders_api/create_order", key), FakeContext())["statusCode"] == 200
-        yield {"tables": names, "key": key}
-        wiring.reset()
-
-
-def _call(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    from functions.webhook_ingest.app import lambda_handler
-
-    response = lambda_handler(event, FakeContext())
-    return response["statusCode"], json.loads(response["body"])
-
-
-def _rows(hub: dict[str, Any], pk: str = ORDER_PK) -> dict[str, dict[str, Any]]:
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    rows = client.query(
-        TableName=hub["tables"]["OrdersTable"], KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}
-    )
-    return {row["sk"]["S"]: row for row in rows["Items"]}
+    secrets = {
+        webhook_secret_name("demo"): {"hmac_secret": SECRET},
+        logistics_secret_name("demo"): {"api_key": API_KEY, "tracking_url": TRACKING_URL},
+    }
+    with hub_with_one_order(monkeypatch, secrets) as hub:
+        yield hub
 
 
 def _order(hub: dict[str, Any]) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(_rows(hub)["ORDER"]["doc"]["S"])
+    doc: dict[str, Any] = json.loads(order_rows(hub)["ORDER"]["doc"]["S"])
     return doc
 
 
 def _event_types(hub: dict[str, Any]) -> list[str]:
-    return [json.loads(row["doc"]["S"])["type"] for sk, row in sorted(_rows(hub).items()) if sk.startswith("EVENT#")]
+    return [json.loads(row["doc"]["S"])["type"] for sk, row in sorted(order_rows(hub).items()) if sk.startswith("EVENT#")]
 
 
 def _inbox_count(hub: dict[str, Any]) -> int:
@@ -81,7 +57,7 @@ def _tracking(code: int | None = 1100, status_date: str = "2026-11-24T08:15:00+0
 
 
 def _ship(hub: dict[str, Any]) -> None:
-    assert _call(signed_webhook_event("webhook_ingest/pgi", SECRET))[0] == 200
+    assert call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET))[0] == 200
 
 
 def test_the_sample_auth_is_the_documented_md5() -> None:
@@ -89,11 +65,11 @@ def test_the_sample_auth_is_the_documented_md5() -> None:
 
 
 def test_created_confirmation_stores_the_awb(hub: dict[str, Any]) -> None:
-    status, body = _call(signed_webhook_event("webhook_ingest/logistics_created", SECRET))
+    status, body = call_ingest(signed_webhook_event("webhook_ingest/logistics_created", SECRET))
     assert status == 200 and body["data"]["outcome"] == "applied" and body["data"]["so_status"] == "REGISTERED"
     assert _order(hub)["courier"]["awb"] == "JNE1234567890"
     assert _event_types(hub) == ["order.created", "order.logistics_updated"]
-    status, body = _call(signed_webhook_event("webhook_ingest/logistics_created", SECRET))
+    status, body = call_ingest(signed_webhook_event("webhook_ingest/logistics_created", SECRET))
     assert status == 200 and body["data"]["outcome"] == "duplicate"
     _ship(hub)  # the PGI (same AWB) adds exactly one shipment
     assert [s["awb"] for s in _order(hub)["shipments"]] == ["JNE1234567890"]
@@ -101,17 +77,17 @@ def test_created_confirmation_stores_the_awb(hub: dict[str, Any]) -> None:
 
 def test_created_confirmation_needs_the_wms_webhook_signature(hub: dict[str, Any]) -> None:
     event = signed_webhook_event("webhook_ingest/logistics_created", "wrong-secret")
-    assert _call(event)[0] == 401
+    assert call_ingest(event)[0] == 401
     assert _order(hub)["courier"]["awb"] == "" and _inbox_count(hub) == 0
 
 
 def test_in_transit_then_delivered_emit_events(hub: dict[str, Any]) -> None:
     _ship(hub)
-    status, body = _call(_tracking(1100))
+    status, body = call_ingest(_tracking(1100))
     assert status == 200 and body["data"]["outcome"] == "applied" and body["data"]["so_status"] == "CLOSED"
     assert _order(hub)["shipments"][0]["status"] == "IN_TRANSIT"
 
-    status, body = _call(_tracking(2000, "2026-11-25T10:00:00+07:00"))
+    status, body = call_ingest(_tracking(2000, "2026-11-25T10:00:00+07:00"))
     assert status == 200 and body["data"]["outcome"] == "applied" and body["data"]["so_status"] == "CLOSED"
     order = _order(hub)
     shipment = order["shipments"][0]
@@ -119,15 +95,15 @@ def test_in_transit_then_delivered_emit_events(hub: dict[str, Any]) -> None:
     assert shipment["tracking_id"] == "2CQJADENEAU" and shipment["logistics_status"]["code"] == 2000
     assert order["status"] == "CLOSED"
     assert _event_types(hub) == ["order.created", "order.shipped", "order.logistics_updated", "order.delivered"]
-    delivered = json.loads(_rows(hub)[max(sk for sk in _rows(hub) if sk.startswith("EVENT#"))]["doc"]["S"])
+    delivered = json.loads(order_rows(hub)[max(sk for sk in order_rows(hub) if sk.startswith("EVENT#"))]["doc"]["S"])
     assert delivered["source"] == "logistics_webhook" and delivered["order"]["shipments"][0]["status"] == "DELIVERED"
 
 
 def test_duplicates_answer_200_and_change_nothing(hub: dict[str, Any]) -> None:
     _ship(hub)
-    assert _call(_tracking(1100))[0] == 200
+    assert call_ingest(_tracking(1100))[0] == 200
     version, events = _order(hub)["version"], _event_types(hub)
-    status, body = _call(_tracking(1100))
+    status, body = call_ingest(_tracking(1100))
     assert status == 200 and body["data"]["outcome"] == "duplicate"
     assert _order(hub)["version"] == version and _event_types(hub) == events
 
@@ -144,14 +120,14 @@ def test_duplicates_answer_200_and_change_nothing(hub: dict[str, Any]) -> None:
 )
 def test_wrong_or_missing_auth_is_401_and_stores_nothing(hub: dict[str, Any], tamper: Any) -> None:
     _ship(hub)
-    before = _rows(hub)
+    before = order_rows(hub)
     event = _tracking(1100)
     body = json.loads(event["body"])
     tamper(body)
     event["body"] = json.dumps(body)
-    status, reply = _call(event)
+    status, reply = call_ingest(event)
     assert status == 401 and reply["metadata"]["errors"][0]["code"] == 802
-    assert _rows(hub).keys() == before.keys() and _order(hub)["shipments"][0]["status"] == "SHIPPED"
+    assert order_rows(hub).keys() == before.keys() and _order(hub)["shipments"][0]["status"] == "SHIPPED"
     assert _inbox_count(hub) == 1  # the PGI's only
 
 
@@ -159,10 +135,10 @@ def test_auth_of_another_tenant_or_a_body_that_is_not_json_is_401(hub: dict[str,
     event = _tracking(1100)
     event["pathParameters"] = {"tenant_id": "someone-else"}
     event["path"] = "/webhooks/logistics/someone-else/tracking"
-    assert _call(event)[0] == 401
+    assert call_ingest(event)[0] == 401
     event = _tracking(1100)
     event["body"] = "{nope"
-    assert _call(event)[0] == 401
+    assert call_ingest(event)[0] == 401
     assert _inbox_count(hub) == 0
 
 
@@ -171,19 +147,19 @@ def test_wms_signature_does_not_open_the_tracking_route(hub: dict[str, Any]) -> 
     body = json.loads(event["body"])
     body.pop("auth")
     signed = signed_webhook_event("webhook_ingest/logistics_tracking", SECRET, body=body)
-    assert _call(signed)[0] == 401
+    assert call_ingest(signed)[0] == 401
 
 
 def test_unknown_order_is_kept_202(hub: dict[str, Any]) -> None:
-    status, body = _call(_tracking(1100, external_id="NOT-YET-KNOWN"))
+    status, body = call_ingest(_tracking(1100, external_id="NOT-YET-KNOWN"))
     assert status == 202 and body["data"]["outcome"] == "unmatched"
-    inbox = _rows(hub, "INBOX#demo#LOGISTICS#2CQJADENEAU#1100#2026-11-24T01:15:00+00:00")
+    inbox = order_rows(hub, "INBOX#demo#LOGISTICS#2CQJADENEAU#1100#2026-11-24T01:15:00+00:00")
     assert "NOT-YET-KNOWN" in inbox["INBOX"]["payload"]["S"]
 
 
 def test_unknown_status_code_is_recorded_without_crash(hub: dict[str, Any]) -> None:
     _ship(hub)
-    status, body = _call(_tracking(1234))
+    status, body = call_ingest(_tracking(1234))
     assert status == 200 and body["data"]["outcome"] == "recorded"
     assert body["data"]["notes"] == ["unknown status code 1234"]
     order = _order(hub)
@@ -194,15 +170,15 @@ def test_unknown_status_code_is_recorded_without_crash(hub: dict[str, Any]) -> N
 
 def test_delivered_then_in_transit_does_not_regress(hub: dict[str, Any]) -> None:
     _ship(hub)
-    assert _call(_tracking(2000, "2026-11-25T10:00:00+07:00"))[1]["data"]["outcome"] == "applied"
-    status, body = _call(_tracking(1100, "2026-11-24T08:15:00+07:00"))
+    assert call_ingest(_tracking(2000, "2026-11-25T10:00:00+07:00"))[1]["data"]["outcome"] == "applied"
+    status, body = call_ingest(_tracking(1100, "2026-11-24T08:15:00+07:00"))
     assert status == 200 and body["data"]["outcome"] == "recorded"
     assert _order(hub)["shipments"][0]["status"] == "DELIVERED"
     assert _event_types(hub)[-2:] == ["order.delivered", "order.fact_recorded"]
 
 
 def test_delivered_before_the_pgi_is_recorded_not_applied(hub: dict[str, Any]) -> None:
-    status, body = _call(_tracking(2000))
+    status, body = call_ingest(_tracking(2000))
     assert status == 200 and body["data"]["outcome"] == "recorded" and body["data"]["so_status"] == "REGISTERED"
     assert _order(hub)["shipments"] == [] and _event_types(hub) == ["order.created", "order.fact_recorded"]
 
@@ -212,6 +188,6 @@ def test_malformed_tracking_is_400_after_auth(hub: dict[str, Any]) -> None:
     body = json.loads(event["body"])
     body.pop("status_date")
     event["body"] = json.dumps(body)
-    status, reply = _call(event)
+    status, reply = call_ingest(event)
     assert status == 400 and "status_date" in [e.get("field") for e in reply["metadata"]["errors"]]
     assert _inbox_count(hub) == 0

@@ -8,76 +8,51 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from local_stack.harness import FakeContext, api_event, build_tables, put_secret, seed_tenant, signed_webhook_event
-from order_hub import wiring
+from local_stack.harness import signed_webhook_event
 from order_hub.adapters.secrets import webhook_secret_name
+from tests.integration.ingest import call_ingest, hub_with_one_order, order_rows
 
 SECRET = "whsec-test-demo"
-ORDER_PK = "ORDER#demo#WH-TGR04#SO-2026-0001"
 
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        names = build_tables()
-        for name, logical in (("ORDERS_TABLE_NAME", "OrdersTable"), ("TENANTS_TABLE_NAME", "TenantsTable")):
-            monkeypatch.setenv(name, names[logical])
-        key = seed_tenant("demo", ["WH-TGR04"])
-        put_secret(webhook_secret_name("demo"), {"hmac_secret": SECRET, "token": "static-token-for-pgi"})
-        from functions.orders_api.app import lambda_handler as orders_api
-
-        assert orders_api(api_event("orders_api/create_order", key), FakeContext())["statusCode"] == 200
-        yield {"tables": names, "key": key}
-        wiring.reset()
-
-
-def _call(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    from functions.webhook_ingest.app import lambda_handler
-
-    response = lambda_handler(event, FakeContext())
-    return response["statusCode"], json.loads(response["body"])
-
-
-def _items(hub: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    table = hub["tables"]["OrdersTable"]
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    rows = client.query(TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": ORDER_PK}})
-    return {row["sk"]["S"]: row for row in rows["Items"]}
+    secrets = {webhook_secret_name("demo"): {"hmac_secret": SECRET, "token": "static-token-for-pgi"}}
+    with hub_with_one_order(monkeypatch, secrets) as hub:
+        yield hub
 
 
 def _order(hub: dict[str, Any]) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(_items(hub)["ORDER"]["doc"]["S"])
+    doc: dict[str, Any] = json.loads(order_rows(hub)["ORDER"]["doc"]["S"])
     return doc
 
 
 def test_signed_confirmation_then_pgi_close_the_order(hub: dict[str, Any]) -> None:
-    status, body = _call(signed_webhook_event("webhook_ingest/order_confirmation", SECRET))
+    status, body = call_ingest(signed_webhook_event("webhook_ingest/order_confirmation", SECRET))
     assert status == 200 and body["data"]["outcome"] == "applied" and body["data"]["so_status"] == "CREATED"
 
-    status, body = _call(signed_webhook_event("webhook_ingest/pgi", SECRET))
+    status, body = call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET))
     assert status == 200 and body["data"]["so_status"] == "CLOSED"
     order = _order(hub)
     assert order["shipments"][0]["awb"] == "JNE1234567890"
     assert order["shipments"][0]["items"][0]["batch_no"] == "B-2026-01"
     assert [line["qty_shipped"] for line in order["lines"]] == [2, 1]
-    events = [json.loads(row["doc"]["S"])["type"] for sk, row in sorted(_items(hub).items()) if sk.startswith("EVENT#")]
+    events = [json.loads(row["doc"]["S"])["type"] for sk, row in sorted(order_rows(hub).items()) if sk.startswith("EVENT#")]
     assert events == ["order.created", "order.status_changed", "order.shipped"]
 
 
 def test_duplicate_pgi_is_acknowledged_and_changes_nothing(hub: dict[str, Any]) -> None:
-    _call(signed_webhook_event("webhook_ingest/pgi", SECRET))
+    call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET))
     version = _order(hub)["version"]
-    status, body = _call(signed_webhook_event("webhook_ingest/pgi", SECRET))
+    status, body = call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET))
     assert status == 200 and body["data"]["outcome"] == "duplicate"
     assert _order(hub)["version"] == version and len(_order(hub)["shipments"]) == 1
 
 
 def test_late_confirmation_after_pgi_does_not_move_back(hub: dict[str, Any]) -> None:
-    _call(signed_webhook_event("webhook_ingest/pgi", SECRET))
-    status, body = _call(signed_webhook_event("webhook_ingest/order_confirmation", SECRET))
+    call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET))
+    status, body = call_ingest(signed_webhook_event("webhook_ingest/order_confirmation", SECRET))
     assert status == 200 and body["data"]["so_status"] == "CLOSED"
     assert _order(hub)["history"][-1]["applied"] is False
 
@@ -94,15 +69,15 @@ def test_late_confirmation_after_pgi_does_not_move_back(hub: dict[str, Any]) -> 
 def test_bad_signatures_are_401_and_store_nothing(hub: dict[str, Any], tamper: Any) -> None:
     event = signed_webhook_event("webhook_ingest/pgi", SECRET)
     tamper(event)
-    status, body = _call(event)
+    status, body = call_ingest(event)
     assert status == 401 and body["metadata"]["errors"][0]["code"] == 802
-    assert set(_items(hub)) == {"ORDER", "EVENT#000000000001"}
+    assert set(order_rows(hub)) == {"ORDER", "EVENT#000000000001"}
 
 
 def test_stale_timestamp_is_401(hub: dict[str, Any]) -> None:
     import time
 
-    status, _ = _call(signed_webhook_event("webhook_ingest/pgi", SECRET, at=int(time.time()) - 600))
+    status, _ = call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET, at=int(time.time()) - 600))
     assert status == 401
 
 
@@ -111,7 +86,7 @@ def test_static_token_is_accepted_for_pgi(hub: dict[str, Any]) -> None:
     for name in ("x-hub-signature", "x-hub-timestamp"):
         event["headers"].pop(name)
     event["headers"]["x-webhook-token"] = "static-token-for-pgi"
-    assert _call(event)[0] == 200
+    assert call_ingest(event)[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -125,21 +100,21 @@ def test_static_token_is_accepted_for_pgi(hub: dict[str, Any]) -> None:
     ],
 )
 def test_malformed_webhook_is_400_and_stores_nothing(hub: dict[str, Any], body: dict[str, Any], field: str) -> None:
-    status, reply = _call(signed_webhook_event("webhook_ingest/pgi", SECRET, body=body))
+    status, reply = call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET, body=body))
     assert status == 400 and field in [e.get("field") for e in reply["metadata"]["errors"]]
-    assert set(_items(hub)) == {"ORDER", "EVENT#000000000001"}
+    assert set(order_rows(hub)) == {"ORDER", "EVENT#000000000001"}
 
 
 @pytest.mark.parametrize("raw", ["{nope", "null", "[]"])
 def test_signed_body_that_is_not_a_json_object_is_400(hub: dict[str, Any], raw: str) -> None:
-    status, reply = _call(signed_webhook_event("webhook_ingest/pgi", SECRET, body=raw))
+    status, reply = call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET, body=raw))
     assert status == 400 and reply["metadata"]["errors"][0]["code"] == 810
 
 
 def test_pgi_for_an_unknown_order_is_kept(hub: dict[str, Any]) -> None:
     body = json.loads(signed_webhook_event("webhook_ingest/pgi", SECRET)["body"])
     body["doc_no"] = "NOT-YET-KNOWN"
-    status, reply = _call(signed_webhook_event("webhook_ingest/pgi", SECRET, body=body))
+    status, reply = call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET, body=body))
     assert status == 202 and reply["data"]["outcome"] == "unmatched"
     client = boto3.client("dynamodb", region_name="us-east-1")
     inbox = client.get_item(
