@@ -1,9 +1,45 @@
-"""Request bodies shared by the suites."""
+"""Request bodies, vendor field lists and records shared by the suites."""
 
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
+
+from order_hub.models.endpoints import Endpoint, FormatSettings
+
+SHIPPER_PGI_FIELDS = [
+    "warehouse_id",
+    "order_type",
+    "doc_no",
+    "delivery_no",
+    "carrier_id",
+    "carrier_name",
+    "customer_id",
+    "so_reference_a",
+    "so_reference_b",
+    "user_define_1",
+    "user_define_2",
+    "user_define_3",
+    "pgi_date",
+    "shop_code",
+    "details",
+]
+"""The fields of Shipper's PGI webhook, in their documented order (vendor-notes §1.6)."""
+
+
+def make_endpoint(fmt: Any, *, at: datetime = datetime(2026, 11, 23, 10, 0, tzinfo=UTC), **settings: Any) -> Endpoint:
+    """Tenant acme's endpoint ``ep-<fmt>`` of format ``fmt`` with these format settings."""
+    return Endpoint(
+        tenant_id="acme",
+        endpoint_id=f"ep-{fmt}",
+        url="https://client.example.com/hook",
+        format=fmt,
+        settings=FormatSettings(**settings),
+        created_at=at,
+        updated_at=at,
+    )
+
 
 _ORDER: dict[str, Any] = {
     "warehouse_id": "WH-TGR04",

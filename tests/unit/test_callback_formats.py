@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from order_hub.models.api import Cancellation, CreateOrderRequest
-from order_hub.models.endpoints import FORMATS, Endpoint, EndpointFormat, FormatSettings
+from order_hub.models.endpoints import FORMATS, Endpoint, EndpointFormat
 from order_hub.models.order import EventType, Order, OrderEvent, ShipmentItem
 from order_hub.models.status import ApiStatus
 from order_hub.models.tenant import Tenant
@@ -27,26 +27,13 @@ from order_hub.services.orders import make_event
 from order_hub.services.status import Fact, apply_fact
 from order_hub.services.webhooks import ingest_order_confirmation, ingest_pgi, ship
 from tests.fakes import FakeWms, InMemoryOrderRepository
-from tests.payloads import order_body
+from tests.payloads import SHIPPER_PGI_FIELDS, make_endpoint, order_body
 
 WH, NO = "WH-TGR04", "SO-2026-0001"
 T_001 = datetime(2020, 10, 16, 20, 22, 28, tzinfo=UTC)  # seed 001's orderTime / eventTime
 T_003_ORDER = datetime(2021, 8, 17, 14, 2, 42, tzinfo=UTC)  # seed 003's orderDate
 T_003_DISPATCH = datetime(2021, 8, 17, 14, 3, 54, tzinfo=UTC)  # seed 003's dispatchTime
 QR_CODE = "eyJhbGciPiJSUzI1NiIsImtpZCI6IkI4RDYzRUNCMThFQTVFNkY0QUKDM0Q1MjQ1NDNCMjI0NjY2OUIwRjgiLCJ0eXAiOiJKV1QifQ." + "x" * 800
-
-
-def _endpoint(fmt: EndpointFormat, **settings: Any) -> Endpoint:
-    now = datetime.now(UTC)
-    return Endpoint(
-        tenant_id="acme",
-        endpoint_id=f"ep-{fmt}",
-        url="https://client.example.com/hook",
-        format=fmt,
-        settings=FormatSettings(**settings),
-        created_at=now,
-        updated_at=now,
-    )
 
 
 def _render(endpoint: Endpoint, event: OrderEvent) -> Rendered:
@@ -251,7 +238,7 @@ def _seed_001_complete(tenant: Tenant, repo: InMemoryOrderRepository) -> OrderEv
 
 
 def test_increff_complete_reproduces_the_seed_sample(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
-    rendered = _render(_endpoint("increff", default_country="country"), _seed_001_complete(tenant, repo))
+    rendered = _render(make_endpoint("increff", default_country="country"), _seed_001_complete(tenant, repo))
     body = rendered.body
     assert rendered.kind == "OUTWARD_ORDER_COMPLETE" and rendered.dedupe_key == "12345" and rendered.path == ""
     assert body.keys() >= INCREFF_MANDATORY
@@ -297,7 +284,7 @@ def test_increff_order_items_reproduce_the_sample_on_a_partial_cancel(tenant: Te
     event = _shipped(cancelled, [ShipmentItem(sku="SKU-123", qty=1)], T_001)
     assert event.type == "order.shipped" and event.order.status == ApiStatus.CANCELLED
 
-    body = _render(_endpoint("increff", default_country="IN"), event).body
+    body = _render(make_endpoint("increff", default_country="IN"), event).body
     assert body["eventType"] == "OUTWARD_ORDER_PARTIAL_CANCEL"
     assert body["orderItems"] == [
         {
@@ -331,7 +318,7 @@ INCREFF_SETTINGS: dict[str, Any] = {
 
 
 def test_increff_event_type_table(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
-    endpoint = _endpoint("increff", **INCREFF_SETTINGS)
+    endpoint = make_endpoint("increff", **INCREFF_SETTINGS)
     order = _lines_order(tenant, repo)
     full = [ShipmentItem(sku="TSHIRT-BLK-M", qty=2), ShipmentItem(sku="CAP-RED", qty=1)]
     api_cancelled = orders.cancel_order(tenant, Cancellation(order_no=NO, warehouse_id=WH, cancel_reason="buyer"), repo)
@@ -381,16 +368,16 @@ def test_increff_unknown_event_types_send_nothing_and_deliver_is_sent(tenant: Te
     updated = shipped.model_copy(update={"type": "order.logistics_updated", "order": delivered_order})
     assert not callbacks.emits("increff", updated)
     with pytest.raises(ValueError):
-        callbacks.render(_endpoint("increff", **INCREFF_SETTINGS), updated)
+        callbacks.render(make_endpoint("increff", **INCREFF_SETTINGS), updated)
 
     delivered = shipped.model_copy(update={"type": "order.delivered", "order": delivered_order})
-    body = _render(_endpoint("increff", **INCREFF_SETTINGS), delivered).body
+    body = _render(make_endpoint("increff", **INCREFF_SETTINGS), delivered).body
     assert body["eventType"] == "OUTWARD_ORDER_SHIPMENT_DELIVER"
     assert body["shipments"][0]["shipmentStatus"] == "DELIVERED"
 
 
 def test_increff_message_id_is_the_deliverys_number_else_the_event_seq(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
-    endpoint = _endpoint("increff", **INCREFF_SETTINGS)
+    endpoint = make_endpoint("increff", **INCREFF_SETTINGS)
     order = _lines_order(tenant, repo)
     for seq in (1, 2, 9_007_199_254_740_993):  # a Long, beyond a double's exact range
         event = _event(order, "order.created", seq=seq)
@@ -403,14 +390,14 @@ def test_increff_message_id_is_the_deliverys_number_else_the_event_seq(tenant: T
         assert {**numbered.body, "messageId": seq} == first.body
     shipped = _shipped(order, [ShipmentItem(sku="CAP-RED", qty=1)], T_001)
     for fmt in ("shipper", "standard"):  # the other formats ignore it
-        assert callbacks.render(_endpoint(fmt), shipped, message_id=5) == callbacks.render(_endpoint(fmt), shipped)
+        assert callbacks.render(make_endpoint(fmt), shipped, message_id=5) == callbacks.render(make_endpoint(fmt), shipped)
 
 
 def test_increff_values_and_choices(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     """Settings fill what the order lacks; prepaid is NCOD; TT is STO; billing defaults to shipping."""
     order = _lines_order(tenant, repo).model_copy(update={"order_type": "TT"})
     order = order.model_copy(update={"payment": order.payment.model_copy(update={"method": "PREPAID", "cod_amount": None})})
-    body = _render(_endpoint("increff", **INCREFF_SETTINGS, channel_type="MARKETPLACE"), _event(order, "order.created")).body
+    body = _render(make_endpoint("increff", **INCREFF_SETTINGS, channel_type="MARKETPLACE"), _event(order, "order.created")).body
     assert (body["partnerCode"], body["partnerLocationCode"], body["locationCode"], body["channelName"]) == (
         "P-1",
         "PL-1",
@@ -445,7 +432,7 @@ def test_increff_values_and_choices(tenant: Tenant, repo: InMemoryOrderRepositor
 def test_increff_order_ext_wins_over_settings(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     ext = {"partner_code": "EXT-P", "location_code": "EXT-LOC", "channel_name": "ext-channel", "consignee_country_code": "SG"}
     order = _create(tenant, repo, ext=ext)
-    body = _render(_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created")).body
+    body = _render(make_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created")).body
     assert (body["partnerCode"], body["partnerLocationCode"], body["locationCode"]) == ("EXT-P", "PL-1", "EXT-LOC")
     assert body["channelName"] == "ext-channel" and body["shippingAddress"]["country"] == "SG"
 
@@ -453,7 +440,7 @@ def test_increff_order_ext_wins_over_settings(tenant: Tenant, repo: InMemoryOrde
 def test_increff_missing_codes_and_tax_lines_are_named(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     order = _create(tenant, repo)
     with pytest.raises(MissingField) as missing:
-        callbacks.render(_endpoint("increff"), _event(order, "order.created"))
+        callbacks.render(make_endpoint("increff"), _event(order, "order.created"))
     assert missing.value.fields == [
         "settings.partner_code",
         "settings.partner_location_code",
@@ -465,11 +452,12 @@ def test_increff_missing_codes_and_tax_lines_are_named(tenant: Tenant, repo: InM
 
     # A create needs no tax; a shipment does, for every shipped line (never invented).
     assert (
-        callbacks.render(_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created")).kind == "OUTWARD_ORDER_CREATE"
+        callbacks.render(make_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created")).kind
+        == "OUTWARD_ORDER_CREATE"
     )
     shipped = _shipped(order, [ShipmentItem(sku="TSHIRT-BLK-M", qty=2), ShipmentItem(sku="CAP-RED", qty=1)], T_001)
     with pytest.raises(MissingField) as missing:
-        callbacks.render(_endpoint("increff", **INCREFF_SETTINGS), shipped)
+        callbacks.render(make_endpoint("increff", **INCREFF_SETTINGS), shipped)
     assert missing.value.fields == ["lines[0].ext.tax_lines", "lines[1].ext.tax_lines"]
 
     # Shipping tax alone is not item tax.
@@ -480,7 +468,7 @@ def test_increff_missing_codes_and_tax_lines_are_named(tenant: Tenant, repo: InM
     only_shipping_tax = _create(tenant, repo2, items=items)
     shipped = _shipped(only_shipping_tax, [ShipmentItem(sku="CAP-RED", qty=1)], T_001)
     with pytest.raises(MissingField) as missing:
-        callbacks.render(_endpoint("increff", **INCREFF_SETTINGS), shipped)
+        callbacks.render(make_endpoint("increff", **INCREFF_SETTINGS), shipped)
     assert missing.value.fields == ["lines[1].ext.tax_lines"]
 
 
@@ -488,7 +476,7 @@ def test_increff_strings_stay_within_255(tenant: Tenant, repo: InMemoryOrderRepo
     long_address = ", ".join(f"Blok {n} Jalan Panjang Sekali Nomor {n}" for n in range(11))[:400]
     billing = {"name": "B", "line1": "a" * 200 + " " + "b" * 199, "line2": "c" * 150, "city": "X", "state": "S", "zip": "1"}
     order = _create(tenant, repo, consignee_full_address=long_address, ext={"billing_address": billing})
-    body = _render(_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created")).body
+    body = _render(make_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created")).body
     shipping = body["shippingAddress"]
     assert shipping["line1"] and shipping["line2"] and all(len(shipping[k]) <= 255 for k in ("line1", "line2", "line3"))
     assert " ".join(shipping[k] for k in ("line1", "line2", "line3")).split() == long_address.split()
@@ -499,14 +487,14 @@ def test_increff_strings_stay_within_255(tenant: Tenant, repo: InMemoryOrderRepo
     repo2 = InMemoryOrderRepository()
     order = _create(tenant, repo2, ext={"billing_address": billing_too_long})
     with pytest.raises(MissingField) as too_long:
-        callbacks.render(_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created"))
+        callbacks.render(make_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created"))
     assert too_long.value.fields == ["billingAddress.line1"]
 
     settings = {**INCREFF_SETTINGS, "location_codes": {WH: "L" * 256}}
     order = _lines_order(tenant, InMemoryOrderRepository())
     shipped = _shipped(order, [ShipmentItem(sku="CAP-RED", qty=1)], T_001)
     with pytest.raises(increff.TooLong) as too_long:
-        callbacks.render(_endpoint("increff", **settings), shipped)
+        callbacks.render(make_endpoint("increff", **settings), shipped)
     assert too_long.value.fields == ["locationCode", "shipments[0].locationCode"]
     assert "255" in str(too_long.value)
 
@@ -514,7 +502,7 @@ def test_increff_strings_stay_within_255(tenant: Tenant, repo: InMemoryOrderRepo
 def test_increff_billing_address_sources(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     billing = {"name": "Kantor", "line1": "Jl. A 1", "city": "Bandung", "state_code": "JB", "zip": "40111", "country_code": "ID"}
     order = _create(tenant, repo, ext={"billing_address": billing})
-    body = _render(_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created")).body
+    body = _render(make_endpoint("increff", **INCREFF_SETTINGS), _event(order, "order.created")).body
     assert body["billingAddress"] == {
         "name": "Kantor",
         "line1": "Jl. A 1",
@@ -673,7 +661,7 @@ def _seed_003_dispatch(tenant: Tenant, repo: InMemoryOrderRepository, **override
 
 
 def test_unicommerce_dispatch_reproduces_the_seed_sample(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
-    rendered = _render(_endpoint("unicommerce"), _seed_003_dispatch(tenant, repo))
+    rendered = _render(make_endpoint("unicommerce"), _seed_003_dispatch(tenant, repo))
     assert rendered.kind == "dispatch" and rendered.dedupe_key == "VARAAA07998"
     assert rendered.path == "/v1/shipment/VARAAA07998"
 
@@ -698,9 +686,9 @@ def test_unicommerce_settings_and_billing_address(tenant: Tenant, repo: InMemory
         "zip": "201301",
         "country_code": "IN",
     }
-    settings = {"facility_codes": {WH: "DEL6"}, "channel_codes": {"": "CUSTOM"}, "default_country": "IN"}
+    settings: dict[str, Any] = {"facility_codes": {WH: "DEL6"}, "channel_codes": {"": "CUSTOM"}, "default_country": "IN"}
     event = _seed_003_dispatch(tenant, repo, ext=ext)
-    body = _render(_endpoint("unicommerce", **settings, unicommerce_order_status="DISPATCHED"), event).body
+    body = _render(make_endpoint("unicommerce", **settings, unicommerce_order_status="DISPATCHED"), event).body
     assert (body["facilityCode"], body["channelCode"], body["orderStatus"]) == ("DEL6", "CUSTOM", "DISPATCHED")
     assert body["shippingAddress"]["country"] == "IN"  # settings.default_country, a two-letter code
     assert body["billingAddress"] == {
@@ -720,7 +708,7 @@ def test_unicommerce_missing_values_are_named_all_at_once(tenant: Tenant, repo: 
     order = _create(tenant, repo)  # an Indonesian order without any extension fields
     event = _shipped(order, [ShipmentItem(sku="TSHIRT-BLK-M", qty=2), ShipmentItem(sku="CAP-RED", qty=1)], T_001)
     with pytest.raises(MissingField) as missing:
-        callbacks.render(_endpoint("unicommerce", default_country="Indonesia"), event)  # a name, not a code
+        callbacks.render(make_endpoint("unicommerce", default_country="Indonesia"), event)  # a name, not a code
     assert missing.value.fields == [
         f"settings.facility_codes[{WH}]",
         "settings.channel_codes[SHOPEE]",
@@ -738,7 +726,9 @@ def test_unicommerce_missing_values_are_named_all_at_once(tenant: Tenant, repo: 
     items[0]["ext"]["tax_lines"][1]["type"] = "VAT"
     ext = {**_seed_003_body()["ext"], "invoice": {"number": "IRS00483"}}
     with pytest.raises(MissingField) as missing:
-        callbacks.render(_endpoint("unicommerce"), _seed_003_dispatch(tenant, InMemoryOrderRepository(), items=items, ext=ext))
+        callbacks.render(
+            make_endpoint("unicommerce"), _seed_003_dispatch(tenant, InMemoryOrderRepository(), items=items, ext=ext)
+        )
     assert missing.value.fields == ["ext.invoice.date", "lines[0].ext.tax_lines[1].type"]
 
 
@@ -752,7 +742,7 @@ def test_unicommerce_multi_unit_lines_discounts_and_later_shipments(tenant: Tena
         [ShipmentItem(sku="dettol1", qty=1, serial_no="S1"), ShipmentItem(sku="dettol1", qty=1, serial_no="S2")],
         T_003_DISPATCH,
     )
-    item = _render(_endpoint("unicommerce"), first).body["invoiceDetails"]["invoiceItems"][0]
+    item = _render(make_endpoint("unicommerce"), first).body["invoiceDetails"]["invoiceItems"][0]
     assert item["quantity"] == 2
     [order_item] = item["orderItems"]
     assert order_item["serialNumber"] == "S1,S2"
@@ -778,7 +768,7 @@ def test_unicommerce_multi_unit_lines_discounts_and_later_shipments(tenant: Tena
         }
     ]
     second = _shipped(first.order, [ShipmentItem(sku="dettol1", qty=1)], T_003_DISPATCH, awb="AWB-2")
-    rendered = _render(_endpoint("unicommerce"), second)
+    rendered = _render(make_endpoint("unicommerce"), second)
     assert rendered.dedupe_key == f"{'SO00937'}-2" and rendered.path == "/v1/shipment/SO00937-2"
     assert rendered.body["invoiceDetails"]["invoiceItems"][0]["orderItems"][0]["orderItemPrice"]["shippingCharges"] == 0
 
@@ -787,23 +777,7 @@ def test_unicommerce_multi_unit_lines_discounts_and_later_shipments(tenant: Tena
 # Shipper
 # ================================================================================================
 
-PGI_KEYS = [
-    "warehouse_id",
-    "order_type",
-    "doc_no",
-    "delivery_no",
-    "carrier_id",
-    "carrier_name",
-    "customer_id",
-    "so_reference_a",
-    "so_reference_b",
-    "user_define_1",
-    "user_define_2",
-    "user_define_3",
-    "pgi_date",
-    "shop_code",
-    "details",
-]
+PGI_KEYS = SHIPPER_PGI_FIELDS
 PGI_DETAIL_KEYS = [
     "sku",
     "qty_shipped",
@@ -856,7 +830,7 @@ def test_shipper_pgi_has_every_field_and_round_trips_through_the_inbound_model(
 ) -> None:
     shipped = _through_the_hub(tenant, repo)[-1]
     assert shipped.type == "order.shipped"
-    rendered = _render(_endpoint("shipper"), shipped)
+    rendered = _render(make_endpoint("shipper"), shipped)
     body = rendered.body
     assert rendered.kind == "pgi" and rendered.dedupe_key == f"{NO}#JNE0001" and rendered.path == ""
     assert list(body) == PGI_KEYS
@@ -923,7 +897,7 @@ def test_shipper_pgi_has_every_field_and_round_trips_through_the_inbound_model(
 def test_shipper_order_confirmation(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     created, forwarded, *_ = _through_the_hub(tenant, repo)
     assert forwarded.type == "order.forwarded" and forwarded.previous_status == ApiStatus.REGISTERED
-    rendered = _render(_endpoint("shipper"), forwarded)
+    rendered = _render(make_endpoint("shipper"), forwarded)
     assert rendered.kind == "order_confirmation" and rendered.dedupe_key == f"{WH}#{NO}#confirmation"
     assert rendered.body == {
         "warehouse_id": WH,
@@ -937,7 +911,7 @@ def test_shipper_order_confirmation(tenant: Tenant, repo: InMemoryOrderRepositor
         "details": [{"sku": "TSHIRT-BLK-M", "qty_ordered": 2}, {"sku": "CAP-RED", "qty_ordered": 1}],
     }
     with pytest.raises(ValueError):
-        callbacks.render(_endpoint("shipper"), created)
+        callbacks.render(make_endpoint("shipper"), created)
 
 
 def test_emission_table_over_a_real_order_life(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
@@ -970,7 +944,7 @@ def test_shipper_confirmation_only_when_leaving_registered(tenant: Tenant, repo:
     # A PGI for an order never confirmed: the PGI, not a confirmation.
     unconfirmed = _shipped(order, [ShipmentItem(sku="CAP-RED", qty=1)], T_001)
     assert unconfirmed.previous_status == ApiStatus.REGISTERED
-    assert callbacks.render(_endpoint("shipper"), unconfirmed).kind == "pgi"
+    assert callbacks.render(make_endpoint("shipper"), unconfirmed).kind == "pgi"
 
 
 def test_unicommerce_and_shipper_pgi_need_a_shipment(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
@@ -978,7 +952,7 @@ def test_unicommerce_and_shipper_pgi_need_a_shipment(tenant: Tenant, repo: InMem
     no_shipment = _event(order, "order.shipped", ApiStatus.PACKED)
     assert not callbacks.emits("unicommerce", no_shipment) and not callbacks.emits("shipper", no_shipment)
     with pytest.raises(ValueError):
-        callbacks.render(_endpoint("unicommerce"), no_shipment)
+        callbacks.render(make_endpoint("unicommerce"), no_shipment)
     for event_type in ("order.created", "order.cancelled", "order.status_changed", "order.updated"):
         assert not callbacks.emits("unicommerce", _event(order, event_type, ApiStatus.CREATED))
 
@@ -992,7 +966,7 @@ def test_standard_body_and_every_event_type(tenant: Tenant, repo: InMemoryOrderR
     events = _through_the_hub(tenant, repo)
     for event in events:
         assert callbacks.emits("standard", event)
-        rendered = _render(_endpoint("standard"), event)
+        rendered = _render(make_endpoint("standard"), event)
         assert rendered.kind == event.type and rendered.dedupe_key == event.event_id
         body = rendered.body
         assert body["type"] == event.type and body["timestamp"] == "2020-10-16T20:22:28.000Z"
@@ -1010,7 +984,7 @@ def test_standard_body_and_every_event_type(tenant: Tenant, repo: InMemoryOrderR
         outbound = data["order"]["outbound"]
         assert outbound["order_no"] == NO and outbound["so_status"] == event.order.status.value
         assert outbound["details"][0]["unit_price"] == 75000 and outbound["total_amount"] == 185000  # numbers, not Decimal
-    shipped = _render(_endpoint("standard"), events[-1]).body["data"]
+    shipped = _render(make_endpoint("standard"), events[-1]).body["data"]
     assert shipped["order"]["outbound"]["shipments"][0]["awb"] == "JNE0001"
     assert shipped["previous_status"] == "CREATED" and shipped["status"] == "CLOSED"
 
@@ -1020,7 +994,7 @@ def test_standard_signature_verifies_with_the_reference_implementation(tenant: T
     assert secret.startswith("whsec_") and secret != standard.new_secret()
     assert 24 <= len(__import__("base64").b64decode(secret.removeprefix("whsec_"))) <= 32
     event = _through_the_hub(tenant, repo)[-1]
-    body = json.dumps(_render(_endpoint("standard"), event).body, separators=(",", ":"), ensure_ascii=False).encode()
+    body = json.dumps(_render(make_endpoint("standard"), event).body, separators=(",", ":"), ensure_ascii=False).encode()
     msg_id, timestamp = f"{event.event_id}.ep-standard", int(datetime.now(UTC).timestamp())
     headers = {
         "webhook-id": msg_id,

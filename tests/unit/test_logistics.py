@@ -10,7 +10,6 @@ import pytest
 
 from order_hub.errors import Unauthorized
 from order_hub.models.api import CreateOrderRequest
-from order_hub.models.endpoints import Endpoint, FormatSettings
 from order_hub.models.logistics import LogisticsCreatedWebhook, LogisticsTrackingWebhook, state_for_code
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.status import ApiStatus
@@ -27,7 +26,7 @@ from order_hub.services.logistics import (
 )
 from order_hub.services.webhooks import ingest_pgi
 from tests.fakes import InMemoryOrderRepository
-from tests.payloads import order_body
+from tests.payloads import make_endpoint, order_body
 
 WH, NO = "WH-TGR04", "SO-2026-0001"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -96,18 +95,6 @@ def _stored(repo: InMemoryOrderRepository) -> Order:
     order = repo.get("acme", WH, NO)
     assert order is not None
     return order
-
-
-def _endpoint(fmt: Any, **settings: Any) -> Endpoint:
-    return Endpoint(
-        tenant_id="acme",
-        endpoint_id=f"ep-{fmt}",
-        url="https://client.example.com/hook",
-        format=fmt,
-        settings=FormatSettings(**settings),
-        created_at=T0,
-        updated_at=T0,
-    )
 
 
 # -- the status map ---------------------------------------------------------------------------
@@ -346,7 +333,7 @@ def test_emission_of_logistics_events(tenant: Tenant, repo: InMemoryOrderReposit
 
 def test_standard_carries_the_raw_logistics_status(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     in_transit, delivered = _delivered_event(tenant, repo)
-    body = callbacks.render(_endpoint("standard"), delivered).body
+    body = callbacks.render(make_endpoint("standard"), delivered).body
     assert body["type"] == "order.delivered"
     assert body["data"]["logistics"] == {
         "kind": "tracking",
@@ -360,13 +347,13 @@ def test_standard_carries_the_raw_logistics_status(tenant: Tenant, repo: InMemor
         "shipment_code": f"{NO}-1",
     }
     assert body["data"]["order"]["outbound"]["shipments"][0]["status"] == "DELIVERED"
-    assert callbacks.render(_endpoint("standard"), in_transit).body["data"]["logistics"]["external_status"]["code"] == 1100
-    assert "logistics" not in callbacks.render(_endpoint("standard"), repo.events[0]).body["data"]
+    assert callbacks.render(make_endpoint("standard"), in_transit).body["data"]["logistics"]["external_status"]["code"] == 1100
+    assert "logistics" not in callbacks.render(make_endpoint("standard"), repo.events[0]).body["data"]
 
 
 def test_increff_shipment_deliver(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     _, delivered = _delivered_event(tenant, repo)
-    rendered = callbacks.render(_endpoint("increff", **INCREFF_SETTINGS), delivered)
+    rendered = callbacks.render(make_endpoint("increff", **INCREFF_SETTINGS), delivered)
     body = rendered.body
     assert rendered.kind == body["eventType"] == "OUTWARD_ORDER_SHIPMENT_DELIVER"
     assert body["orderCode"] == NO and body["messageId"] == delivered.seq

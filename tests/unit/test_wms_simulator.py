@@ -25,7 +25,7 @@ from local_stack.wms_simulator import (
     _tenant_arg,
     sign,
 )
-from tests.payloads import cancel_body, order_body
+from tests.payloads import SHIPPER_PGI_FIELDS, cancel_body, order_body
 
 KEY = "wms-key-acme"
 SECRET = "whsec-acme"
@@ -705,23 +705,7 @@ def test_confirmation_and_pgi_webhooks(sim: WmsSimulator, transport: FakeTranspo
     assert pgi["customer_id"] == "CS674"
     assert pgi["pgi_date"] == "2026-11-23 10:00:00"
     assert pgi["order_type"] == "SO"
-    assert set(pgi) == {
-        "warehouse_id",
-        "order_type",
-        "doc_no",
-        "delivery_no",
-        "carrier_id",
-        "carrier_name",
-        "customer_id",
-        "so_reference_a",
-        "so_reference_b",
-        "user_define_1",
-        "user_define_2",
-        "user_define_3",
-        "pgi_date",
-        "shop_code",
-        "details",
-    }
+    assert set(pgi) == set(SHIPPER_PGI_FIELDS)
     assert set(pgi["details"][0]) == {
         "sku",
         "qty_shipped",
