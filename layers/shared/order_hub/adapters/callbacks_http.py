@@ -8,11 +8,15 @@
 - ``unicommerce_token``: ``POST {base}/v1/auth/Token`` with username/password headers; the token is
   cached until ``expires_in`` (30 s early) and fetched again once on a 401.
 - ``standard_webhooks``: ``webhook-id`` (the delivery id), ``webhook-timestamp``, ``webhook-signature``.
+One sender serves every tenant of a container and endpoint ids are unique per tenant only, so cached
+tokens and credentials are keyed by tenant, endpoint and a fingerprint of what produced them (URL,
+credential URL, the secret's username/password): a change or a rotation fetches anew.
 Response bodies are read up to 64 KiB; the delivery log keeps the first 1 KiB.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -53,8 +57,8 @@ class HttpCallbackSender:
         self._clock = clock
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
-        self._tokens: dict[str, tuple[str, float]] = {}
-        self._credentials: dict[str, dict[str, str]] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._credentials: dict[tuple[str, str, str], dict[str, str]] = {}
         self.token_fetches = 0
         self.credential_fetches = 0
 
@@ -152,7 +156,8 @@ class HttpCallbackSender:
         return self._request("POST", url, endpoint, headers, body)
 
     def _token(self, endpoint: Endpoint, secret: dict[str, Any], fresh: bool) -> str:
-        cached = self._tokens.get(endpoint.endpoint_id)
+        key = _cache_key(endpoint, endpoint.url, str(secret.get("username", "")), str(secret.get("password", "")))
+        cached = self._tokens.get(key)
         if cached and not fresh and cached[1] > self._clock():
             return cached[0]
         token_url = endpoint.url.rstrip("/") + "/v1/auth/Token"
@@ -177,7 +182,7 @@ class HttpCallbackSender:
             raise _AuthFailed(f"token request failed: {result.status_code or result.error} {detail or ''}".strip())
         expires_in = answer.get("expires_in")
         lifetime = float(expires_in) - TOKEN_EARLY_EXPIRY if isinstance(expires_in, int | float) else 12 * 3600
-        self._tokens[endpoint.endpoint_id] = (str(token), self._clock() + max(lifetime, 1))
+        self._tokens[key] = (str(token), self._clock() + max(lifetime, 1))
         return str(token)
 
     def _send_with_token(
@@ -191,7 +196,8 @@ class HttpCallbackSender:
         return result
 
     def _send_with_credential(self, endpoint: Endpoint, url: str, headers: dict[str, str], body: bytes) -> SendResult:
-        result = self._request("POST", url, endpoint, {**headers, **self._credentials.get(endpoint.endpoint_id, {})}, body)
+        key = _cache_key(endpoint, endpoint.url, endpoint.credential_url or "")
+        result = self._request("POST", url, endpoint, {**headers, **self._credentials.get(key, {})}, body)
         if result.status_code != 401 or not endpoint.credential_url:
             return result
         self.credential_fetches += 1
@@ -202,8 +208,14 @@ class HttpCallbackSender:
             fetched = None
         if not isinstance(fetched, dict) or not fetched:
             return replace(result, error=f"Get Credential failed: {answer.status_code or answer.error}")
-        self._credentials[endpoint.endpoint_id] = {str(k): str(v) for k, v in fetched.items()}
-        return self._request("POST", url, endpoint, {**headers, **self._credentials[endpoint.endpoint_id]}, body)
+        self._credentials[key] = {str(k): str(v) for k, v in fetched.items()}
+        return self._request("POST", url, endpoint, {**headers, **self._credentials[key]}, body)
+
+
+def _cache_key(endpoint: Endpoint, *material: str) -> tuple[str, str, str]:
+    """(tenant, endpoint, fingerprint of ``material``): no value is shared across tenants or survives a change."""
+    fingerprint = hashlib.sha256("\x00".join(material).encode("utf-8")).hexdigest()
+    return (endpoint.tenant_id, endpoint.endpoint_id, fingerprint)
 
 
 def _short(error: BaseException) -> str:
