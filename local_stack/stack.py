@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from local_stack.apigw import HOST, ApiGateway
+from local_stack.iam import IamGuard
 from local_stack.lambdas import FunctionRuntime
 from local_stack.pumps import Invocation, Pumps, build_pumps
 from local_stack.template import (
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8750
 STATE_FILE = "stack.json"
+IAM_REPORT_FILE = "iam.json"
 TABLE_PREFIX = "hub-local"
 QUEUE_PREFIX = "hub-local"
 
@@ -59,7 +61,9 @@ DEMO_WAREHOUSES = ("WH-TGR04", "WH-CGK09")
 # Process-wide settings for the in-process handlers and the AWS SDK (fake credentials: moto accepts any).
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 # Applied after the functions' template environment: the local stack is not a template stage.
-LOCAL_OVERRIDES = {"HUB_ENV": "local"}
+# Functions share this one process, and so would share each secret read: every read goes to
+# Secrets Manager, so each function's own policy is what allows it (local_stack.iam).
+LOCAL_OVERRIDES = {"HUB_ENV": "local", "SECRETS_CACHE_SECONDS": "0"}
 
 
 class StackError(RuntimeError):
@@ -128,6 +132,7 @@ class LocalStack:
         self.pumps: Pumps | None = None
         self.simulator: WmsSimulator | None = None
         self.receiver: DemoReceiver | None = None
+        self.iam: IamGuard | None = None
         self.wms_key: str | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.resources = LocalResources()
@@ -180,6 +185,8 @@ class LocalStack:
         if created != table_names:  # pragma: no cover - both come from the same template
             raise StackError(f"created tables {created} differ from the names the functions were given {table_names}")
         self.resources = LocalResources(tables=created, stream_arns=table_stream_arns(dynamodb, created), queues=queues)
+        # moto allows every call; AWS only what each function's Policies grant (local_stack.iam).
+        self.iam = IamGuard(template, TABLE_PREFIX, overrides, on_denial=lambda d: log.error("IAM denied: %s", d)).install()
         specs = function_specs(
             template,
             self.resources.refs(),
@@ -395,7 +402,8 @@ class LocalStack:
         return self.pumps.fire(logical_id, event_id)
 
     def stop(self) -> None:
-        """Stop the pumps, the simulator, the API and moto; remove stack.json. Safe to call more than once."""
+        """Stop the pumps, the simulator, the API and moto; remove stack.json and write the IAM report
+        (``iam.json``: calls checked, denials, permissions no call needed). Safe to call more than once."""
         if self.pumps is not None:
             self._timed("pumps", self.pumps.stop)
             self.pumps = None
@@ -415,6 +423,10 @@ class LocalStack:
                 log.exception("stopping moto failed")
             self.moto = None
             self.endpoint = None
+        if self.iam is not None:
+            self.iam.uninstall()
+            write_json_atomically(self.state_file.with_name(IAM_REPORT_FILE), self.iam.report())
+            self.iam = None
         if self.info:
             self.state_file.unlink(missing_ok=True)
             self.info = {}

@@ -16,3 +16,32 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)  # mock_aws does not intercept when an endpoint is set
 os.environ.pop("AWS_PROFILE", None)
+
+
+# -- IAM: every AWS call a function's handler makes is checked against that function's policy ------
+
+from collections.abc import Iterator
+
+import pytest
+
+from local_stack.iam import IamGuard
+from local_stack.template import load_template
+
+
+@pytest.fixture(scope="session")
+def iam_guard() -> Iterator[IamGuard]:
+    """Installed for the whole session: moto allows every call, AWS only what template.yaml grants."""
+    guard = IamGuard(load_template()).install()
+    yield guard
+    guard.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _iam_enforced(iam_guard: IamGuard) -> Iterator[None]:
+    """A call a function's policy does not allow raises AccessDeniedException as on AWS, and fails the
+    test even when the code swallowed the error (a retry loop would hide it)."""
+    before = len(iam_guard.denials)
+    yield
+    denied = iam_guard.denials[before:]
+    if denied:
+        pytest.fail("IAM: " + "; ".join(sorted({str(d) for d in denied})), pytrace=False)

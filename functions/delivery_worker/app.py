@@ -44,7 +44,6 @@ class RetryLater(Exception):
 
 def _disable(endpoint: Endpoint, reason: str) -> None:
     set_enabled(wiring.endpoint_registry(), endpoint.tenant_id, endpoint.endpoint_id, False, reason)
-    wiring.endpoint_cache().forget(endpoint.tenant_id)
     metrics.add_metric(name="EndpointsDisabled", unit="Count", value=1)
     logger.warning("endpoint disabled", extra={"endpoint_id": endpoint.endpoint_id, "reason": reason})
 
@@ -60,11 +59,10 @@ def _steps(records: list[dict[str, Any]], settings: DeliverySettings) -> tuple[d
                 "dead", outcome="failed", reason=f"malformed delivery message: {error.errors()[0]['msg']}"
             )
     events = wiring.event_store().get_events([m.event_key for m in messages.values()])
-    cache = wiring.endpoint_cache()
     worker = Worker(
         log=wiring.delivery_log(),
         sender=wiring.callback_sender(),
-        endpoint_of=cache.get,
+        endpoint_of=wiring.endpoint_registry().get_endpoint,  # fresh: a disable or an edit counts for the next attempt
         disable_endpoint=_disable,
         retry_schedule=settings.retry_schedule,
         timeout_cap=settings.CALLBACK_TIMEOUT_SECONDS,

@@ -44,8 +44,10 @@ def handle_record(record: DynamoDBRecord) -> None:
         }
         send_json(load(WorkerSettings).WMS_FORWARD_QUEUE_URL, [message])
         metrics.add_metric(name="WmsForwardsEnqueued", unit="Count", value=1)
+    # Read at plan time, never from a cache: an endpoint registered, edited or disabled a moment
+    # ago counts for this event (one Query of the tenant's endpoint items).
     deliveries = plan_deliveries(
-        event, wiring.endpoint_cache().for_tenant(event.tenant_id), wiring.delivery_log().allocate_message_ids
+        event, wiring.endpoint_registry().list_endpoints(event.tenant_id), wiring.delivery_log().allocate_message_ids
     )
     if deliveries:
         send_json(load(DeliverySettings).DELIVERY_QUEUE_URL, [d.model_dump(mode="json") for d in deliveries])

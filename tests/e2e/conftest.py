@@ -70,6 +70,11 @@ class StackProcess:
     def state_file(self) -> Path:
         return self.state_dir / "stack.json"
 
+    def iam_report(self) -> dict[str, Any]:
+        """What the stack's IAM check saw (``iam.json``, written when the stack stops)."""
+        report: dict[str, Any] = json.loads((self.state_dir / "iam.json").read_text(encoding="utf-8"))
+        return report
+
     def output(self, tail: int | None = OUTPUT_TAIL_LINES) -> str:
         try:
             lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -201,6 +206,9 @@ def stack_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackPro
     if code != 0:
         print(started.output(tail=None), file=sys.stderr)
         pytest.fail(f"local stack exited with {code} on SIGTERM (output above)", pytrace=False)
+    denials = started.iam_report()["denials"]
+    if denials:
+        pytest.fail("IAM: the session's local stack denied " + "; ".join(denials), pytrace=False)
 
 
 @pytest.fixture(scope="session")

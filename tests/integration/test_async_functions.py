@@ -164,3 +164,39 @@ def test_poller_out_of_time_stops_and_keeps_its_place(env: dict[str, Any]) -> No
     assert summary["completed"] is False and summary["pages"] == 0
     cursor = wiring.tenant_directory().get_cursor("demo", WH)
     assert cursor is not None and cursor["next_page"] == 1
+
+
+def _planned_endpoints(env: dict[str, Any]) -> list[str]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = env["resources"]["DeliveryQueue"]
+    found: list[str] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return sorted(found)
+        for message in messages:
+            found.append(json.loads(message["Body"])["endpoint_id"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_the_dispatcher_sees_an_endpoint_change_at_the_next_event(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """No cache window: an endpoint registered or disabled a moment ago counts for the next event."""
+    from functions.dispatcher.app import lambda_handler as dispatch
+    from order_hub.services.endpoints import register_endpoint, set_enabled
+
+    monkeypatch.setenv("HUB_ENV", "local")  # the endpoint is on loopback
+    wiring.reset()
+    _create(env)
+    event = _stream_event_for_first_event(env)
+    assert dispatch(event, FakeContext()) == {"batchItemFailures": []}
+    assert _planned_endpoints(env) == []
+
+    register_endpoint(
+        *wiring.endpoint_ports(), tenant_id="demo", endpoint_id="erp", url="http://127.0.0.1:9/hook", format="standard"
+    )
+    assert dispatch(event, FakeContext()) == {"batchItemFailures": []}
+    assert _planned_endpoints(env) == ["erp"]
+
+    set_enabled(wiring.endpoint_registry(), "demo", "erp", False, "paused")
+    assert dispatch(event, FakeContext()) == {"batchItemFailures": []}
+    assert _planned_endpoints(env) == []

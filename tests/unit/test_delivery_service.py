@@ -15,12 +15,10 @@ from order_hub.ports import SendResult
 from order_hub.rendering.callbacks.base import Rendered
 from order_hub.services import orders
 from order_hub.services.delivery import DeliveryMessage, Worker, attempt_batch, plan_deliveries
-from order_hub.services.endpoints import EndpointCache
 from order_hub.services.replays import redrive_dead_letters, replay_delivery, replay_endpoint
 from order_hub.services.tenants import create_tenant
 from tests.fakes import (
     InMemoryDeliveryLog,
-    InMemoryEndpointRegistry,
     InMemoryOrderRepository,
     InMemoryTenantDirectory,
     ScriptedSender,
@@ -311,19 +309,3 @@ def test_redrive_moves_dead_letters_back_and_keeps_unreadable_ones() -> None:
     assert deleted == ["r1"] and queued == [message.model_dump(mode="json")]
     record = hub.log.get(message.delivery_id)
     assert record is not None and record.status == "pending"
-
-
-def test_endpoint_cache_reads_once_per_ttl_and_rereads_on_a_miss() -> None:
-    registry = InMemoryEndpointRegistry()
-    registry.put_endpoint(_endpoint("a"))
-    ticks = [0.0]
-    cache = EndpointCache(registry, ttl=30, clock=lambda: ticks[0])
-
-    cache.for_tenant("acme")
-    cache.for_tenant("acme")
-    assert registry.reads == 1
-    registry.put_endpoint(_endpoint("b"))
-    assert cache.get("acme", "b") is not None and registry.reads == 2  # a miss re-reads once
-    ticks[0] = 31
-    cache.for_tenant("acme")
-    assert registry.reads == 3

@@ -74,16 +74,14 @@ def _walk(value: Any) -> list[str]:
 
 def test_the_repository_template_loads_with_intrinsics_in_long_form(template: dict[str, Any]) -> None:
     orders = template["Resources"]["OrdersApiFunction"]["Properties"]
-    statement = orders["Policies"][0]["Statement"][0]
+    statement = orders["Policies"][0]["Statement"][1]
 
     assert template["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
     assert template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == {
         "Fn::If": ["IsProd", "INFO", "DEBUG"]
     }
-    assert statement["Resource"] == [
-        {"Fn::GetAtt": ["OrdersTable", "Arn"]},
-        {"Fn::Sub": "${OrdersTable.Arn}/index/*"},
-    ]
+    assert statement["Resource"] == {"Fn::Sub": "${OrdersTable.Arn}/index/*"}
+    assert orders["Policies"][0]["Statement"][0]["Resource"] == {"Fn::GetAtt": ["OrdersTable", "Arn"]}
     assert template["Outputs"]["OrdersTableStreamArn"]["Value"] == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]}
     assert not [text for text in _walk(template) if text.startswith("!")]
 

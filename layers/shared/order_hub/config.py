@@ -15,6 +15,15 @@ class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
+class SecretsSettings(_Settings):
+    SECRETS_CACHE_SECONDS: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="How long a container keeps a secret it read; the local stack sets 0 (see local_stack.stack)",
+    )
+
+
 class TablesSettings(_Settings):
     ORDERS_TABLE_NAME: str = Field(min_length=1)
     TENANTS_TABLE_NAME: str = Field(min_length=1)
@@ -66,7 +75,6 @@ class DeliverySettings(TablesSettings):
     )
     CALLBACK_TIMEOUT_SECONDS: float = Field(default=15, gt=0, le=45)
     DELIVERY_CONCURRENCY: int = Field(default=10, ge=1, le=50)
-    ENDPOINT_CACHE_TTL_SECONDS: int = Field(default=30, ge=0, le=900)
 
     @property
     def retry_schedule(self) -> tuple[int, ...]:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the delivery side is imported on first use: the order API n
     from order_hub.adapters.callbacks_http import HttpCallbackSender
     from order_hub.adapters.deliveries import DynamoDeliveryLog, DynamoEndpointRegistry, DynamoEventStore
     from order_hub.adapters.net_guard import UrlPolicy
-    from order_hub.services.endpoints import EndpointCache, SecretWriter
+    from order_hub.services.endpoints import SecretWriter
 
 
 @cache
@@ -52,7 +52,6 @@ def reset() -> None:
         authenticator,
         wms_directory,
         endpoint_registry,
-        endpoint_cache,
         event_store,
         delivery_log,
         callback_sender,
@@ -71,13 +70,6 @@ def endpoint_registry() -> DynamoEndpointRegistry:
     from order_hub.adapters.deliveries import DynamoEndpointRegistry
 
     return DynamoEndpointRegistry(load(TablesSettings).TENANTS_TABLE_NAME)
-
-
-@cache
-def endpoint_cache() -> EndpointCache:
-    from order_hub.services.endpoints import EndpointCache
-
-    return EndpointCache(endpoint_registry(), ttl=load(DeliverySettings).ENDPOINT_CACHE_TTL_SECONDS)
 
 
 @cache

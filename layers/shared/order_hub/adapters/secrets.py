@@ -9,13 +9,13 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from order_hub.config import SecretsSettings, load
+
 if TYPE_CHECKING:
     import requests
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
     from order_hub.adapters.wms_http import ShipperWmsClient
-
-SECRET_MAX_AGE = 300
 
 
 def wms_secret_name(tenant_id: str) -> str:
@@ -44,7 +44,7 @@ def read_secret(name: str) -> dict[str, Any] | None:
     from aws_lambda_powertools.utilities import parameters
 
     try:
-        value = secrets_provider().get(name, transform="json", max_age=SECRET_MAX_AGE)
+        value = secrets_provider().get(name, transform="json", max_age=load(SecretsSettings).SECRETS_CACHE_SECONDS)
     except parameters.exceptions.GetParameterError as error:
         if "ResourceNotFoundException" in repr(error.__cause__) or "ResourceNotFound" in str(error):
             return None

@@ -4,8 +4,6 @@ short-lived per-container cache for the dispatcher and the worker."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -155,36 +153,3 @@ def set_enabled(registry: EndpointRegistry, tenant_id: str, endpoint_id: str, en
 def public_view(endpoint: Endpoint) -> dict[str, Any]:
     """An endpoint as shown to people: never secret values (they live in Secrets Manager only)."""
     return endpoint.model_dump(mode="json")
-
-
-class EndpointCache:
-    """Each tenant's endpoints, cached per container for ``ttl`` seconds (0 = always read)."""
-
-    def __init__(self, registry: EndpointRegistry, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._registry = registry
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, list[Endpoint]]] = {}
-
-    def for_tenant(self, tenant_id: str) -> list[Endpoint]:
-        with self._lock:
-            entry = self._entries.get(tenant_id)
-            if entry and self._ttl > 0 and self._clock() - entry[0] < self._ttl:
-                return entry[1]
-        endpoints = self._registry.list_endpoints(tenant_id)
-        with self._lock:
-            self._entries[tenant_id] = (self._clock(), endpoints)
-        return endpoints
-
-    def get(self, tenant_id: str, endpoint_id: str) -> Endpoint | None:
-        """One endpoint; a miss re-reads the tenant once (an endpoint newer than the cached list)."""
-        found = next((e for e in self.for_tenant(tenant_id) if e.endpoint_id == endpoint_id), None)
-        if found is None:
-            self.forget(tenant_id)
-            found = next((e for e in self.for_tenant(tenant_id) if e.endpoint_id == endpoint_id), None)
-        return found
-
-    def forget(self, tenant_id: str) -> None:
-        with self._lock:
-            self._entries.pop(tenant_id, None)
