@@ -215,6 +215,20 @@ def test_a_duplicate_endpoint_id_is_a_400_and_keeps_the_first(admin: Admin) -> N
         ("{not json", "body"),
         (None, "body"),
         ("[]", "body"),
+        *[
+            ({"endpoint_id": "erp", "url": "https://erp.example.com/", "format": "shipper", "headers": headers}, "headers")
+            for headers in (
+                {"x-token": "a\r\nx-evil: 1"},  # CR/LF: header injection
+                {"x-token": "a\nb"},
+                {"x-bad name": "v"},  # not an RFC 9110 token
+                {"x-token:": "v"},
+                {"Host": "internal.example.com"},
+                {"Content-Length": "0"},
+                {"transfer-encoding": "chunked"},
+                {"Connection": "close"},
+                {"webhook-signature": "v1,forged"},
+            )
+        ],
     ],
 )
 def test_bad_registration_bodies_are_400_810_naming_the_field(admin: Admin, body: Any, field: str) -> None:

@@ -69,10 +69,26 @@ def no_connect(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         "fd00:ec2::254",
         "::ffff:10.0.0.1",
         "::ffff:169.254.169.254",
+        "fec0::1",  # site-local
+        "2002:0a00:0001::1",  # 6to4 carrying 10.0.0.1
+        "2002:a9fe:a9fe::1",  # 6to4 carrying 169.254.169.254
+        "2002:7f00:0001::1",  # 6to4 carrying 127.0.0.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 carrying 169.254.169.254
+        "64:ff9b:1::c0a8:1",  # local-use NAT64 carrying 192.168.0.1
     ],
 )
 def test_non_public_addresses_are_refused(address: str) -> None:
     assert refusal(address, PROD) is not None
+
+
+def test_embedded_ipv4_is_judged_by_what_it_carries() -> None:
+    assert refusal("2002:5db8:d70e::1", PROD) is None  # 6to4 carrying a public address
+    assert refusal("64:ff9b::5db8:d70e", PROD) is None  # NAT64 carrying a public address
+    reason = refusal("2002:0a00:0001::1", PROD)
+    assert reason is not None and "carries 10.0.0.1" in reason
+    # loopback allowed in the local stack is the stack's own 127.0.0.1, never through a gateway
+    assert refusal("2002:7f00:0001::1", LOCAL) is not None
 
 
 def test_public_addresses_pass_and_loopback_only_when_allowed() -> None:

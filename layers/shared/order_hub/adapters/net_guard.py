@@ -2,8 +2,9 @@
 
 A callback URL must be https (http only in the local stack) and every address its host resolves
 to must be public: private, loopback, link-local (incl. the 169.254.169.254 metadata service),
-shared, reserved, multicast and unspecified addresses are refused, also when reached through an
-IPv4-mapped IPv6 address. The local stack may allow loopback (its demo receiver is on 127.0.0.1).
+shared, reserved, multicast, unspecified and site-local addresses are refused, also when reached
+through an IPv6 address that carries an IPv4 one (IPv4-mapped, 6to4, Teredo, NAT64). The local
+stack may allow loopback (its demo receiver is on 127.0.0.1).
 
 The check runs at registration (``check_url``) and again at send time *inside the connection*
 (``GuardedAdapter``): the socket connects to the address that was checked, so a DNS answer that
@@ -42,11 +43,34 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
 
 
+# IPv6 forms that carry an IPv4 address a gateway would reach: 6to4 (2002::/16, RFC 3056), Teredo
+# (2001::/32, RFC 4380: the client address, obfuscated) and NAT64 (64:ff9b::/96, RFC 6052; and the
+# local-use 64:ff9b:1::/48 of RFC 8215). Each is judged by the IPv4 address it carries.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if any(ip in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def refusal(address: str, policy: UrlPolicy) -> str | None:
     """Why ``address`` may not be called, or None when it is public (or allowed loopback)."""
     ip: IpAddress = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return f"{ip} is a site-local address (fec0::/10)"
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            inner = refusal(str(embedded), UrlPolicy(allow_http=policy.allow_http))
+            return f"{ip} carries {embedded}: {inner}" if inner else None
     if ip.is_loopback:
         return None if policy.allow_loopback else f"{ip} is a loopback address"
     if ip.is_link_local:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
-from order_hub.models.endpoints import EndpointFormat, FormatSettings
+from order_hub.models.endpoints import EndpointFormat, FormatSettings, header_problem
 from order_hub.models.responses import Metadata
 
 
@@ -21,6 +21,14 @@ class _In(BaseModel):
 
 
 Text = Annotated[str, Field(max_length=2048)]
+
+
+def _valid_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
+    for name, value in (headers or {}).items():
+        problem = header_problem(name, value)
+        if problem:
+            raise ValueError(problem)
+    return headers
 
 
 def _utc(value: datetime) -> datetime:
@@ -40,7 +48,9 @@ class RegisterEndpointRequest(_In):
     format: EndpointFormat
     events: list[Annotated[str, Field(max_length=60)]] = Field(default_factory=list, max_length=50)
     auth: str | None = Field(default=None, max_length=40, description="Default: the format's usual authentication")
-    headers: dict[str, Annotated[str, Field(max_length=4096)]] | None = Field(default=None, max_length=20)
+    headers: Annotated[dict[str, Annotated[str, Field(max_length=4096)]] | None, AfterValidator(_valid_headers)] = Field(
+        default=None, max_length=20
+    )
     username: str | None = Field(default=None, max_length=255)
     password: str | None = Field(default=None, max_length=1024)
     signing_secret: str | None = Field(default=None, max_length=1024, description="whsec_...; default: generated")

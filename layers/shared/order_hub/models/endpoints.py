@@ -4,6 +4,7 @@ An endpoint holds no secret values: ``secret_name`` points at a Secrets Manager 
 holds static headers, Unicommerce username/password or a Standard Webhooks ``whsec_`` secret.
 """
 
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -15,6 +16,46 @@ EndpointFormat = Literal["shipper", "increff", "unicommerce", "standard"]
 FORMATS: tuple[EndpointFormat, ...] = ("shipper", "increff", "unicommerce", "standard")
 
 AuthKind = Literal["none", "headers", "increff_credential", "unicommerce_token", "standard_webhooks"]
+
+
+# Static headers an endpoint may add to every callback: RFC 9110 field names (tokens) and values
+# of visible characters, spaces and tabs (no CR/LF: no header injection). Headers that frame or
+# route the request, or that the hub itself sets for the format, cannot be replaced.
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")
+_FIELD_VALUE = re.compile(r"^[\t\x20-\x7e\x80-\xff]*$")
+RESERVED_HEADERS = frozenset(
+    {
+        # hop-by-hop and framing (RFC 9110 section 7.6.1, RFC 9112)
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "expect",
+        # set by the hub for the format: content, signatures and tokens
+        "content-type",
+        "content-encoding",
+        "user-agent",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
+
+
+def header_problem(name: str, value: str) -> str | None:
+    """Why a static header cannot be sent as given, or None."""
+    if not _TOKEN.match(name):
+        return f"header name {name[:100]!r} is not an HTTP token (RFC 9110: letters, digits and !#$%&'*+-.^_`|~)"
+    if name.lower() in RESERVED_HEADERS:
+        return f"header {name!r} is set by the hub or the connection and cannot be replaced"
+    if not _FIELD_VALUE.match(value):
+        return f"header {name!r} has a value with control characters (CR, LF and others are not allowed)"
+    return None
 
 
 class FormatSettings(Stored):

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from order_hub.adapters.net_guard import UnsafeUrl, UrlPolicy, check_url
 from order_hub.errors import InvalidInput, NotFound
-from order_hub.models.endpoints import FORMATS, AuthKind, Endpoint, EndpointFormat, FormatSettings
+from order_hub.models.endpoints import FORMATS, AuthKind, Endpoint, EndpointFormat, FormatSettings, header_problem
 from order_hub.models.order import EventType
 from order_hub.ports import EndpointRegistry, TenantDirectory
 from order_hub.services.tenants import get_tenant
@@ -93,6 +93,10 @@ def register_endpoint(
     except ValueError as error:
         raise InvalidInput(f"settings: {error}", field="settings") from error
 
+    for name, value in (headers or {}).items():
+        problem = header_problem(name, value)
+        if problem:
+            raise InvalidInput(problem, field="headers")
     secret: dict[str, Any] = {}
     generated: str | None = None
     if headers:
