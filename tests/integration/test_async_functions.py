@@ -13,7 +13,7 @@ from moto import mock_aws
 from local_stack.harness import FakeContext, api_event, build_tables, load_event, put_secret, seed_tenant
 from local_stack.wms_simulator import TenantConfig, WmsSimulator
 from order_hub import wiring
-from order_hub.adapters.secrets import wms_secret_name
+from order_hub.secret_names import wms_secret_name
 from order_hub.services.orders import event_id_for
 
 NO, WH = "SO-2026-0001", "WH-TGR04"

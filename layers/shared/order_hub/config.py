@@ -1,14 +1,15 @@
 """Settings read from the environment, validated by pydantic, loaded lazily and cached.
 
 Call ``load(Model)`` inside a handler or adapter factory, never at import time.
-Tests change the environment with ``monkeypatch`` and call ``load.cache_clear()``.
+Tests change the environment with ``monkeypatch`` and call ``order_hub.lifecycle.reset()``.
 """
 
 import os
-from functools import cache
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from order_hub.lifecycle import per_container
 
 
 class _Settings(BaseModel):
@@ -29,7 +30,7 @@ class ApiSettings(TablesSettings):
 S = TypeVar("S", bound=_Settings)
 
 
-@cache
+@per_container
 def load(model: type[S]) -> S:
     """Validate the current environment against ``model`` (cached per model)."""
     return model.model_validate(dict(os.environ))

@@ -100,6 +100,10 @@ class WmsAlreadyExists(WmsRejected):
     """A create found the order already in the WMS (an earlier attempt got through)."""
 
 
+class UnsafeUrl(Exception):
+    """The URL may not be called: wrong scheme, or its host is (or resolves to) a non-public address."""
+
+
 class WarehouseUnavailable(HubError):
     """The client's request needed the WMS, which could not be reached; nothing was changed."""
 

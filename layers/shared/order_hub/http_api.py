@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from order_hub.errors import CODE_INVALID_INPUT, HubError
-from order_hub.rendering.envelope import dumps, envelope
+from order_hub.jsonutil import dumps
+from order_hub.rendering.envelope import envelope
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -92,10 +93,11 @@ def with_request_id(response: dict[str, Any], request_id: str) -> dict[str, Any]
     return response
 
 
-def install_error_handlers(app: APIGatewayRestResolver) -> None:
+def install_error_handlers(app: APIGatewayRestResolver, on_invalid: Callable[[], None] | None = None) -> None:
     """The Shipper-envelope error mapping every tenant-facing API shares (order API, admin API):
     domain errors, request/model validation (810 naming the field), Powertools' own HTTP errors,
-    undecodable bodies, and anything unexpected (803, no internals)."""
+    undecodable bodies, and anything unexpected (803, no internals). ``on_invalid`` runs for every
+    request refused as invalid input (e.g. to count rejected webhooks)."""
     import binascii
 
     from aws_lambda_powertools.event_handler import Response
@@ -119,6 +121,8 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
     def _invalid(error: RequestValidationError | ValidationError) -> Response[Any]:
         errors = validation_errors(error.errors())  # type: ignore[arg-type]
         logger.info("request invalid", extra={"errors": errors})  # the log formatter masks personal data
+        if on_invalid is not None:
+            on_invalid()
         return respond_error(400, errors)
 
     @app.exception_handler(ServiceError)

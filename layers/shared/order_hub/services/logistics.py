@@ -19,7 +19,7 @@ CANCELLED) is recorded only. DELIVERED needs the order shipped (API status CLOSE
 with no shipment yet, the update is recorded only. An unknown code is recorded with its raw status,
 never applied. The order's API status never changes here (it stays CLOSED).
 
-Every applied update is an event in the same transaction as the inbox record (``webhooks._record``):
+Every applied update is an event in the same transaction as the inbox record (``webhooks.record_change``):
 ``order.delivered`` when the shipment becomes DELIVERED, else ``order.logistics_updated``. A recorded-only
 update is ``order.fact_recorded`` (once: the same unapplied code again changes nothing). Natural keys:
 ``LOGISTICS#<tracking_id>#<code>#<status_date>`` and ``LOGISTICS_CREATED#<order_no>#<express_no>``.
@@ -43,7 +43,7 @@ from order_hub.models.order import EventType, LogisticsFact, LogisticsStatus, Or
 from order_hub.models.status import ApiStatus
 from order_hub.ports import OrderRepository
 from order_hub.services.orders import Clock, utc_now
-from order_hub.services.webhooks import WebhookResult, _record
+from order_hub.services.webhooks import WebhookResult, record_change
 
 SOURCE = "logistics_webhook"
 MAX_FACTS = 100
@@ -104,7 +104,7 @@ def _ingest(
         chosen.append(change[1])
         return change
 
-    result = _record(tenant_id, warehouse, order_no, key, raw, repo, tracked, SOURCE)
+    result = record_change(tenant_id, warehouse, order_no, key, raw, repo, tracked, SOURCE)
     if result.outcome == "applied" and chosen and chosen[-1] == "order.fact_recorded":
         return WebhookResult("recorded", result.order, result.notes)
     return result

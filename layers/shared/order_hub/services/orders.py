@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from order_hub.errors import (
     ConcurrentModification,
@@ -287,6 +288,13 @@ def cancel_order(
         return cancelled, "order.cancelled"
 
     return _write_change(tenant, cancellation.warehouse_id, cancellation.order_no, repo, change)
+
+
+def list_view(order: Order) -> dict[str, Any]:
+    """What the order lists show of an order: stored with it for the list index (the repository keeps it as is)."""
+    from order_hub.rendering.api_views import list_item
+
+    return list_item(order)
 
 
 def list_orders(tenant: Tenant, query: ListQuery, repo: OrderRepository) -> ListPage:

@@ -58,7 +58,7 @@ class WebhookResult:
     notes: tuple[str, ...] = ()
 
 
-def _record(
+def record_change(
     tenant_id: str,
     warehouse_id: str,
     order_no: str,
@@ -102,7 +102,7 @@ def ingest_order_confirmation(
         return changed, event, ["conflicting status ignored"] if outcome.conflict else []
 
     key = f"WMS_CONFIRM#{payload.warehouse_id}#{payload.order_no}#{payload.so_status.upper()}"
-    return _record(tenant_id, payload.warehouse_id, payload.order_no, key, raw, repo, change_of)
+    return record_change(tenant_id, payload.warehouse_id, payload.order_no, key, raw, repo, change_of)
 
 
 def ingest_pgi(tenant_id: str, payload: PgiWebhook, raw: str, repo: OrderRepository, now: Clock = utc_now) -> WebhookResult:
@@ -121,7 +121,7 @@ def ingest_pgi(tenant_id: str, payload: PgiWebhook, raw: str, repo: OrderReposit
         )
 
     key = f"PGI#{payload.warehouse_id}#{payload.doc_no}#{payload.delivery_no}"
-    return _record(tenant_id, payload.warehouse_id, payload.doc_no, key, raw, repo, change_of)
+    return record_change(tenant_id, payload.warehouse_id, payload.doc_no, key, raw, repo, change_of)
 
 
 def ship(

@@ -38,8 +38,8 @@ from typing import Any
 
 from order_hub.models.endpoints import Endpoint
 from order_hub.models.order import LOGISTICS_EVENTS, OrderEvent
+from order_hub.rendering.api_views import oms_detail
 from order_hub.rendering.callbacks.base import Rendered, Verdict, number
-from order_hub.rendering.shipper import oms_detail
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
