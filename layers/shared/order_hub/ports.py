@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # annotations only: a function loads the models it uses, not 
     from order_hub.models.pricing import PricingRequest, ProviderQuotes
     from order_hub.models.tenant import ApiKey, Tenant
     from order_hub.models.wms import WmsOutbound, WmsPage
-    from order_hub.rendering.callbacks.base import Rendered
 
 
 @dataclass(frozen=True)
@@ -157,6 +156,18 @@ class DeliveryLog(Protocol):
 
     def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
         """Reserve ``count`` consecutive message ids of an endpoint's counter; returns the first."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A callback as a format rendered it (``order_hub.rendering.callbacks``): a JSON body, a path
+    appended to the endpoint URL, and the receiver's dedupe key. What ``CallbackSender`` sends."""
+
+    body: dict[str, Any]
+    kind: str  # e.g. "OUTWARD_ORDER_CREATE", "pgi", "order_confirmation", "order.created"
+    dedupe_key: str
+    path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

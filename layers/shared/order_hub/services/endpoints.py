@@ -117,7 +117,7 @@ def register_endpoint(request: RegisterEndpointRequest, tenant_id: str, ports: E
     if kind == "increff_credential" and not credential_url:
         raise InvalidInput("increff_credential needs credential_url (Get Credential)", field="credential_url")
     if kind == "standard_webhooks":
-        from order_hub.rendering.callbacks.standard import new_secret
+        from order_hub.standard_webhooks import new_secret
 
         if signing_secret and not signing_secret.startswith("whsec_"):
             raise InvalidInput("signing secret must start with whsec_", field="signing_secret")
