@@ -103,6 +103,20 @@ def test_forward_creates_once_and_moves_to_created(tenant: Tenant, repo: InMemor
     assert wms.calls == ["create"]
 
 
+def test_the_wms_gets_the_create_body_back_field_for_field(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    """One field map drives both directions: the body the WMS gets reads back into the request the client sent."""
+    sent = CreateOrderRequest.model_validate(
+        order_body(rate_type="regular", tracking_id="TRK-1", consignee_state="Jakarta", area="Senayan", mobile="0812")
+    )
+    orders.create_order(tenant, sent, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+    [body] = wms.bodies
+    with_line_ids = [item.model_copy(update={"line_id": item.line_id or f"{NO}-{n}"}) for n, item in enumerate(sent.items, 1)]
+    assert CreateOrderRequest.model_validate(body) == sent.model_copy(update={"items": with_line_ids})
+    assert body["consignee"] == "Budi Santoso" and body["mobile"] == "0812" and body["items"][0]["qty"] == 2
+
+
 def test_orders_without_courier_stay_registered(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     _create(tenant, repo, express_code="")
     wms = FakeWms()

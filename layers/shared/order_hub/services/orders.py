@@ -23,7 +23,7 @@ from order_hub.errors import (
     WmsRejected,
     WmsUnavailable,
 )
-from order_hub.models.api import Cancellation, CreateOrderRequest, ListQuery
+from order_hub.models.api import CREATE_BODY_FIELDS, CREATE_ITEM_FIELDS, Cancellation, CreateOrderRequest, ListQuery
 from order_hub.models.order import (
     CancelInfo,
     Consignee,
@@ -85,48 +85,27 @@ def _check_warehouse(tenant: Tenant, warehouse_id: str) -> None:
 
 
 def _details_from_request(request: CreateOrderRequest) -> dict[str, object]:
-    """The order fields a create or update body determines."""
+    """The order fields a create or update body determines (``CREATE_BODY_FIELDS``)."""
+    details: dict[str, object] = {}
+    nested: dict[str, dict[str, object]] = {"consignee": {}, "courier": {}}
+    for body_field, path in CREATE_BODY_FIELDS.items():
+        value = getattr(request, body_field)
+        owner, _, name = path.rpartition(".")
+        if owner:
+            nested[owner][name] = value
+        else:
+            details[name] = value
+    lines = []
+    for position, item in enumerate(request.items, start=1):
+        fields = {line_field: getattr(item, item_field) for item_field, line_field in CREATE_ITEM_FIELDS.items()}
+        fields["line_id"] = item.line_id or f"{request.so_number}-{position}"
+        lines.append(Line(**fields, ext=item.ext))
     return {
-        "warehouse_id": request.warehouse_id,
-        "order_no": request.so_number,
-        "order_type": request.order_type,
-        "customer_id": request.customer_id,
-        "tenant_name": request.tenant_name,
-        "order_source": request.order_source,
-        "platform": request.platform,
-        "order_identification_code": request.order_identification_code,
-        "internal_order_status": request.internal_order_status,
-        "seller_nick": request.seller_nick,
-        "notes": request.notes,
-        "consignee": Consignee(
-            name=request.consignee,
-            phone=request.consignee_phone,
-            email=request.consignee_email,
-            mobile=request.mobile,
-            full_address=request.consignee_full_address,
-            state=request.consignee_state,
-            province=request.consignee_province,
-            city=request.consignee_city,
-            area=request.area,
-            town=request.town,
-            zipcode=request.zipcode,
-            doc_type=request.consignee_doc_type,
-        ),
-        "courier": Courier(express_code=request.express_code, rate_type=request.rate_type, tracking_id=request.tracking_id),
+        **details,
+        "consignee": Consignee(**nested["consignee"]),
+        "courier": Courier(**nested["courier"]),
         "payment": request.payment,
-        "lines": [
-            Line(
-                line_id=item.line_id or f"{request.so_number}-{position}",
-                sku=item.sku,
-                name=item.name,
-                uom=item.uom,
-                qty_ordered=item.qty,
-                unit_price=item.unit_price,
-                discount=item.discount,
-                ext=item.ext,
-            )
-            for position, item in enumerate(request.items, start=1)
-        ],
+        "lines": lines,
         "ext": request.ext,
     }
 
