@@ -326,3 +326,36 @@ class FakeQueue:
     @property
     def bodies(self) -> list[dict[str, Any]]:
         return [message.model_dump(mode="json") for message in self.sent]
+
+
+class FakeUrlGuard:
+    """The URL policy in memory: https only, and the listed hosts are refused (no DNS)."""
+
+    def __init__(self, *refused_hosts: str) -> None:
+        self.refused = set(refused_hosts)
+        self.checked: list[str] = []
+
+    def check(self, url: str) -> None:
+        from urllib.parse import urlsplit
+
+        from order_hub.errors import UnsafeUrl
+
+        self.checked.append(url)
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            raise UnsafeUrl("only https URLs may be called")
+        if parts.hostname in self.refused:
+            raise UnsafeUrl(f"{parts.hostname} is a private or non-public address")
+
+
+class FakeSecrets:
+    """Secrets Manager in memory: a reader and a writer over one dict."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, Any]] = {}
+
+    def read(self, name: str) -> dict[str, Any] | None:
+        return self.values.get(name)
+
+    def write(self, name: str, value: dict[str, Any]) -> None:
+        self.values[name] = dict(value)
