@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
+from order_hub.config import require
 from order_hub.http_api import install_error_handlers, serve_tenant_request
 from order_hub.jsonutil import dumps
 from order_hub.models.admin import (
@@ -147,4 +148,5 @@ def replay_delivery(delivery_id: DeliveryId) -> Response[DeliveryResponse]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    require("admin_api")  # first invocation: a missing or malformed variable fails here, named
     return serve_tenant_request(app, event, context)

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
-from order_hub.config import DeliverySettings, load
+from order_hub.config import DeliverySettings, load, require
 from order_hub.observability import logger, metrics
 from order_hub.services.callback_delivery import Received, deliver_batch
 
@@ -40,6 +40,7 @@ class RetryLater(Exception):
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    require("delivery_worker")  # first invocation: a missing or malformed variable fails here, named
     records = list(event.get("Records") or [])
     outcome = deliver_batch(
         [Received(r["messageId"], r["body"], r["receiptHandle"]) for r in records],

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
+from order_hub.config import require
 from order_hub.models.order import OrderEvent
 from order_hub.observability import logger, metrics
 from order_hub.services.dispatch import dispatch_event
@@ -49,4 +50,5 @@ def handle_record(record: DynamoDBRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    require("dispatcher")  # first invocation: a missing or malformed variable fails here, named
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from order_hub import wiring
+from order_hub.config import require
 from order_hub.http_api import install_error_handlers, serve_tenant_request
 from order_hub.jsonutil import dumps
 from order_hub.models.api import CancelOrderRequest, CreateOrderRequest, IsoDate, ListQuery, OrderNo, WarehouseId
@@ -216,4 +217,5 @@ def pricing_domestic(request: Annotated[PricingRequest, Body()]) -> Response[Pri
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    require("orders_api")  # first invocation: a missing or malformed variable fails here, named
     return serve_tenant_request(app, event, context)

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
+from order_hub.config import require
 from order_hub.observability import logger, metrics
 from order_hub.services.polling import poll_all
 
@@ -16,6 +17,7 @@ SAFETY_MARGIN_MS = 30_000
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    require("status_poller")  # first invocation: a missing or malformed variable fails here, named
     run = poll_all(
         wiring.tenant_directory(),
         wiring.wms_directory(),

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
+from order_hub.config import require
 from order_hub.errors import HubError, UnsupportedMediaType
 from order_hub.http_api import install_error_handlers, json_body, refused_response, request_id_from, with_request_id
 from order_hub.models.logistics import LogisticsCreatedWebhook, LogisticsTrackingWebhook
@@ -103,6 +104,7 @@ def authenticate(event: dict[str, Any]) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    require("webhook_ingest")  # first invocation: a missing or malformed variable fails here, named
     request_id = request_id_from(event.get("headers"), (event.get("requestContext") or {}).get("requestId"))
     logger.set_correlation_id(request_id)
     try:

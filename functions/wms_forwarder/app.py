@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
-from order_hub.config import WorkerSettings, load
+from order_hub.config import WorkerSettings, load, require
 from order_hub.errors import WmsUnavailable
 from order_hub.models.messages import WmsForwardMessage
 from order_hub.observability import logger, metrics
@@ -50,4 +50,5 @@ def handle_record(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    require("wms_forwarder")  # first invocation: a missing or malformed variable fails here, named
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

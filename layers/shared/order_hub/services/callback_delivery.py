@@ -68,6 +68,9 @@ def plan_deliveries(
     ]
 
 
+StepOutcome = Literal["", "delivered", "retry", "failed", "deferred", "skipped", "duplicate", "error"]
+
+
 @dataclass(frozen=True)
 class Step:
     """What the worker does with the queue message after an attempt."""
@@ -75,7 +78,7 @@ class Step:
     action: Literal["ack", "retry", "dead"]  # dead: move the message to the DLQ, then ack
     delay: int = 0
     reason: str = ""
-    outcome: str = ""  # delivered | retry | failed | deferred | skipped | duplicate
+    outcome: StepOutcome = ""
     attempt: Attempt | None = None
     lag_seconds: float | None = None  # event time -> delivered
 

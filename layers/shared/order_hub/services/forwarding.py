@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from order_hub.errors import ConcurrentModification, WmsAlreadyExists, WmsRejected, WmsUnavailable
 from order_hub.models.messages import WmsForwardMessage
@@ -21,12 +22,13 @@ from order_hub.services.orders import make_event, utc_now
 from order_hub.services.status import Fact, apply_fact
 
 _ATTEMPTS = 3
-_DONE = {"create": "created", "update": "updated", "cancel": "cancelled"}
+ForwardAction = Literal["created", "updated", "cancelled", "nothing", "waiting_for_courier", "refused", "missing", "no_wms"]
+_DONE: dict[str, ForwardAction] = {"create": "created", "update": "updated", "cancel": "cancelled"}
 
 
 @dataclass(frozen=True)
 class ForwardResult:
-    action: str  # created | updated | cancelled | nothing | waiting_for_courier | refused | missing | no_wms
+    action: ForwardAction
     order: Order | None = None
 
 
@@ -83,8 +85,8 @@ def forward_order(
         try:
             step = _next_step(order, known_to_wms, created_now is not None)
             if step is None:
-                action = "waiting_for_courier" if not order.has_courier and not known_to_wms else "nothing"
-                return ForwardResult(action, order)
+                idle: ForwardAction = "waiting_for_courier" if not order.has_courier and not known_to_wms else "nothing"
+                return ForwardResult(idle, order)
             if wms is None:
                 return ForwardResult("no_wms", order)
             changed, event_type = _perform(step, order, wms, now(), created_now)

@@ -39,13 +39,13 @@ from typing import Any
 
 from order_hub.errors import Unauthorized
 from order_hub.models.logistics import RANK, TERMINAL_STATES, LogisticsCreatedWebhook, LogisticsTrackingWebhook, state_for_code
-from order_hub.models.order import EventType, LogisticsFact, LogisticsStatus, Order, Shipment
+from order_hub.models.order import ChangeSource, EventType, LogisticsFact, LogisticsStatus, Order, Shipment
 from order_hub.models.status import ApiStatus
 from order_hub.ports import OrderRepository
 from order_hub.services.orders import Clock, utc_now
 from order_hub.services.webhooks import WebhookResult, record_change
 
-SOURCE = "logistics_webhook"
+SOURCE: ChangeSource = "logistics_webhook"
 MAX_FACTS = 100
 REJECTED = "Unauthorized Access. Logistics webhook auth is invalid."
 UNKNOWN_CODE = "unknown status code"

@@ -26,6 +26,7 @@ from order_hub.errors import (
 from order_hub.models.api import CREATE_BODY_FIELDS, CREATE_ITEM_FIELDS, Cancellation, CreateOrderRequest, ListQuery
 from order_hub.models.order import (
     CancelInfo,
+    ChangeSource,
     Consignee,
     Courier,
     EventType,
@@ -64,7 +65,7 @@ def event_id_for(order: Order) -> str:
     return str(uuid.uuid5(_EVENT_NAMESPACE, name))
 
 
-def make_event(order: Order, event_type: EventType, source: str, previous: Order | None = None) -> OrderEvent:
+def make_event(order: Order, event_type: EventType, source: ChangeSource, previous: Order | None = None) -> OrderEvent:
     return OrderEvent(
         event_id=event_id_for(order),
         type=event_type,

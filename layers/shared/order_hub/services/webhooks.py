@@ -14,10 +14,10 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from order_hub.errors import ConcurrentModification, Unauthorized
-from order_hub.models.order import EventType, Order, ShipmentItem
+from order_hub.models.order import ChangeSource, EventType, Order, ShipmentItem
 from order_hub.models.status import ApiStatus, api_status_for_wms
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.ports import OrderRepository
@@ -53,7 +53,7 @@ def verify_webhook(secret: Mapping[str, Any] | None, headers: Mapping[str, str],
 
 @dataclass(frozen=True)
 class WebhookResult:
-    outcome: str  # applied | recorded | duplicate | unmatched
+    outcome: Literal["applied", "recorded", "duplicate", "unmatched"]
     order: Order | None = None
     notes: tuple[str, ...] = ()
 
@@ -66,7 +66,7 @@ def record_change(
     raw: str,
     repo: OrderRepository,
     change_of: Callable[[Order], tuple[Order | None, EventType, list[str]]],
-    source: str = "wms_webhook",
+    source: ChangeSource = "wms_webhook",
 ) -> WebhookResult:
     for _ in range(_ATTEMPTS):
         order = repo.get(tenant_id, warehouse_id, order_no)
@@ -131,7 +131,7 @@ def ship(
     carrier_name: str,
     shipped_at: Any,
     items: list[ShipmentItem],
-    source: str,
+    source: ChangeSource,
     now: Clock,
 ) -> tuple[Order | None, EventType, list[str]]:
     """Attach the shipment and close the order; shared by the PGI webhook and the poller's repair."""
