@@ -18,7 +18,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_hub import wiring
 from order_hub.config import require
 from order_hub.errors import HubError, UnsupportedMediaType
-from order_hub.http_api import install_error_handlers, json_body, refused_response, request_id_from, with_request_id
+from order_hub.http_api import (
+    http_status_of,
+    install_error_handlers,
+    json_body,
+    refused_response,
+    request_id_from,
+    with_request_id,
+)
 from order_hub.models.logistics import LogisticsCreatedWebhook, LogisticsTrackingWebhook
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.observability import logger, metrics
@@ -111,6 +118,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         authenticate(event)
     except HubError as error:
         metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
-        logger.info("webhook refused", extra={"status": error.http_status, "reason": error.message})
+        logger.info("webhook refused", extra={"status": http_status_of(error), "reason": error.message})
         return with_request_id(refused_response(event, error), request_id)
     return with_request_id(app.resolve(event, context), request_id)

@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from order_hub.errors import CODE_INTERNAL, CODE_INVALID_INPUT, HubError
+from order_hub.errors import CODE_INTERNAL, CODE_INVALID_INPUT, PricingUnavailable
 from order_hub.models.pricing import (
     Lane,
     PricingData,
@@ -46,13 +46,6 @@ from order_hub.ports import LogisticsPricing, ProviderError, RateCardStore
 
 CODE_PROVIDER_FAILED = CODE_INTERNAL
 CODE_NOT_SERVED = CODE_INVALID_INPUT
-
-
-class PricingUnavailable(HubError):
-    """No provider could price the parcel (every one failed)."""
-
-    code = CODE_INTERNAL
-    http_status = 503
 
 
 # --- arithmetic -------------------------------------------------------------------------------
