@@ -76,7 +76,7 @@ def register_endpoint(request: Annotated[RegisterEndpointRequest, Body()]) -> Re
 def list_endpoints() -> Response[EndpointListResponse]:
     from order_hub.services import endpoints
 
-    found = wiring.endpoint_registry().list_endpoints(_tenant_id())
+    found = endpoints.list_endpoints(wiring.endpoint_registry(), _tenant_id())
     return _respond(200, {"endpoints": [endpoints.public_view(e) for e in found]})
 
 
@@ -99,14 +99,13 @@ def set_enabled(endpoint_id: EndpointId, request: Annotated[SetEnabledRequest, B
 
 @app.post(f"{BASE}/endpoints/<endpoint_id>/replay", summary="Send an endpoint's deliveries since a time again", tags=["admin"])
 def replay_endpoint(endpoint_id: EndpointId, request: Annotated[ReplayEndpointRequest, Body()]) -> Response[ReplayResponse]:
-    from order_hub.services import endpoints, replays
+    from order_hub.services import replays
 
-    tenant_id = _tenant_id()
-    endpoints.get_endpoint(wiring.endpoint_registry(), tenant_id, endpoint_id)  # 404 for an unknown endpoint
-    ids = replays.replay_endpoint(
+    ids = replays.replay_known_endpoint(
+        wiring.endpoint_registry(),
         wiring.delivery_log(),
         wiring.delivery_queue(),
-        tenant_id,
+        _tenant_id(),
         endpoint_id,
         request.since,
         datetime.now(UTC),
@@ -123,7 +122,7 @@ def list_deliveries(
 ) -> Response[DeliveryListResponse]:
     from order_hub.services import replays
 
-    found = wiring.delivery_log().list_problems(_tenant_id(), limit)
+    found = replays.list_problems(wiring.delivery_log(), _tenant_id(), limit)
     return _respond(200, {"deliveries": [replays.delivery_summary(d) for d in found]})
 
 

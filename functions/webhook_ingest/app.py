@@ -29,7 +29,7 @@ from order_hub.http_api import (
 from order_hub.models.logistics import LogisticsCreatedWebhook, LogisticsTrackingWebhook
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.observability import logger, metrics
-from order_hub.services.logistics import UNKNOWN_CODE, ingest_logistics_created, ingest_logistics_tracking
+from order_hub.services.logistics import UNKNOWN_CODE, ingest_logistics_webhook
 from order_hub.services.webhook_auth import authenticate_webhook
 from order_hub.services.webhooks import WebhookResult, ingest_order_confirmation, ingest_pgi
 
@@ -70,22 +70,17 @@ def pgi(tenant_id: str, payload: Annotated[PgiWebhook, Body()]) -> Response[Any]
     return _result("pgi", ingest_pgi(tenant_id, payload, _raw_body(), wiring.order_repository()))
 
 
-def _warehouses(tenant_id: str) -> list[str]:
-    tenant = wiring.tenant_directory().get_tenant(tenant_id)
-    return list(tenant.warehouse_ids) if tenant is not None else []
-
-
 @app.post("/webhooks/logistics/<tenant_id>/created")
 def logistics_created(tenant_id: str, payload: Annotated[LogisticsCreatedWebhook, Body()]) -> Response[Any]:
     logger.append_keys(order_no=payload.order_no)
-    result = ingest_logistics_created(tenant_id, _warehouses(tenant_id), payload, _raw_body(), wiring.order_repository())
+    result = ingest_logistics_webhook(tenant_id, payload, _raw_body(), wiring.order_repository(), wiring.tenant_directory())
     return _result("logistics_created", result)
 
 
 @app.post("/webhooks/logistics/<tenant_id>/tracking")
 def logistics_tracking(tenant_id: str, payload: Annotated[LogisticsTrackingWebhook, Body()]) -> Response[Any]:
     logger.append_keys(order_no=payload.external_id, tracking_id=payload.tracking_id)
-    result = ingest_logistics_tracking(tenant_id, _warehouses(tenant_id), payload, _raw_body(), wiring.order_repository())
+    result = ingest_logistics_webhook(tenant_id, payload, _raw_body(), wiring.order_repository(), wiring.tenant_directory())
     return _result("logistics_tracking", result)
 
 

@@ -149,6 +149,10 @@ def register_endpoint(request: RegisterEndpointRequest, tenant_id: str, ports: E
     return endpoint, generated
 
 
+def list_endpoints(registry: EndpointRegistry, tenant_id: str) -> list[Endpoint]:
+    return registry.list_endpoints(tenant_id)
+
+
 def get_endpoint(registry: EndpointRegistry, tenant_id: str, endpoint_id: str) -> Endpoint:
     endpoint = registry.get_endpoint(tenant_id, endpoint_id)
     if endpoint is None:

@@ -41,7 +41,7 @@ from order_hub.errors import Unauthorized
 from order_hub.models.logistics import RANK, TERMINAL_STATES, LogisticsCreatedWebhook, LogisticsTrackingWebhook, state_for_code
 from order_hub.models.order import ChangeSource, EventType, LogisticsFact, LogisticsStatus, Order, Shipment
 from order_hub.models.status import ApiStatus
-from order_hub.ports import OrderRepository
+from order_hub.ports import OrderRepository, TenantDirectory
 from order_hub.services.orders import Clock, utc_now
 from order_hub.services.webhooks import WebhookResult, record_change
 
@@ -233,3 +233,19 @@ def ingest_logistics_tracking(
 
     key = f"LOGISTICS#{payload.tracking_id}#{code if code is not None else '-'}#{payload.status_date.isoformat()}"
     return _ingest(tenant_id, warehouse_ids, payload.external_id, key, raw, repo, change_of)
+
+
+def ingest_logistics_webhook(
+    tenant_id: str,
+    payload: LogisticsCreatedWebhook | LogisticsTrackingWebhook,
+    raw: str,
+    repo: OrderRepository,
+    tenants: TenantDirectory,
+    now: Clock = utc_now,
+) -> WebhookResult:
+    """A Shipper Logistics webhook for one of the tenant's orders, in whichever of its warehouses it is."""
+    tenant = tenants.get_tenant(tenant_id)
+    warehouse_ids = list(tenant.warehouse_ids) if tenant is not None else []
+    if isinstance(payload, LogisticsCreatedWebhook):
+        return ingest_logistics_created(tenant_id, warehouse_ids, payload, raw, repo, now)
+    return ingest_logistics_tracking(tenant_id, warehouse_ids, payload, raw, repo, now)

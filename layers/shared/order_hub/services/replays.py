@@ -13,7 +13,7 @@ from typing import Any
 from order_hub.errors import InvalidInput, NotFound
 from order_hub.models.endpoints import Delivery
 from order_hub.models.messages import DeliveryRef
-from order_hub.ports import DeliveryLog, MessageQueue
+from order_hub.ports import DeliveryLog, EndpointRegistry, MessageQueue
 
 REPLAYABLE = frozenset({"failed", "retrying", "skipped"})
 
@@ -76,6 +76,28 @@ def replay_endpoint(
     if messages:
         queue.send(messages)
     return replayed
+
+
+def replay_known_endpoint(
+    registry: EndpointRegistry,
+    log: DeliveryLog,
+    queue: MessageQueue,
+    tenant_id: str,
+    endpoint_id: str,
+    since: datetime,
+    now: datetime,
+    include_delivered: bool = False,
+) -> list[str]:
+    """``replay_endpoint`` for one of the tenant's own endpoints: an unknown one is ``NotFound``."""
+    from order_hub.services.endpoints import get_endpoint
+
+    get_endpoint(registry, tenant_id, endpoint_id)
+    return replay_endpoint(log, queue, tenant_id, endpoint_id, since, now, include_delivered=include_delivered)
+
+
+def list_problems(log: DeliveryLog, tenant_id: str, limit: int) -> list[Delivery]:
+    """The tenant's deliveries that failed for good or wait for a retry, newest first."""
+    return log.list_problems(tenant_id, limit)
 
 
 def redrive_dead_letters(
