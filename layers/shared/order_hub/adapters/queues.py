@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +20,6 @@ def sqs_client() -> SQSClient:
     from botocore.config import Config
 
     return boto3.client("sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}))
-
-
-def send_json(queue_url: str, messages: list[dict[str, Any]]) -> None:
-    """Send JSON messages (see ``send_bodies``)."""
-    send_bodies(queue_url, [json.dumps(message, separators=(",", ":")) for message in messages])
 
 
 def send_bodies(queue_url: str, bodies: Sequence[str]) -> None:
