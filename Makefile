@@ -40,10 +40,11 @@ invoke: deps ## run one function in-process: make invoke FN=orders_api EVENT=cre
 
 test: lint validate pytest ## everything CI runs: lint, types, template checks, all test suites
 
-lint: deps ## ruff (check + format) and mypy
+lint: deps ## ruff (check + format), mypy and the import layering (import-linter, contracts in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/shared functions local_stack tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 format: deps ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

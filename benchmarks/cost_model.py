@@ -592,7 +592,7 @@ def _register_endpoints(count: int, receiver: Any) -> None:
     from local_stack.demo_receiver import DEFAULT_STANDARD_SECRET
     from local_stack.harness import put_secret
     from order_hub import wiring
-    from order_hub.services.endpoints import register_endpoint
+    from order_hub.services.endpoints import register_endpoint, registration
 
     urls = receiver.endpoint_urls()
     for n in range(count):
@@ -612,12 +612,7 @@ def _register_endpoints(count: int, receiver: Any) -> None:
                     "default_country": "ID",
                 },
             }
-        register_endpoint(
-            *wiring.endpoint_ports(write_secret=put_secret),
-            tenant_id=TENANT,
-            endpoint_id=f"erp-{n}",
-            **spec,
-        )
+        register_endpoint(registration(endpoint_id=f"erp-{n}", **spec), TENANT, wiring.endpoint_ports(write_secret=put_secret))
 
 
 class LogSink(io.TextIOBase):
@@ -674,7 +669,7 @@ def _measure(
 ) -> Measured:
     from local_stack.harness import build_tables, put_secret, seed_tenant
     from local_stack.template import load_template
-    from order_hub.adapters.secrets import webhook_secret_name, wms_secret_name
+    from order_hub.secret_names import webhook_secret_name, wms_secret_name
 
     template = load_template()
     memory_mb = int(template["Globals"]["Function"]["MemorySize"])

@@ -90,7 +90,7 @@ def _run(batches: int, latency_ms: int, endpoint_count: int) -> int:
     from local_stack.demo_receiver import DemoReceiver
     from local_stack.harness import FakeContext, api_event, build_tables, put_secret, seed_tenant
     from order_hub import wiring
-    from order_hub.services.endpoints import register_endpoint
+    from order_hub.services.endpoints import register_endpoint, registration
 
     names = build_tables()
     key = seed_tenant("demo", ["WH-TGR04"])
@@ -100,12 +100,11 @@ def _run(batches: int, latency_ms: int, endpoint_count: int) -> int:
         receiver.configure("standard", delay_ms=latency_ms)
         for n in range(endpoint_count):
             register_endpoint(
-                *wiring.endpoint_ports(write_secret=put_secret),
-                tenant_id="demo",
-                endpoint_id=f"erp-{n}",
-                url=receiver.endpoint_urls()["standard"],
-                format="standard",
-                events=["order.created"],
+                registration(
+                    endpoint_id=f"erp-{n}", url=receiver.endpoint_urls()["standard"], format="standard", events=["order.created"]
+                ),
+                "demo",
+                wiring.endpoint_ports(write_secret=put_secret),
             )
         body = json.loads(api_event("orders_api/create_order", key)["body"])
         total = batches * BATCH

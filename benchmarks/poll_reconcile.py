@@ -43,10 +43,11 @@ def _run(args: argparse.Namespace, simulator: Any) -> int:
     from local_stack.harness import FakeContext, build_tables, load_event, put_secret, seed_tenant
     from order_hub import wiring
     from order_hub.adapters.aws import dynamodb_client
-    from order_hub.adapters.secrets import http_session, wms_secret_name
+    from order_hub.adapters.secrets import http_session
     from order_hub.models.api import CreateOrderRequest
     from order_hub.models.order import ForwardState
     from order_hub.models.status import ApiStatus
+    from order_hub.secret_names import wms_secret_name
     from order_hub.services.orders import create_order
     from tests.fakes import InMemoryOrderRepository
     from tests.payloads import order_body

@@ -33,7 +33,7 @@ def _run(count: int) -> int:
     from functions.orders_api.app import lambda_handler as orders_api
     from functions.webhook_ingest.app import lambda_handler as webhooks
     from local_stack.harness import FakeContext, api_event, build_tables, put_secret, seed_tenant, signed_webhook_event
-    from order_hub.adapters.secrets import webhook_secret_name
+    from order_hub.secret_names import webhook_secret_name
 
     build_tables()
     key = seed_tenant("demo", ["WH-TGR04"])

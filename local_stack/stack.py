@@ -280,7 +280,7 @@ class LocalStack:
         import secrets
 
         from local_stack.wms_simulator import TenantConfig, WmsSimulator
-        from order_hub.adapters.secrets import webhook_secret_name, wms_secret_name
+        from order_hub.secret_names import webhook_secret_name, wms_secret_name
 
         assert self.gateway is not None
         wms_key, hmac_secret = f"wmskey-{secrets.token_hex(12)}", f"whsec-{secrets.token_hex(16)}"
@@ -294,7 +294,7 @@ class LocalStack:
         self.put_secret(wms_secret_name(DEMO_TENANT_ID), {"base_url": simulator.url, "api_key": wms_key})
         self.wms_key = wms_key
         self.put_secret(webhook_secret_name(DEMO_TENANT_ID), {"hmac_secret": hmac_secret})
-        from order_hub.adapters.secrets import logistics_secret_name
+        from order_hub.secret_names import logistics_secret_name
 
         logistics = {
             "api_key": f"lgkey-{secrets.token_hex(12)}",
@@ -322,7 +322,7 @@ class LocalStack:
         from local_stack.demo_receiver import DemoReceiver
         from order_hub import wiring
         from order_hub.rendering.callbacks.standard import new_secret
-        from order_hub.services.endpoints import register_endpoint
+        from order_hub.services.endpoints import register_endpoint, registration
 
         standard_secret = new_secret()
         pos_user, pos_password = "demo-pos", f"pos-{secrets.token_hex(8)}"
@@ -374,7 +374,7 @@ class LocalStack:
                 "description": "PGI forwarded to the warehouse (seed 002 step 7)",
             }
         for endpoint_id, spec in endpoints.items():
-            register_endpoint(*ports, tenant_id=DEMO_TENANT_ID, endpoint_id=endpoint_id, **spec)
+            register_endpoint(registration(endpoint_id=endpoint_id, **spec), DEMO_TENANT_ID, ports)
         return {
             "demo_receiver": {
                 "url": receiver.url,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from order_hub.errors import ConcurrentModification, InvalidInput, WmsAlreadyExists, WmsRejected
 from order_hub.models.api import ListQuery
@@ -13,8 +16,8 @@ from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
 from order_hub.models.wms import WmsOutbound, WmsPage
 from order_hub.ports import Claim, ListPage, SendResult
+from order_hub.rendering.api_views import list_item
 from order_hub.rendering.callbacks.base import Rendered
-from order_hub.rendering.shipper import list_item
 
 OrderKey = tuple[str, str, str]
 
@@ -154,6 +157,7 @@ class FakeWms:
 
     def __init__(self) -> None:
         self.orders: dict[tuple[str, str], WmsOutbound] = {}
+        self.bodies: list[dict[str, Any]] = []  # create/update bodies as sent
         self.calls: list[str] = []
         self.fail_with: Exception | None = None
         self.fail_times = 0
@@ -165,16 +169,18 @@ class FakeWms:
             self.fail_times -= 1
             raise self.fail_with
 
-    def create_outbound(self, order: Order) -> str:
+    def create_outbound(self, body: dict[str, Any]) -> str:
         self._maybe_fail("create")
-        key = (order.warehouse_id, order.order_no)
+        key = (body["warehouse_id"], body["so_number"])
         if key in self.orders:
             raise WmsAlreadyExists("already exists")
-        self.orders[key] = WmsOutbound(order_no=order.order_no, warehouse_id=order.warehouse_id, so_status="OPEN")
+        self.orders[key] = WmsOutbound(order_no=body["so_number"], warehouse_id=body["warehouse_id"], so_status="OPEN")
+        self.bodies.append(body)
         return f"WMSO-{len(self.orders)}"
 
-    def update_outbound(self, order: Order) -> None:
+    def update_outbound(self, body: dict[str, Any]) -> None:
         self._maybe_fail("update")
+        self.bodies.append(body)
 
     def cancel_outbound(self, warehouse_id: str, order_no: str, reason: str) -> None:
         self._maybe_fail("cancel")
@@ -294,3 +300,62 @@ class ScriptedSender:
         with self._lock:
             self.sent.append((endpoint, rendered, delivery_id))
             return self.results.pop(0) if len(self.results) > 1 else self.results[0]
+
+
+class FakeQueue:
+    """A work queue in memory: what was sent, retried and deleted; ``inbox`` batches are received in turn."""
+
+    def __init__(self, *inbox: list[tuple[str, str]]) -> None:
+        self.sent: list[BaseModel] = []
+        self.retries: list[tuple[str, int]] = []
+        self.inbox = list(inbox)
+        self.deleted: list[str] = []
+
+    def send(self, messages: Sequence[BaseModel]) -> None:
+        self.sent.extend(messages)
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        self.retries.append((receipt_handle, seconds))
+
+    def receive(self) -> list[tuple[str, str]]:
+        return self.inbox.pop(0) if self.inbox else []
+
+    def delete(self, receipt_handle: str) -> None:
+        self.deleted.append(receipt_handle)
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return [message.model_dump(mode="json") for message in self.sent]
+
+
+class FakeUrlGuard:
+    """The URL policy in memory: https only, and the listed hosts are refused (no DNS)."""
+
+    def __init__(self, *refused_hosts: str) -> None:
+        self.refused = set(refused_hosts)
+        self.checked: list[str] = []
+
+    def check(self, url: str) -> None:
+        from urllib.parse import urlsplit
+
+        from order_hub.errors import UnsafeUrl
+
+        self.checked.append(url)
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            raise UnsafeUrl("only https URLs may be called")
+        if parts.hostname in self.refused:
+            raise UnsafeUrl(f"{parts.hostname} is a private or non-public address")
+
+
+class FakeSecrets:
+    """Secrets Manager in memory: a reader and a writer over one dict."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, Any]] = {}
+
+    def read(self, name: str) -> dict[str, Any] | None:
+        return self.values.get(name)
+
+    def write(self, name: str, value: dict[str, Any]) -> None:
+        self.values[name] = dict(value)

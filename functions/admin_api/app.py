@@ -23,7 +23,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
+from order_hub.config import require
 from order_hub.http_api import install_error_handlers, serve_tenant_request
+from order_hub.jsonutil import dumps
 from order_hub.models.admin import (
     DeliveryListResponse,
     DeliveryResponse,
@@ -36,7 +38,7 @@ from order_hub.models.admin import (
 )
 from order_hub.models.tenant import Tenant
 from order_hub.observability import logger, metrics
-from order_hub.rendering.envelope import dumps, envelope
+from order_hub.rendering.envelope import envelope
 
 app = APIGatewayRestResolver(enable_validation=True, serializer=dumps)
 
@@ -54,13 +56,6 @@ def _tenant_id() -> str:
     return tenant.tenant_id
 
 
-def _enqueue(messages: list[dict[str, Any]]) -> None:
-    from order_hub.adapters.queues import send_json
-    from order_hub.config import DeliverySettings, load
-
-    send_json(load(DeliverySettings).DELIVERY_QUEUE_URL, messages)
-
-
 install_error_handlers(app)
 
 
@@ -68,11 +63,7 @@ install_error_handlers(app)
 def register_endpoint(request: Annotated[RegisterEndpointRequest, Body()]) -> Response[EndpointResponse]:
     from order_hub.services import endpoints
 
-    endpoint, generated = endpoints.register_endpoint(
-        *wiring.endpoint_ports(),
-        tenant_id=_tenant_id(),
-        **request.model_dump(exclude_unset=True),
-    )
+    endpoint, generated = endpoints.register_endpoint(request, _tenant_id(), wiring.endpoint_ports())
     shown = endpoints.public_view(endpoint)
     if generated:
         shown["signing_secret"] = generated  # shown once; stored only in Secrets Manager
@@ -85,7 +76,7 @@ def register_endpoint(request: Annotated[RegisterEndpointRequest, Body()]) -> Re
 def list_endpoints() -> Response[EndpointListResponse]:
     from order_hub.services import endpoints
 
-    found = wiring.endpoint_registry().list_endpoints(_tenant_id())
+    found = endpoints.list_endpoints(wiring.endpoint_registry(), _tenant_id())
     return _respond(200, {"endpoints": [endpoints.public_view(e) for e in found]})
 
 
@@ -108,14 +99,13 @@ def set_enabled(endpoint_id: EndpointId, request: Annotated[SetEnabledRequest, B
 
 @app.post(f"{BASE}/endpoints/<endpoint_id>/replay", summary="Send an endpoint's deliveries since a time again", tags=["admin"])
 def replay_endpoint(endpoint_id: EndpointId, request: Annotated[ReplayEndpointRequest, Body()]) -> Response[ReplayResponse]:
-    from order_hub.services import endpoints, replays
+    from order_hub.services import replays
 
-    tenant_id = _tenant_id()
-    endpoints.get_endpoint(wiring.endpoint_registry(), tenant_id, endpoint_id)  # 404 for an unknown endpoint
-    ids = replays.replay_endpoint(
+    ids = replays.replay_known_endpoint(
+        wiring.endpoint_registry(),
         wiring.delivery_log(),
-        _enqueue,
-        tenant_id,
+        wiring.delivery_queue(),
+        _tenant_id(),
         endpoint_id,
         request.since,
         datetime.now(UTC),
@@ -130,31 +120,32 @@ def list_deliveries(
     status: Annotated[Literal["problems"], Query(description="only 'problems' (retrying or failed)")] = "problems",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response[DeliveryListResponse]:
-    from order_hub.adapters.deliveries import delivery_summary
+    from order_hub.services import replays
 
-    found = wiring.delivery_log().list_problems(_tenant_id(), limit)
-    return _respond(200, {"deliveries": [delivery_summary(d) for d in found]})
+    found = replays.list_problems(wiring.delivery_log(), _tenant_id(), limit)
+    return _respond(200, {"deliveries": [replays.delivery_summary(d) for d in found]})
 
 
 @app.get(f"{BASE}/deliveries/<delivery_id>", summary="One delivery with its attempt log", tags=["admin"])
 def show_delivery(delivery_id: DeliveryId) -> Response[DeliveryResponse]:
-    from order_hub.adapters.deliveries import delivery_summary
     from order_hub.services import replays
 
-    return _respond(200, delivery_summary(replays.get_delivery(wiring.delivery_log(), delivery_id, _tenant_id())))
+    return _respond(200, replays.delivery_summary(replays.get_delivery(wiring.delivery_log(), delivery_id, _tenant_id())))
 
 
 @app.post(f"{BASE}/deliveries/<delivery_id>/replay", summary="Send one delivery again", tags=["admin"])
 def replay_delivery(delivery_id: DeliveryId) -> Response[DeliveryResponse]:
-    from order_hub.adapters.deliveries import delivery_summary
     from order_hub.services import replays
 
-    reopened = replays.replay_delivery(wiring.delivery_log(), _enqueue, delivery_id, datetime.now(UTC), tenant_id=_tenant_id())
+    reopened = replays.replay_delivery(
+        wiring.delivery_log(), wiring.delivery_queue(), delivery_id, datetime.now(UTC), tenant_id=_tenant_id()
+    )
     metrics.add_metric(name="DeliveriesReplayed", unit="Count", value=1)
-    return _respond(200, delivery_summary(reopened))
+    return _respond(200, replays.delivery_summary(reopened))
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    require("admin_api")  # first invocation: a missing or malformed variable fails here, named
     return serve_tenant_request(app, event, context)

@@ -19,11 +19,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
-from order_hub.adapters.queues import send_json
-from order_hub.config import DeliverySettings, WorkerSettings, load
-from order_hub.models.order import FORWARDING_EVENTS, OrderEvent
+from order_hub.config import require
+from order_hub.models.order import OrderEvent
 from order_hub.observability import logger, metrics
-from order_hub.services.delivery import plan_deliveries
+from order_hub.services.dispatch import dispatch_event
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
@@ -34,28 +33,22 @@ def handle_record(record: DynamoDBRecord) -> None:
         return
     event = OrderEvent.model_validate_json(image["doc"])
     logger.append_keys(tenant_id=event.tenant_id, order_no=event.order_no, event_id=event.event_id)
-    if event.type in FORWARDING_EVENTS:
-        message = {
-            "tenant_id": event.tenant_id,
-            "warehouse_id": event.warehouse_id,
-            "order_no": event.order_no,
-            "seq": event.seq,
-            "event_id": event.event_id,
-        }
-        send_json(load(WorkerSettings).WMS_FORWARD_QUEUE_URL, [message])
-        metrics.add_metric(name="WmsForwardsEnqueued", unit="Count", value=1)
-    # Read at plan time, never from a cache: an endpoint registered, edited or disabled a moment
-    # ago counts for this event (one Query of the tenant's endpoint items).
-    deliveries = plan_deliveries(
-        event, wiring.endpoint_registry().list_endpoints(event.tenant_id), wiring.delivery_log().allocate_message_ids
+    done = dispatch_event(
+        event,
+        wiring.wms_forward_queue(),
+        wiring.delivery_queue(),
+        wiring.endpoint_registry().list_endpoints,  # read at plan time: no cache window
+        wiring.delivery_log().allocate_message_ids,
     )
-    if deliveries:
-        send_json(load(DeliverySettings).DELIVERY_QUEUE_URL, [d.model_dump(mode="json") for d in deliveries])
-        metrics.add_metric(name="DeliveriesEnqueued", unit="Count", value=len(deliveries))
-    logger.info("event dispatched", extra={"event_type": event.type, "seq": event.seq, "deliveries": len(deliveries)})
+    if done.forwarded:
+        metrics.add_metric(name="WmsForwardsEnqueued", unit="Count", value=1)
+    if done.deliveries:
+        metrics.add_metric(name="DeliveriesEnqueued", unit="Count", value=done.deliveries)
+    logger.info("event dispatched", extra={"event_type": event.type, "seq": event.seq, "deliveries": done.deliveries})
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    require("dispatcher")  # first invocation: a missing or malformed variable fails here, named
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

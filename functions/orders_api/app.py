@@ -14,7 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from order_hub import wiring
+from order_hub.config import require
 from order_hub.http_api import install_error_handlers, serve_tenant_request
+from order_hub.jsonutil import dumps
 from order_hub.models.api import CancelOrderRequest, CreateOrderRequest, IsoDate, ListQuery, OrderNo, WarehouseId
 from order_hub.models.common import CODE_PATTERN
 from order_hub.models.pricing import PricingRequest, PricingResponse
@@ -29,8 +31,8 @@ from order_hub.models.responses import (
 from order_hub.models.status import ApiStatus
 from order_hub.models.tenant import Tenant
 from order_hub.observability import logger, metrics
-from order_hub.rendering.envelope import dumps, envelope, pagination_block
-from order_hub.rendering.shipper import oms_detail, order_summary, wms_detail
+from order_hub.rendering.api_views import oms_detail, order_summary, wms_detail
+from order_hub.rendering.envelope import envelope, pagination_block
 from order_hub.services import orders
 
 app = APIGatewayRestResolver(enable_validation=True, serializer=dumps)
@@ -205,9 +207,7 @@ PRICING_UNAVAILABLE: dict[int, OpenAPIResponse] = {
     responses={**_ok(PricingResponse), **ERRORS, **JSON_BODY, **PRICING_UNAVAILABLE},
 )
 def pricing_domestic(request: Annotated[PricingRequest, Body()]) -> Response[PricingResponse]:
-    from order_hub.services import pricing  # lazy: the other routes never load the pricing code
-
-    data, cached = pricing.default_service().price(_tenant().tenant_id, request)
+    data, cached = wiring.pricing_service().price(_tenant().tenant_id, request)
     metrics.add_metric(name="PricingCacheHits" if cached else "PricingCacheMisses", unit="Count", value=1)
     response = _respond(200, data=data.model_dump(mode="json"))
     response.headers["x-cache"] = "hit" if cached else "miss"
@@ -217,4 +217,5 @@ def pricing_domestic(request: Annotated[PricingRequest, Body()]) -> Response[Pri
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    require("orders_api")  # first invocation: a missing or malformed variable fails here, named
     return serve_tenant_request(app, event, context)

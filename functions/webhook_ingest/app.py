@@ -8,33 +8,33 @@ gets 401 and nothing is stored. A valid webhook is acknowledged after one durabl
 from __future__ import annotations
 
 import base64
-import json
 import time
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
-from order_hub.adapters.secrets import logistics_secret_name, read_secret, webhook_secret_name
-from order_hub.errors import CODE_INTERNAL, HubError, UnsupportedMediaType
+from order_hub.config import require
+from order_hub.errors import HubError, UnsupportedMediaType
 from order_hub.http_api import (
-    hub_error_errors,
+    http_status_of,
+    install_error_handlers,
     json_body,
     refused_response,
     request_id_from,
-    validation_errors,
     with_request_id,
 )
 from order_hub.models.logistics import LogisticsCreatedWebhook, LogisticsTrackingWebhook
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.observability import logger, metrics
-from order_hub.services.logistics import UNKNOWN_CODE, ingest_logistics_created, ingest_logistics_tracking, verify_logistics_auth
-from order_hub.services.webhooks import WebhookResult, ingest_order_confirmation, ingest_pgi, verify_webhook
+from order_hub.services.logistics import UNKNOWN_CODE, ingest_logistics_webhook
+from order_hub.services.webhook_auth import authenticate_webhook
+from order_hub.services.webhooks import WebhookResult, ingest_order_confirmation, ingest_pgi
 
 app = APIGatewayRestResolver(enable_validation=True)
+install_error_handlers(app, on_invalid=lambda: metrics.add_metric(name="WebhookRejected", unit="Count", value=1))
 
 
 def _respond(status: int, errors: list[dict[str, Any]] | None = None, data: Any = None) -> Response[Any]:
@@ -70,54 +70,23 @@ def pgi(tenant_id: str, payload: Annotated[PgiWebhook, Body()]) -> Response[Any]
     return _result("pgi", ingest_pgi(tenant_id, payload, _raw_body(), wiring.order_repository()))
 
 
-def _warehouses(tenant_id: str) -> list[str]:
-    tenant = wiring.tenant_directory().get_tenant(tenant_id)
-    return list(tenant.warehouse_ids) if tenant is not None else []
-
-
 @app.post("/webhooks/logistics/<tenant_id>/created")
 def logistics_created(tenant_id: str, payload: Annotated[LogisticsCreatedWebhook, Body()]) -> Response[Any]:
     logger.append_keys(order_no=payload.order_no)
-    result = ingest_logistics_created(tenant_id, _warehouses(tenant_id), payload, _raw_body(), wiring.order_repository())
+    result = ingest_logistics_webhook(tenant_id, payload, _raw_body(), wiring.order_repository(), wiring.tenant_directory())
     return _result("logistics_created", result)
 
 
 @app.post("/webhooks/logistics/<tenant_id>/tracking")
 def logistics_tracking(tenant_id: str, payload: Annotated[LogisticsTrackingWebhook, Body()]) -> Response[Any]:
     logger.append_keys(order_no=payload.external_id, tracking_id=payload.tracking_id)
-    result = ingest_logistics_tracking(tenant_id, _warehouses(tenant_id), payload, _raw_body(), wiring.order_repository())
+    result = ingest_logistics_webhook(tenant_id, payload, _raw_body(), wiring.order_repository(), wiring.tenant_directory())
     return _result("logistics_tracking", result)
-
-
-@app.exception_handler(HubError)
-def _hub_error(error: HubError) -> Response[Any]:
-    return _respond(error.http_status, hub_error_errors(error))
-
-
-@app.exception_handler(RequestValidationError)
-def _invalid(error: RequestValidationError) -> Response[Any]:
-    metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
-    return _respond(400, validation_errors(error.errors()))
-
-
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response[Any]:
-    logger.error("unexpected error", exc_info=error)
-    return _respond(500, [{"code": CODE_INTERNAL, "message": "Internal server error."}])
 
 
 def _is_tracking(event: dict[str, Any]) -> bool:
     route = str(event.get("path") or "")  # the path the resolver routes on
     return route.startswith("/webhooks/logistics/") and route.endswith("/tracking")
-
-
-def _offered_auth(body: bytes) -> object:
-    """The ``auth`` field of a tracking body (only that is read before authentication)."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None
-    return parsed.get("auth") if isinstance(parsed, dict) else None
 
 
 def authenticate(event: dict[str, Any]) -> None:
@@ -127,11 +96,7 @@ def authenticate(event: dict[str, Any]) -> None:
     tenant_id = str((event.get("pathParameters") or {}).get("tenant_id", ""))
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
-    if _is_tracking(event):
-        verify_logistics_auth(read_secret(logistics_secret_name(tenant_id)) if tenant_id else None, _offered_auth(body))
-    else:
-        secret = read_secret(webhook_secret_name(tenant_id)) if tenant_id else None
-        verify_webhook(secret, headers, body, time.time())
+    authenticate_webhook(tenant_id, _is_tracking(event), headers, body, wiring.secret_reader(), time.time())
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json":
         raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")
@@ -141,12 +106,13 @@ def authenticate(event: dict[str, Any]) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    require("webhook_ingest")  # first invocation: a missing or malformed variable fails here, named
     request_id = request_id_from(event.get("headers"), (event.get("requestContext") or {}).get("requestId"))
     logger.set_correlation_id(request_id)
     try:
         authenticate(event)
     except HubError as error:
         metrics.add_metric(name="WebhookRejected", unit="Count", value=1)
-        logger.info("webhook refused", extra={"status": error.http_status, "reason": error.message})
+        logger.info("webhook refused", extra={"status": http_status_of(error), "reason": error.message})
         return with_request_id(refused_response(event, error), request_id)
     return with_request_id(app.resolve(event, context), request_id)

@@ -13,7 +13,7 @@ from moto import mock_aws
 from local_stack.harness import FakeContext, api_event, build_tables, load_event, put_secret, seed_tenant
 from local_stack.wms_simulator import TenantConfig, WmsSimulator
 from order_hub import wiring
-from order_hub.adapters.secrets import wms_secret_name
+from order_hub.secret_names import wms_secret_name
 from order_hub.services.orders import event_id_for
 
 NO, WH = "SO-2026-0001", "WH-TGR04"
@@ -182,6 +182,7 @@ def _planned_endpoints(env: dict[str, Any]) -> list[str]:
 def test_the_dispatcher_sees_an_endpoint_change_at_the_next_event(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """No cache window: an endpoint registered or disabled a moment ago counts for the next event."""
     from functions.dispatcher.app import lambda_handler as dispatch
+    from order_hub.models.admin import RegisterEndpointRequest
     from order_hub.services.endpoints import register_endpoint, set_enabled
 
     monkeypatch.setenv("HUB_ENV", "local")  # the endpoint is on loopback
@@ -191,9 +192,8 @@ def test_the_dispatcher_sees_an_endpoint_change_at_the_next_event(env: dict[str,
     assert dispatch(event, FakeContext()) == {"batchItemFailures": []}
     assert _planned_endpoints(env) == []
 
-    register_endpoint(
-        *wiring.endpoint_ports(), tenant_id="demo", endpoint_id="erp", url="http://127.0.0.1:9/hook", format="standard"
-    )
+    request = RegisterEndpointRequest(endpoint_id="erp", url="http://127.0.0.1:9/hook", format="standard")
+    register_endpoint(request, "demo", wiring.endpoint_ports())
     assert dispatch(event, FakeContext()) == {"batchItemFailures": []}
     assert _planned_endpoints(env) == ["erp"]
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from local_stack.harness import load_event, signed_webhook_event
-from order_hub.adapters.secrets import logistics_secret_name, webhook_secret_name
+from order_hub.secret_names import logistics_secret_name, webhook_secret_name
 from tests.integration.ingest import call_ingest, hub_with_one_order, order_rows
 
 SECRET = "whsec-test-demo"

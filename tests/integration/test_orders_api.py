@@ -22,7 +22,7 @@ def _set_status(status: ApiStatus) -> None:
     moved = order.model_copy(update={"status": status, "version": order.version + 1})
     from order_hub.services.orders import make_event
 
-    repo.replace(moved, order.version, make_event(moved, "order.status_changed", "test"))
+    repo.replace(moved, order.version, make_event(moved, "order.status_changed", "poller"))
 
 
 def test_create_stores_the_order_and_its_event_in_one_write(hub: Hub, invoke: Invoke) -> None:

@@ -11,7 +11,6 @@ import pytest
 from local_stack.harness import load_event, put_secret
 from order_hub import wiring
 from order_hub.adapters.ratecards import DynamoRateCardStore
-from order_hub.services import pricing
 from tests.integration.conftest import Hub, Invoke
 
 EVENT = "pricing_domestic"
@@ -19,9 +18,9 @@ EVENT = "pricing_domestic"
 
 @pytest.fixture(autouse=True)
 def _fresh_pricing() -> Iterator[None]:
-    pricing.reset()
+    wiring.reset()  # the pricing service, its cache and provider choices are per container too
     yield
-    pricing.reset()
+    wiring.reset()
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -179,6 +178,5 @@ def test_nothing_to_quote_with_is_503_803(invoke: Invoke) -> None:
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, invoke: Invoke) -> None:
     monkeypatch.setenv("PRICING_CACHE_TTL_SECONDS", "0")
     wiring.reset()
-    pricing.reset()
     invoke(EVENT)
     assert invoke(EVENT).headers["x-cache"] == "miss"

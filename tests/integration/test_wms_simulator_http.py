@@ -355,6 +355,7 @@ def test_contract_with_the_hubs_wms_adapter_poller_and_webhook_checks(receiver: 
     from order_hub.models.status import ApiStatus
     from order_hub.models.tenant import Tenant
     from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
+    from order_hub.rendering.api_views import create_body
     from order_hub.services import orders
     from order_hub.services.forwarding import forward_order
     from order_hub.services.polling import poll_warehouse
@@ -374,7 +375,7 @@ def test_contract_with_the_hubs_wms_adapter_poller_and_webhook_checks(receiver: 
         stored = repo.get("acme", WH, "SO-0")
         assert stored is not None
         with pytest.raises(WmsAlreadyExists):
-            client.create_outbound(stored)
+            client.create_outbound(create_body(stored))
 
         simulator.advance(WH, "SO-0", to="CLOSED")
         simulator.advance(WH, "SO-1", to="PICKING")

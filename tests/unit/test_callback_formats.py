@@ -66,7 +66,7 @@ def _shipped(
 
 
 def _event(order: Order, event_type: EventType, previous: ApiStatus | None = None, seq: int | None = None) -> OrderEvent:
-    event = make_event(order, event_type, "test")
+    event = make_event(order, event_type, "api")
     return event.model_copy(update={"previous_status": previous, "seq": order.version if seq is None else seq})
 
 

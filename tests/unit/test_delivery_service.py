@@ -9,15 +9,16 @@ import pytest
 
 from order_hub.errors import InvalidInput
 from order_hub.models.api import CreateOrderRequest
-from order_hub.models.endpoints import Delivery, Endpoint
+from order_hub.models.endpoints import Delivery, DeliveryRef, Endpoint
 from order_hub.models.order import OrderEvent
 from order_hub.ports import SendResult
 from order_hub.rendering.callbacks.base import Rendered
 from order_hub.services import orders
-from order_hub.services.delivery import DeliveryMessage, Worker, attempt_batch, plan_deliveries
+from order_hub.services.callback_delivery import Worker, attempt_batch, plan_deliveries
 from order_hub.services.replays import redrive_dead_letters, replay_delivery, replay_endpoint
 from order_hub.services.tenants import create_tenant
 from tests.fakes import (
+    FakeQueue,
     InMemoryDeliveryLog,
     InMemoryOrderRepository,
     InMemoryTenantDirectory,
@@ -76,7 +77,7 @@ class Hub:
             now=self.clock,
         )
 
-    def message(self, event: OrderEvent, endpoint_id: str = "erp") -> DeliveryMessage:
+    def message(self, event: OrderEvent, endpoint_id: str = "erp") -> DeliveryRef:
         [message] = plan_deliveries(event, [self.endpoints[endpoint_id]])
         return message
 
@@ -266,14 +267,14 @@ def test_replays_reopen_and_requeue_under_the_same_delivery_id() -> None:
     event = _event()
     message = hub.message(event)
     hub.worker.attempt(message, event)  # failed for good
-    queued: list[dict[str, object]] = []
+    queued = FakeQueue()
 
-    reopened = replay_delivery(hub.log, queued.extend, message.delivery_id, T0)
+    reopened = replay_delivery(hub.log, queued, message.delivery_id, T0)
 
     assert reopened.status == "pending" and reopened.replays == 1
-    assert queued == [message.model_dump(mode="json")]
+    assert queued.bodies == [message.model_dump(mode="json")]
     with pytest.raises(InvalidInput, match="no delivery"):
-        replay_delivery(hub.log, queued.extend, message.delivery_id, T0, tenant_id="rival")
+        replay_delivery(hub.log, queued, message.delivery_id, T0, tenant_id="rival")
     hub.sender.results = [SendResult(status_code=200)]
     assert hub.worker.attempt(message, event).outcome == "delivered"  # a fresh schedule, same id
 
@@ -283,14 +284,14 @@ def test_replay_endpoint_since_a_time_picks_unfinished_deliveries() -> None:
     failed, delivered = _event("SO-1"), _event("SO-2")
     hub.worker.attempt(hub.message(failed), failed)
     hub.worker.attempt(hub.message(delivered), delivered)
-    queued: list[dict[str, object]] = []
+    queued = FakeQueue()
 
-    ids = replay_endpoint(hub.log, queued.extend, "acme", "erp", T0 - timedelta(hours=1), T0)
-    all_ids = replay_endpoint(hub.log, queued.extend, "acme", "erp", T0 - timedelta(hours=1), T0, include_delivered=True)
+    ids = replay_endpoint(hub.log, queued, "acme", "erp", T0 - timedelta(hours=1), T0)
+    all_ids = replay_endpoint(hub.log, queued, "acme", "erp", T0 - timedelta(hours=1), T0, include_delivered=True)
 
     assert ids == [hub.message(failed).delivery_id]
     assert all_ids == [hub.message(delivered).delivery_id]  # the failed one is queued (pending) already
-    assert replay_endpoint(hub.log, queued.extend, "acme", "erp", T0 + timedelta(hours=1), T0) == []
+    assert replay_endpoint(hub.log, queued, "acme", "erp", T0 + timedelta(hours=1), T0) == []
 
 
 def test_redrive_moves_dead_letters_back_and_keeps_unreadable_ones() -> None:
@@ -298,14 +299,12 @@ def test_redrive_moves_dead_letters_back_and_keeps_unreadable_ones() -> None:
     event = _event()
     message = hub.message(event)
     hub.worker.attempt(message, event)
-    dlq = [("r1", message.model_dump_json()), ("r2", "not json")]
-    batches = [dlq, []]
-    queued: list[dict[str, object]] = []
-    deleted: list[str] = []
+    dlq = FakeQueue([("r1", message.model_dump_json()), ("r2", "not json")])
+    queued = FakeQueue()
 
-    counts = redrive_dead_letters(hub.log, lambda: batches.pop(0), queued.extend, deleted.append, T0)
+    counts = redrive_dead_letters(hub.log, dlq, queued, T0)
 
     assert counts == {"redriven": 1, "kept": 1}
-    assert deleted == ["r1"] and queued == [message.model_dump(mode="json")]
+    assert dlq.deleted == ["r1"] and queued.bodies == [message.model_dump(mode="json")]
     record = hub.log.get(message.delivery_id)
     assert record is not None and record.status == "pending"

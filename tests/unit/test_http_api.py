@@ -39,3 +39,15 @@ def test_envelope_and_pagination_follow_shipper() -> None:
         "total_pages": 2,
         "total_elements": 25,
     }
+
+
+def test_every_domain_error_has_its_http_status_in_one_place() -> None:
+    from order_hub import errors
+    from order_hub.http_api import HTTP_STATUS, http_status_of
+
+    domain = {kind for kind in vars(errors).values() if isinstance(kind, type) and issubclass(kind, errors.HubError)}
+    assert domain - {errors.HubError} == set(HTTP_STATUS)
+    assert not any(hasattr(kind, "http_status") for kind in domain)  # errors.py knows nothing of HTTP
+    assert http_status_of(errors.UnsupportedMediaType("x")) == 415  # the nearest class wins over InvalidInput's 400
+    assert http_status_of(errors.NotFound("x")) == 404 and http_status_of(errors.InvalidInput("x")) == 400
+    assert http_status_of(errors.HubError("x")) == 500

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from order_hub.models.order import Order
 from order_hub.models.status import ApiStatus
 from order_hub.models.tenant import Tenant
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook, WmsLine
+from order_hub.rendering.api_views import create_body
 from order_hub.services import orders
 from order_hub.services.forwarding import forward_order
 from order_hub.services.polling import poll_warehouse
@@ -101,6 +103,20 @@ def test_forward_creates_once_and_moves_to_created(tenant: Tenant, repo: InMemor
     assert wms.calls == ["create"]
 
 
+def test_the_wms_gets_the_create_body_back_field_for_field(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    """One field map drives both directions: the body the WMS gets reads back into the request the client sent."""
+    sent = CreateOrderRequest.model_validate(
+        order_body(rate_type="regular", tracking_id="TRK-1", consignee_state="Jakarta", area="Senayan", mobile="0812")
+    )
+    orders.create_order(tenant, sent, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+    [body] = wms.bodies
+    with_line_ids = [item.model_copy(update={"line_id": item.line_id or f"{NO}-{n}"}) for n, item in enumerate(sent.items, 1)]
+    assert CreateOrderRequest.model_validate(body) == sent.model_copy(update={"items": with_line_ids})
+    assert body["consignee"] == "Budi Santoso" and body["mobile"] == "0812" and body["items"][0]["qty"] == 2
+
+
 def test_orders_without_courier_stay_registered(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     _create(tenant, repo, express_code="")
     wms = FakeWms()
@@ -111,7 +127,7 @@ def test_orders_without_courier_stay_registered(tenant: Tenant, repo: InMemoryOr
 def test_a_create_that_got_through_before_a_crash_is_not_duplicated(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     _create(tenant, repo)
     wms = FakeWms()
-    wms.create_outbound(_stored(repo, tenant))  # the earlier attempt reached the WMS, then the worker died
+    wms.create_outbound(create_body(_stored(repo, tenant)))  # the earlier attempt reached the WMS, then the worker died
     assert forward_order("acme", WH, NO, repo, wms, _now).action == "created"
     assert len(wms.orders) == 1 and _stored(repo, tenant).forward.state == "forwarded"
 
@@ -166,8 +182,8 @@ def test_cancel_racing_a_forward_cancels_in_the_wms_too(tenant: Tenant, repo: In
     wms = FakeWms()
     real_create = wms.create_outbound
 
-    def create_then_client_cancels(order: Order) -> str:
-        number = real_create(order)
+    def create_then_client_cancels(body: dict[str, Any]) -> str:
+        number = real_create(body)
         orders.cancel_order(tenant, Cancellation(order_no=NO, warehouse_id=WH, cancel_reason="buyer"), repo)
         return number
 

@@ -139,19 +139,15 @@ def _time(text: str) -> datetime:
 
 def run_delivery_command(args: argparse.Namespace) -> Any:
     from order_hub import wiring
-    from order_hub.adapters.deliveries import delivery_summary
-    from order_hub.adapters.queues import delete_message, receive_raw, send_json
-    from order_hub.config import DeliverySettings, load
     from order_hub.services import endpoints, replays
+    from order_hub.services.replays import delivery_summary
 
     now = datetime.now(UTC)
     registry = wiring.endpoint_registry()
     match (args.group, args.action):
         case ("endpoint", "add"):
             settings = json.loads(args.settings) if args.settings else None
-            endpoint, generated = endpoints.register_endpoint(
-                *wiring.endpoint_ports(),
-                tenant_id=args.tenant_id,
+            request = endpoints.registration(
                 endpoint_id=args.endpoint_id,
                 url=args.url,
                 format=args.format,
@@ -167,6 +163,7 @@ def run_delivery_command(args: argparse.Namespace) -> Any:
                 settings=settings,
                 description=args.description,
             )
+            endpoint, generated = endpoints.register_endpoint(request, args.tenant_id, wiring.endpoint_ports())
             shown = endpoints.public_view(endpoint)
             if generated:
                 shown["signing_secret"] = generated  # shown once; stored only in Secrets Manager
@@ -179,12 +176,8 @@ def run_delivery_command(args: argparse.Namespace) -> Any:
             enabled = args.action == "enable"
             reason = "" if enabled else args.reason
             return endpoints.public_view(endpoints.set_enabled(registry, args.tenant_id, args.endpoint_id, enabled, reason))
-    settings = load(DeliverySettings)
     log = wiring.delivery_log()
-
-    def enqueue(messages: list[dict[str, Any]]) -> None:
-        send_json(settings.DELIVERY_QUEUE_URL, messages)
-
+    queue = wiring.delivery_queue()
     match args.action:
         case "failures":
             return [delivery_summary(d) for d in log.list_problems(args.tenant_id, args.limit)]
@@ -194,20 +187,14 @@ def run_delivery_command(args: argparse.Namespace) -> Any:
                 raise InvalidInput(f"no delivery '{args.delivery_id}'", field="delivery_id")
             return delivery_summary(found)
         case "replay":
-            return delivery_summary(replays.replay_delivery(log, enqueue, args.delivery_id, now))
+            return delivery_summary(replays.replay_delivery(log, queue, args.delivery_id, now))
         case "replay-endpoint":
             ids = replays.replay_endpoint(
-                log, enqueue, args.tenant_id, args.endpoint_id, _time(args.since), now, include_delivered=args.include_delivered
+                log, queue, args.tenant_id, args.endpoint_id, _time(args.since), now, include_delivered=args.include_delivered
             )
             return {"replayed": len(ids), "delivery_ids": ids}
         case "redrive-dlq":
-            return replays.redrive_dead_letters(
-                log,
-                lambda: receive_raw(settings.DELIVERY_DLQ_URL),
-                enqueue,
-                lambda receipt: delete_message(settings.DELIVERY_DLQ_URL, receipt),
-                now,
-            )
+            return replays.redrive_dead_letters(log, wiring.delivery_dlq(), queue, now)
     raise AssertionError(f"unhandled command {args.group} {args.action}")  # argparse makes this unreachable
 
 

@@ -1,18 +1,29 @@
 """Settings read from the environment, validated by pydantic, loaded lazily and cached.
 
 Call ``load(Model)`` inside a handler or adapter factory, never at import time.
-Tests change the environment with ``monkeypatch`` and call ``load.cache_clear()``.
+Tests change the environment with ``monkeypatch`` and call ``order_hub.lifecycle.reset()``.
+
+``FUNCTION_SETTINGS`` is the one list of what each Lambda function reads from its environment:
+every handler validates its model on its first invocation (``require``), so a missing or malformed
+variable fails there, naming the variable, and a test checks template.yaml against it.
 """
 
 import os
-from functools import cache
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from order_hub.lifecycle import per_container
+
 
 class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
+    HUB_ENV: Literal["local", "dev", "prod"] = "prod"
+
+    @property
+    def local(self) -> bool:
+        return self.HUB_ENV == "local"
 
 
 class SecretsSettings(_Settings):
@@ -30,15 +41,13 @@ class TablesSettings(_Settings):
 
 
 class ApiSettings(TablesSettings):
-    HUB_ENV: Literal["local", "dev", "prod"] = "prod"
     AUTH_CACHE_TTL_SECONDS: int = Field(default=60, ge=0, le=900)
-    LIST_MAX_LIMIT: int = Field(default=100, ge=1, le=1000)
 
 
 S = TypeVar("S", bound=_Settings)
 
 
-@cache
+@per_container
 def load(model: type[S]) -> S:
     """Validate the current environment against ``model`` (cached per model)."""
     return model.model_validate(dict(os.environ))
@@ -64,7 +73,6 @@ class WorkerSettings(TablesSettings, WmsSettings):
 class DeliverySettings(TablesSettings):
     """Callback delivery (dispatcher, delivery worker, admin replays)."""
 
-    HUB_ENV: Literal["local", "dev", "prod"] = "prod"
     DELIVERIES_TABLE_NAME: str = Field(min_length=1)
     DELIVERY_QUEUE_URL: str = Field(min_length=1)
     DELIVERY_DLQ_URL: str = Field(min_length=1)
@@ -84,10 +92,6 @@ class DeliverySettings(TablesSettings):
     def max_attempts(self) -> int:
         return len(self.retry_schedule) + 1
 
-    @property
-    def local(self) -> bool:
-        return self.HUB_ENV == "local"
-
 
 class PricingSettings(TablesSettings):
     """Domestic shipping prices (orders_api, ``POST /v3/fulfillment/pricing/domestic``).
@@ -101,3 +105,71 @@ class PricingSettings(TablesSettings):
     LOGISTICS_CONNECT_TIMEOUT_SECONDS: float = Field(default=3, gt=0, le=10)
     LOGISTICS_READ_TIMEOUT_SECONDS: float = Field(default=5, gt=0, le=10)
     LOGISTICS_BUDGET_SECONDS: float = Field(default=8, gt=0, le=25, description="All attempts of one logistics call")
+
+
+# --- what each function reads -----------------------------------------------------------------
+
+
+class OrdersApiSettings(ApiSettings, WmsSettings, PricingSettings):
+    """orders_api: orders, a synchronous WMS cancel, prices."""
+
+
+class AdminApiSettings(ApiSettings, DeliverySettings):
+    """admin_api: a tenant's endpoints and deliveries, replays onto the delivery queue."""
+
+
+class DispatcherSettings(WorkerSettings, DeliverySettings):
+    """dispatcher: the outbox onto the WMS forward and delivery queues."""
+
+
+class WmsForwarderSettings(WorkerSettings):
+    """wms_forwarder: the forward queue into the tenants' WMS."""
+
+
+class DeliveryWorkerSettings(DeliverySettings):
+    """delivery_worker: the delivery queue to client endpoints."""
+
+
+class WebhookIngestSettings(TablesSettings):
+    """webhook_ingest: WMS and Shipper Logistics webhooks into the orders table."""
+
+
+class StatusPollerSettings(TablesSettings, WmsSettings):
+    """status_poller: every tenant's WMS list into the orders table."""
+
+
+FUNCTION_SETTINGS: dict[str, type[_Settings]] = {
+    "orders_api": OrdersApiSettings,
+    "admin_api": AdminApiSettings,
+    "dispatcher": DispatcherSettings,
+    "wms_forwarder": WmsForwarderSettings,
+    "delivery_worker": DeliveryWorkerSettings,
+    "webhook_ingest": WebhookIngestSettings,
+    "status_poller": StatusPollerSettings,
+}
+"""Every function (its folder under functions/) and the settings it reads: one place for all of them."""
+
+
+class SettingsError(RuntimeError):
+    """The function's environment is missing a variable or holds a malformed one."""
+
+
+def required_variables(function: str) -> set[str]:
+    """The variables ``function`` cannot start without (no default)."""
+    return {name for name, field in FUNCTION_SETTINGS[function].model_fields.items() if field.is_required()}
+
+
+def known_variables(function: str) -> set[str]:
+    return set(FUNCTION_SETTINGS[function].model_fields)
+
+
+def require(function: str) -> None:
+    """Validate ``function``'s whole environment (once per container: ``load`` caches it); raise
+    ``SettingsError`` naming every missing or malformed variable."""
+    from pydantic import ValidationError
+
+    try:
+        load(FUNCTION_SETTINGS[function])
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise SettingsError(f"{function}: invalid environment: {problems}") from None

@@ -1,8 +1,9 @@
-"""Domain errors. Each carries the Shipper error code and HTTP status it maps to.
+"""Domain errors. Each carries the Shipper error code it is reported with; which HTTP status
+answers it is the API's business (``order_hub.http_api.http_status_of``), not the domain's.
 
-Shipper documents three codes (seed 004): 802 unauthorized (401), 803 internal error (500)
-and 810 invalid input (400). The hub reuses 810 for every client mistake (unknown order,
-conflicting idempotent create, refused cancel) and sets the HTTP status to what happened.
+Shipper documents three codes (seed 004): 802 unauthorized, 803 internal error and 810 invalid
+input. The hub reuses 810 for every client mistake (unknown order, conflicting idempotent create,
+refused cancel).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ class HubError(Exception):
     """Base of every error the API turns into an envelope."""
 
     code: int = CODE_INTERNAL
-    http_status: int = 500
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -27,7 +27,6 @@ class InvalidInput(HubError):
     """The request is malformed or breaks a rule; ``field`` names the offending field."""
 
     code = CODE_INVALID_INPUT
-    http_status = 400
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -37,51 +36,41 @@ class InvalidInput(HubError):
 class UnsupportedMediaType(InvalidInput):
     """The body is not declared as JSON."""
 
-    http_status = 415
-
 
 class NotFound(InvalidInput):
     """No such endpoint or delivery for this tenant (other tenants' ones too: existence never leaks)."""
-
-    http_status = 404
 
 
 class OrderNotFound(HubError):
     """No such order for this tenant (also answered for other tenants' orders: existence never leaks)."""
 
     code = CODE_INVALID_INPUT
-    http_status = 404
 
 
 class OrderConflict(HubError):
     """The same order key was created before with a different body."""
 
     code = CODE_INVALID_INPUT
-    http_status = 409
 
 
 class TransitionRefused(HubError):
     """The order's state does not allow the change (e.g. cancel after allocation)."""
 
     code = CODE_INVALID_INPUT
-    http_status = 400
 
 
 class ConcurrentModification(HubError):
     """The order changed between read and conditional write (version mismatch)."""
 
     code = CODE_INVALID_INPUT
-    http_status = 409
 
 
 class Unauthorized(HubError):
     code = CODE_UNAUTHORIZED
-    http_status = 401
 
 
 class TenantNotFound(HubError):
     code = CODE_INVALID_INPUT
-    http_status = 404
 
 
 class WmsError(Exception):
@@ -100,8 +89,17 @@ class WmsAlreadyExists(WmsRejected):
     """A create found the order already in the WMS (an earlier attempt got through)."""
 
 
+class UnsafeUrl(Exception):
+    """The URL may not be called: wrong scheme, or its host is (or resolves to) a non-public address."""
+
+
 class WarehouseUnavailable(HubError):
     """The client's request needed the WMS, which could not be reached; nothing was changed."""
 
     code = CODE_INTERNAL
-    http_status = 503
+
+
+class PricingUnavailable(HubError):
+    """No provider could price the parcel (every one failed)."""
+
+    code = CODE_INTERNAL

@@ -4,16 +4,55 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from order_hub.errors import CODE_INVALID_INPUT, HubError
-from order_hub.rendering.envelope import dumps, envelope
+from order_hub.errors import (
+    CODE_INVALID_INPUT,
+    ConcurrentModification,
+    HubError,
+    InvalidInput,
+    NotFound,
+    OrderConflict,
+    OrderNotFound,
+    PricingUnavailable,
+    TenantNotFound,
+    TransitionRefused,
+    Unauthorized,
+    UnsupportedMediaType,
+    WarehouseUnavailable,
+)
+from order_hub.jsonutil import dumps
+from order_hub.rendering.envelope import envelope
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
     from order_hub.models.tenant import Tenant
+
+HTTP_STATUS: dict[type[HubError], int] = {
+    InvalidInput: 400,
+    UnsupportedMediaType: 415,
+    NotFound: 404,
+    OrderNotFound: 404,
+    TenantNotFound: 404,
+    OrderConflict: 409,
+    ConcurrentModification: 409,
+    TransitionRefused: 400,
+    Unauthorized: 401,
+    WarehouseUnavailable: 503,
+    PricingUnavailable: 503,
+}
+"""The HTTP status of every domain error, for every API function (the nearest class listed wins)."""
+
+
+def http_status_of(error: HubError) -> int:
+    for kind in type(error).__mro__:
+        status = HTTP_STATUS.get(kind)
+        if status is not None:
+            return status
+    return 500
+
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 MAX_ERRORS = 20
@@ -78,9 +117,9 @@ def json_body(path: str, status: int, **parts: Any) -> str:
 def refused_response(event: dict[str, Any], error: HubError) -> dict[str, Any]:
     """An API Gateway proxy response for a request refused before the resolver ran (auth, content type)."""
     return {
-        "statusCode": error.http_status,
+        "statusCode": http_status_of(error),
         "headers": {"Content-Type": "application/json"},
-        "body": json_body(str(event.get("path", "")), error.http_status, errors=hub_error_errors(error)),
+        "body": json_body(str(event.get("path", "")), http_status_of(error), errors=hub_error_errors(error)),
         "isBase64Encoded": False,
     }
 
@@ -92,10 +131,11 @@ def with_request_id(response: dict[str, Any], request_id: str) -> dict[str, Any]
     return response
 
 
-def install_error_handlers(app: APIGatewayRestResolver) -> None:
+def install_error_handlers(app: APIGatewayRestResolver, on_invalid: Callable[[], None] | None = None) -> None:
     """The Shipper-envelope error mapping every tenant-facing API shares (order API, admin API):
     domain errors, request/model validation (810 naming the field), Powertools' own HTTP errors,
-    undecodable bodies, and anything unexpected (803, no internals)."""
+    undecodable bodies, and anything unexpected (803, no internals). ``on_invalid`` runs for every
+    request refused as invalid input (e.g. to count rejected webhooks)."""
     import binascii
 
     from aws_lambda_powertools.event_handler import Response
@@ -112,13 +152,16 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(HubError)
     def _hub_error(error: HubError) -> Response[Any]:
-        logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
-        return respond_error(error.http_status, hub_error_errors(error))
+        status = http_status_of(error)
+        logger.info("request refused", extra={"code": error.code, "status": status, "reason": error.message})
+        return respond_error(status, hub_error_errors(error))
 
     @app.exception_handler([RequestValidationError, ValidationError])
     def _invalid(error: RequestValidationError | ValidationError) -> Response[Any]:
         errors = validation_errors(error.errors())  # type: ignore[arg-type]
         logger.info("request invalid", extra={"errors": errors})  # the log formatter masks personal data
+        if on_invalid is not None:
+            on_invalid()
         return respond_error(400, errors)
 
     @app.exception_handler(ServiceError)
@@ -144,7 +187,6 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
 def preflight(event: dict[str, Any]) -> Tenant:
     """Before anything parses the request: who is calling (``x-api-key``), and is the body JSON?"""
     from order_hub import wiring
-    from order_hub.errors import UnsupportedMediaType
     from order_hub.observability import logger
 
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
@@ -166,7 +208,7 @@ def serve_tenant_request(app: APIGatewayRestResolver, event: dict[str, Any], con
     try:
         tenant = preflight(event)
     except HubError as error:
-        logger.info("request refused", extra={"code": error.code, "status": error.http_status, "reason": error.message})
+        logger.info("request refused", extra={"code": error.code, "status": http_status_of(error), "reason": error.message})
         return with_request_id(refused_response(event, error), request_id)
     app.append_context(tenant=tenant)
     return with_request_id(app.resolve(event, context), request_id)

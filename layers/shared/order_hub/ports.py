@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # annotations only: a function loads the models it uses, not every port's
+    from pydantic import BaseModel
+
     from order_hub.models.api import ListQuery
     from order_hub.models.endpoints import Attempt, Delivery, Endpoint
     from order_hub.models.order import Order, OrderEvent
     from order_hub.models.pricing import PricingRequest, ProviderQuotes
     from order_hub.models.tenant import ApiKey, Tenant
     from order_hub.models.wms import WmsOutbound, WmsPage
-    from order_hub.rendering.callbacks.base import Rendered
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,11 @@ class WmsClient(Protocol):
     ``WmsRejected`` for a refusal (4xx) and ``WmsAlreadyExists`` when a create finds the order there.
     """
 
-    def create_outbound(self, order: Order) -> str:
-        """Create the order in the WMS; returns the WMS order number."""
+    def create_outbound(self, body: dict[str, Any]) -> str:
+        """Create an order in the WMS from its Shipper create body; returns the WMS order number."""
 
-    def update_outbound(self, order: Order) -> None: ...
+    def update_outbound(self, body: dict[str, Any]) -> None:
+        """Replace an order's details in the WMS with its Shipper create body."""
 
     def cancel_outbound(self, warehouse_id: str, order_no: str, reason: str) -> None: ...
 
@@ -156,6 +159,18 @@ class DeliveryLog(Protocol):
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """A callback as a format rendered it (``order_hub.rendering.callbacks``): a JSON body, a path
+    appended to the endpoint URL, and the receiver's dedupe key. What ``CallbackSender`` sends."""
+
+    body: dict[str, Any]
+    kind: str  # e.g. "OUTWARD_ORDER_CREATE", "pgi", "order_confirmation", "order.created"
+    dedupe_key: str
+    path: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SendResult:
     """What happened to one HTTP request to an endpoint."""
 
@@ -193,3 +208,40 @@ class LogisticsPricing(Protocol):
 class RateCardStore(Protocol):
     def get_rate_card(self, tenant_id: str) -> dict[str, Any] | None:
         """The tenant's stored rate card JSON (not yet validated), or None when it has none."""
+
+
+LogisticsProviderFactory = Callable[[str, str], LogisticsPricing]
+"""A Shipper logistics provider for a tenant's ``base_url`` and ``api_key``."""
+
+
+# --- secrets, outbound URLs, queues -----------------------------------------------------------
+
+
+class SecretReader(Protocol):
+    def __call__(self, name: str) -> dict[str, Any] | None:
+        """The JSON secret ``name`` (``order_hub.secret_names``), or None when it does not exist."""
+
+
+class SecretWriter(Protocol):
+    def __call__(self, name: str, value: dict[str, Any]) -> object:
+        """Create or replace the JSON secret ``name``."""
+
+
+class UrlGuard(Protocol):
+    def check(self, url: str) -> None:
+        """Raise ``order_hub.errors.UnsafeUrl`` when the hub may not call ``url`` (scheme, non-public address)."""
+
+
+class MessageQueue(Protocol):
+    """One work queue; every message is a pydantic model (``order_hub.models.messages``)."""
+
+    def send(self, messages: Sequence[BaseModel]) -> None:
+        """Send all of them; raise if any could not be sent."""
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        """Bring a received message back after ``seconds`` (backoff without sleeping)."""
+
+    def receive(self) -> list[tuple[str, str]]:
+        """Up to 10 messages as (receipt handle, body)."""
+
+    def delete(self, receipt_handle: str) -> None: ...

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
+
+from order_hub.lifecycle import per_container
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-@cache
+@per_container
 def dynamodb_client() -> DynamoDBClient:
     import boto3  # deferred: keeps cold imports of handlers light
     from botocore.config import Config

@@ -28,8 +28,7 @@ from order_hub.adapters.net_guard import GUARD_MARK as _GUARD_MARK
 from order_hub.adapters.net_guard import UrlPolicy, guarded_adapter
 from order_hub.adapters.secrets import read_secret
 from order_hub.models.endpoints import Endpoint
-from order_hub.ports import SendResult
-from order_hub.rendering.callbacks.base import Rendered
+from order_hub.ports import Rendered, SendResult
 
 if TYPE_CHECKING:
     import requests
@@ -140,7 +139,7 @@ class HttpCallbackSender:
     def _send_signed(
         self, endpoint: Endpoint, url: str, headers: dict[str, str], body: bytes, delivery_id: str, secret: dict[str, Any]
     ) -> SendResult:
-        from order_hub.rendering.callbacks.standard import sign
+        from order_hub.standard_webhooks import sign
 
         key = secret.get("secret")
         if not isinstance(key, str) or not key:

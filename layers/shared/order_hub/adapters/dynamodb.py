@@ -3,7 +3,8 @@
 Orders table (pk/sk):
 - order:  pk ``ORDER#<tenant>#<warehouse>#<order_no>``, sk ``ORDER``; ``doc`` is the order JSON,
   ``version`` guards updates; ``gsi1*``/``gsi2*`` index it by tenant + created/updated time, with a
-  ready-made Shipper list item (``list_view``) projected so lists never read the orders themselves.
+  ready-made list item (``list_view``, computed by the service's ``list_view`` function the repository
+  is built with) projected so lists never read the orders themselves.
 - event:  same pk, sk ``EVENT#<seq>``; written in the same transaction as the order (the outbox).
 
 Tenants table: ``TENANT#<id>/PROFILE``, ``TENANT#<id>/KEY#<key_id>`` (listing) and
@@ -13,17 +14,17 @@ Tenants table: ``TENANT#<id>/PROFILE``, ``TENANT#<id>/KEY#<key_id>`` (listing) a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from order_hub.adapters.aws import dynamodb_client
 from order_hub.errors import ConcurrentModification, InvalidInput
+from order_hub.jsonutil import dumps
 from order_hub.models.api import ListQuery
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
 from order_hub.ports import ListPage
-from order_hub.rendering.envelope import dumps
-from order_hub.rendering.shipper import list_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -55,6 +56,12 @@ class _DynamoAdapter:
 
 
 class DynamoOrderRepository(_DynamoAdapter):
+    def __init__(
+        self, table_name: str, *, list_view: Callable[[Order], dict[str, Any]], client: DynamoDBClient | None = None
+    ) -> None:
+        super().__init__(table_name, client)
+        self._list_view = list_view
+
     # -- items -------------------------------------------------------------------------------
     def _order_item(self, order: Order) -> dict[str, Any]:
         suffix = f"#{order.warehouse_id}#{order.order_no}"
@@ -72,7 +79,7 @@ class DynamoOrderRepository(_DynamoAdapter):
             "so_status": {"S": order.status.value},
             "in_wms": {"S": "1" if order.in_wms else "0"},
             "version": {"N": str(order.version)},
-            "list_view": {"S": dumps(list_item(order))},
+            "list_view": {"S": dumps(self._list_view(order))},
             "doc": {"S": order.model_dump_json()},
         }
 

@@ -17,21 +17,17 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from order_hub.jsonutil import dumps
+from order_hub.models.pricing import LOGISTICS_PROVIDER as PROVIDER
 from order_hub.models.pricing import Logistic, PricingErrorItem, PricingRequest, ProviderQuotes, Quote, Rate
 from order_hub.ports import ProviderError
-from order_hub.rendering.envelope import dumps
 
 if TYPE_CHECKING:
     import requests
 
 PATH = "/v3/pricing/domestic"
-PROVIDER = "shipper-logistics"
 MIN_ATTEMPT_SECONDS = 0.2  # no retry when less than this remains of the budget
 CODE_PROVIDER_FAILED = 803
-
-
-def logistics_secret_name(tenant_id: str) -> str:
-    return f"hub/{tenant_id}/logistics"
 
 
 def _idr(value: Any) -> int:

@@ -21,6 +21,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from order_hub.errors import UnsafeUrl
+
 if TYPE_CHECKING:
     from requests.adapters import HTTPAdapter
 
@@ -28,14 +30,15 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 GUARD_MARK = "refused by the SSRF guard"
 
 
-class UnsafeUrl(Exception):
-    """The URL may not be called: wrong scheme, or its host is (or resolves to) a non-public address."""
-
-
 @dataclass(frozen=True)
 class UrlPolicy:
+    """The ``UrlGuard`` port: https only and public addresses, unless allowed (the local stack)."""
+
     allow_http: bool = False
     allow_loopback: bool = False
+
+    def check(self, url: str) -> None:
+        check_url(url, self)
 
 
 def resolve(host: str, port: int) -> list[str]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from functools import cache
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from order_hub.lifecycle import per_container
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from pydantic import BaseModel
 
 MAX_VISIBILITY = 12 * 60 * 60
 
 
-@cache
+@per_container
 def sqs_client() -> SQSClient:
     import boto3
     from botocore.config import Config
@@ -20,14 +22,11 @@ def sqs_client() -> SQSClient:
     return boto3.client("sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}))
 
 
-def send_json(queue_url: str, messages: list[dict[str, Any]]) -> None:
+def send_bodies(queue_url: str, bodies: Sequence[str]) -> None:
     """Send messages in batches of 10; raise if any could not be sent (the stream record is then retried)."""
     client = sqs_client()
-    for start in range(0, len(messages), 10):
-        entries: list[Any] = [
-            {"Id": str(n), "MessageBody": json.dumps(message, separators=(",", ":"))}
-            for n, message in enumerate(messages[start : start + 10])
-        ]
+    for start in range(0, len(bodies), 10):
+        entries: list[Any] = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[start : start + 10])]
         response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
         if response.get("Failed"):
             raise RuntimeError(f"SQS refused {len(response['Failed'])} message(s): {response['Failed'][0].get('Code')}")
@@ -50,3 +49,22 @@ def receive_raw(queue_url: str, wait_seconds: int = 1, visibility: int = 60) -> 
 
 def delete_message(queue_url: str, receipt_handle: str) -> None:
     sqs_client().delete_message(QueueUrl=queue_url, ReceiptHandle=receipt_handle)
+
+
+class SqsQueue:
+    """The ``MessageQueue`` port on one SQS queue: models go out as their JSON."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def send(self, messages: Sequence[BaseModel]) -> None:
+        send_bodies(self.url, [message.model_dump_json() for message in messages])
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        retry_later(self.url, receipt_handle, seconds)
+
+    def receive(self) -> list[tuple[str, str]]:
+        return receive_raw(self.url)
+
+    def delete(self, receipt_handle: str) -> None:
+        delete_message(self.url, receipt_handle)

@@ -6,10 +6,11 @@ Names: ``hub/<tenant_id>/wms`` = {"base_url", "api_key"}; ``hub/<tenant_id>/wms-
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from order_hub.config import SecretsSettings, load
+from order_hub.lifecycle import per_container
+from order_hub.secret_names import wms_secret_name
 
 if TYPE_CHECKING:
     import requests
@@ -18,15 +19,7 @@ if TYPE_CHECKING:
     from order_hub.adapters.wms_http import ShipperWmsClient
 
 
-def wms_secret_name(tenant_id: str) -> str:
-    return f"hub/{tenant_id}/wms"
-
-
-def webhook_secret_name(tenant_id: str) -> str:
-    return f"hub/{tenant_id}/wms-webhook"
-
-
-@cache
+@per_container
 def secrets_provider() -> SecretsProvider:
     """Powertools' Secrets Manager provider (and its cache) on our client.
 
@@ -52,7 +45,7 @@ def read_secret(name: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-@cache
+@per_container
 def http_session() -> requests.Session:
     """One pooled session per container."""
     import requests
@@ -77,11 +70,7 @@ class SecretsWmsDirectory:
         return ShipperWmsClient(str(secret["base_url"]), str(secret["api_key"]), http_session(), self._timeout)
 
 
-def endpoint_secret_name(tenant_id: str, endpoint_id: str) -> str:
-    return f"hub/{tenant_id}/endpoint/{endpoint_id}"
-
-
-@cache
+@per_container
 def secrets_client() -> Any:
     import boto3
     from botocore.config import Config
@@ -108,8 +97,3 @@ def write_secret(name: str, value: dict[str, Any]) -> None:
     """Create or replace the JSON secret ``name`` (admin paths only; values are never logged)."""
     store_secret(secrets_client(), name, value)
     secrets_provider().clear_cache()
-
-
-def logistics_secret_name(tenant_id: str) -> str:
-    """``hub/<tenant_id>/logistics`` = {"api_key", "tracking_url"}: verifies Shipper Logistics tracking webhooks."""
-    return f"hub/{tenant_id}/logistics"

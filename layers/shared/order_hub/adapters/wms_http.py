@@ -6,10 +6,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from order_hub.errors import WmsAlreadyExists, WmsRejected, WmsUnavailable
-from order_hub.models.order import Order
+from order_hub.jsonutil import dumps
 from order_hub.models.wms import WmsOutbound, WmsPage
-from order_hub.rendering.envelope import dumps
-from order_hub.rendering.shipper import create_body
 
 if TYPE_CHECKING:
     import requests
@@ -63,12 +61,12 @@ class ShipperWmsClient:
         data = payload.get("data")
         return data if isinstance(data, dict) else {}
 
-    def create_outbound(self, order: Order) -> str:
-        data = self._expect_ok(*self._call("POST", OMS, create_body(order)))
+    def create_outbound(self, body: dict[str, Any]) -> str:
+        data = self._expect_ok(*self._call("POST", OMS, body))
         return str(data.get("wms_order_no", ""))
 
-    def update_outbound(self, order: Order) -> None:
-        self._expect_ok(*self._call("PUT", OMS, create_body(order)))
+    def update_outbound(self, body: dict[str, Any]) -> None:
+        self._expect_ok(*self._call("PUT", OMS, body))
 
     def cancel_outbound(self, warehouse_id: str, order_no: str, reason: str) -> None:
         body = {"data": {"cancellation": {"order_no": order_no, "warehouse_id": warehouse_id, "cancel_reason": reason[:50]}}}

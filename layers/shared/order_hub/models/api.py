@@ -129,6 +129,51 @@ class CreateOrderRequest(Strict):
         return self
 
 
+# The Shipper create body's field map, the one place that spells it: create-body field -> where the
+# canonical order keeps it (``consignee.name`` = the order's consignee's name). It drives both
+# directions: services.orders reads a request into an order, rendering.api_views.create_body writes
+# an order back into the body the hub sends the WMS. order_time, payment, items and ext are shaped
+# on their own (a default, a nested model, lines, extensions the WMS is not sent).
+CREATE_BODY_FIELDS: dict[str, str] = {
+    "warehouse_id": "warehouse_id",
+    "customer_id": "customer_id",
+    "so_number": "order_no",
+    "order_type": "order_type",
+    "order_source": "order_source",
+    "platform": "platform",
+    "order_identification_code": "order_identification_code",
+    "internal_order_status": "internal_order_status",
+    "express_code": "courier.express_code",
+    "rate_type": "courier.rate_type",
+    "tracking_id": "courier.tracking_id",
+    "tenant_name": "tenant_name",
+    "consignee": "consignee.name",
+    "consignee_phone": "consignee.phone",
+    "consignee_email": "consignee.email",
+    "consignee_full_address": "consignee.full_address",
+    "consignee_state": "consignee.state",
+    "consignee_province": "consignee.province",
+    "consignee_city": "consignee.city",
+    "area": "consignee.area",
+    "town": "consignee.town",
+    "zipcode": "consignee.zipcode",
+    "seller_nick": "seller_nick",
+    "mobile": "consignee.mobile",
+    "consignee_doc_type": "consignee.doc_type",
+    "notes": "notes",
+}
+# ``items[]`` field -> the order line's field (``line_id`` defaults to ``<so_number>-<n>``).
+CREATE_ITEM_FIELDS: dict[str, str] = {
+    "line_id": "line_id",
+    "sku": "sku",
+    "name": "name",
+    "uom": "uom",
+    "qty": "qty_ordered",
+    "unit_price": "unit_price",
+    "discount": "discount",
+}
+
+
 class Cancellation(Strict):
     order_no: OrderNo
     warehouse_id: WarehouseId

@@ -110,9 +110,14 @@ class ForwardState(Stored):
     last_attempt_at: datetime | None = None
 
 
+ChangeSource = Literal["api", "wms_forward", "wms_webhook", "wms_pgi", "poller", "logistics_webhook"]
+"""Who changed an order: the API, the WMS forwarder, a WMS webhook (order confirmation, PGI), the
+status poller, or a Shipper Logistics webhook."""
+
+
 class StatusChange(Stored):
     at: datetime
-    source: str  # api | wms_webhook | poller | ...
+    source: ChangeSource
     from_status: ApiStatus | None
     to_status: ApiStatus
     applied: bool = True
@@ -201,6 +206,6 @@ class OrderEvent(Stored):
     order_no: str
     seq: int
     at: datetime
-    source: str
+    source: ChangeSource
     previous_status: ApiStatus | None = Field(default=None, description="The order's status before this change")
     order: Order

@@ -20,6 +20,7 @@ RATE_TYPES: tuple[RateTypeId, ...] = ("regular", "express", "trucking", "instant
 NEEDS_COORDINATES: frozenset[str] = frozenset({"instant", "same-day"})
 MAX_SKUS = 100
 MAX_IDR = 10**13
+LOGISTICS_PROVIDER = "shipper-logistics"  # the name Shipper logistics quotes and errors carry
 
 
 def _number_only(value: object) -> object:

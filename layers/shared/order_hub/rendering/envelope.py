@@ -44,17 +44,3 @@ def pagination_block(page: int, limit: int, current: int, total: int) -> dict[st
         "total_pages": (total + limit - 1) // limit,
         "total_elements": total,
     }
-
-
-def _json_default(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def dumps(body: Any) -> str:
-    import json
-
-    return json.dumps(body, default=_json_default, separators=(",", ":"), ensure_ascii=False)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from order_hub.adapters.net_guard import UnsafeUrl, UrlPolicy, check_url
-from order_hub.errors import InvalidInput, NotFound
-from order_hub.models.endpoints import FORMATS, AuthKind, Endpoint, EndpointFormat, FormatSettings, header_problem
+from order_hub.errors import InvalidInput, NotFound, UnsafeUrl
+from order_hub.models.endpoints import FORMATS, AuthKind, Endpoint, EndpointFormat, FormatSettings
 from order_hub.models.order import EventType
-from order_hub.ports import EndpointRegistry, TenantDirectory
+from order_hub.ports import EndpointRegistry, SecretWriter, TenantDirectory, UrlGuard
 from order_hub.services.tenants import get_tenant
+
+if TYPE_CHECKING:
+    from order_hub.models.admin import RegisterEndpointRequest
 
 EVENT_TYPES: frozenset[str] = frozenset(EventType.__args__)  # type: ignore[attr-defined]
 _ENDPOINT_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,39}$")
@@ -29,45 +32,50 @@ _AUTH_FOR_FORMAT: dict[str, set[str]] = {
     "unicommerce": {"unicommerce_token"},
     "standard": {"standard_webhooks"},
 }
-SecretWriter = Callable[[str, dict[str, Any]], object]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def check_endpoint_url(url: str, policy: UrlPolicy, field: str = "url") -> None:
+def check_endpoint_url(url: str, guard: UrlGuard, field: str = "url") -> None:
     try:
-        check_url(url, policy)
+        guard.check(url)
     except UnsafeUrl as error:
         raise InvalidInput(f"{field}: {error}", field=field) from error
 
 
-def register_endpoint(
-    tenants: TenantDirectory,
-    registry: EndpointRegistry,
-    write_secret: SecretWriter,
-    secret_name_for: Callable[[str, str], str],
-    policy: UrlPolicy,
-    *,
-    tenant_id: str,
-    endpoint_id: str,
-    url: str,
-    format: str,
-    events: list[str] | None = None,
-    auth: str | None = None,
-    headers: dict[str, str] | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    signing_secret: str | None = None,
-    credential_url: str | None = None,
-    rate_limit_per_second: int | None = None,
-    timeout_seconds: float = 15.0,
-    settings: dict[str, Any] | None = None,
-    description: str = "",
-) -> tuple[Endpoint, str | None]:
+@dataclass(frozen=True)
+class EndpointPorts:
+    """What registering an endpoint needs (``wiring.endpoint_ports()``; tests pass fakes)."""
+
+    tenants: TenantDirectory
+    registry: EndpointRegistry
+    write_secret: SecretWriter
+    secret_name_for: Callable[[str, str], str]
+    url_guard: UrlGuard
+
+
+def registration(**fields: Any) -> RegisterEndpointRequest:
+    """A registration request from loose values (the CLI): invalid ones are ``InvalidInput`` naming the field."""
+    from pydantic import ValidationError
+
+    from order_hub.models.admin import RegisterEndpointRequest
+
+    try:
+        return RegisterEndpointRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise InvalidInput(f"{field}: {first['msg']}", field=field) from error
+
+
+def register_endpoint(request: RegisterEndpointRequest, tenant_id: str, ports: EndpointPorts) -> tuple[Endpoint, str | None]:
     """Validate and store an endpoint; returns it with a generated Standard Webhooks secret (shown once)."""
-    get_tenant(tenants, tenant_id)
+    get_tenant(ports.tenants, tenant_id)
+    endpoint_id, url, format, auth = request.endpoint_id, request.url, request.format, request.auth
+    credential_url, timeout_seconds = request.credential_url, request.timeout_seconds
+    rate_limit_per_second, events = request.rate_limit_per_second, request.events
     if not _ENDPOINT_ID.match(endpoint_id):
         raise InvalidInput("endpoint id must be 2-40 lowercase letters, digits, '_' or '-'", field="endpoint_id")
     if format not in FORMATS:
@@ -81,22 +89,21 @@ def register_endpoint(
     unknown = sorted(set(events or []) - EVENT_TYPES)
     if unknown:
         raise InvalidInput(f"unknown event types {unknown}; known: {sorted(EVENT_TYPES)}", field="events")
-    check_endpoint_url(url, policy)
+    check_endpoint_url(url, ports.url_guard)
     if credential_url:
-        check_endpoint_url(credential_url, policy, "credential_url")
+        check_endpoint_url(credential_url, ports.url_guard, "credential_url")
     if not 0 < timeout_seconds <= 45:
         raise InvalidInput("timeout_seconds must be in (0, 45]", field="timeout_seconds")
     if rate_limit_per_second is not None and not 1 <= rate_limit_per_second <= 1000:
         raise InvalidInput("rate_limit_per_second must be 1..1000", field="rate_limit_per_second")
     try:
-        format_settings = FormatSettings.model_validate(settings or {})
+        format_settings = FormatSettings.model_validate(
+            request.settings.model_dump(exclude_unset=True) if request.settings else {}
+        )
     except ValueError as error:
         raise InvalidInput(f"settings: {error}", field="settings") from error
+    headers, username, password, signing_secret = request.headers, request.username, request.password, request.signing_secret
 
-    for name, value in (headers or {}).items():
-        problem = header_problem(name, value)
-        if problem:
-            raise InvalidInput(problem, field="headers")
     secret: dict[str, Any] = {}
     generated: str | None = None
     if headers:
@@ -108,13 +115,13 @@ def register_endpoint(
     if kind == "increff_credential" and not credential_url:
         raise InvalidInput("increff_credential needs credential_url (Get Credential)", field="credential_url")
     if kind == "standard_webhooks":
-        from order_hub.rendering.callbacks.standard import new_secret
+        from order_hub.standard_webhooks import new_secret
 
         if signing_secret and not signing_secret.startswith("whsec_"):
             raise InvalidInput("signing secret must start with whsec_", field="signing_secret")
         generated = None if signing_secret else new_secret()
         secret["secret"] = signing_secret or generated
-    secret_name = secret_name_for(tenant_id, endpoint_id) if secret else None
+    secret_name = ports.secret_name_for(tenant_id, endpoint_id) if secret else None
     now = _now()
     endpoint = Endpoint(
         tenant_id=tenant_id,
@@ -128,16 +135,20 @@ def register_endpoint(
         rate_limit_per_second=rate_limit_per_second,
         timeout_seconds=timeout_seconds,
         settings=format_settings,
-        description=description,
+        description=request.description,
         created_at=now,
         updated_at=now,
     )
-    if registry.get_endpoint(tenant_id, endpoint_id) is not None:
+    if ports.registry.get_endpoint(tenant_id, endpoint_id) is not None:
         raise InvalidInput(f"endpoint '{endpoint_id}' already exists", field="endpoint_id")
     if secret_name:
-        write_secret(secret_name, secret)
-    registry.put_endpoint(endpoint, create=True)
+        ports.write_secret(secret_name, secret)
+    ports.registry.put_endpoint(endpoint, create=True)
     return endpoint, generated
+
+
+def list_endpoints(registry: EndpointRegistry, tenant_id: str) -> list[Endpoint]:
+    return registry.list_endpoints(tenant_id)
 
 
 def get_endpoint(registry: EndpointRegistry, tenant_id: str, endpoint_id: str) -> Endpoint:
@@ -152,6 +163,15 @@ def set_enabled(registry: EndpointRegistry, tenant_id: str, endpoint_id: str, en
     updated = endpoint.model_copy(update={"enabled": enabled, "disabled_reason": "" if enabled else reason, "updated_at": _now()})
     registry.put_endpoint(updated)
     return updated
+
+
+def disable_endpoint(registry: EndpointRegistry, endpoint: Endpoint, reason: str) -> None:
+    """Turn an endpoint off for good (e.g. a Standard Webhooks receiver answered 410 Gone)."""
+    from order_hub.observability import logger, metrics
+
+    set_enabled(registry, endpoint.tenant_id, endpoint.endpoint_id, False, reason)
+    metrics.add_metric(name="EndpointsDisabled", unit="Count", value=1)
+    logger.warning("endpoint disabled", extra={"endpoint_id": endpoint.endpoint_id, "reason": reason})
 
 
 def public_view(endpoint: Endpoint) -> dict[str, Any]:

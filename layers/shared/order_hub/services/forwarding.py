@@ -10,22 +10,61 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from order_hub.errors import ConcurrentModification, WmsAlreadyExists, WmsRejected, WmsUnavailable
+from order_hub.models.messages import WmsForwardMessage
 from order_hub.models.order import EventType, ForwardState, Order
 from order_hub.models.status import ApiStatus
-from order_hub.ports import OrderRepository, WmsClient
+from order_hub.ports import MessageQueue, OrderRepository, WmsClient, WmsDirectory
+from order_hub.rendering.api_views import create_body
 from order_hub.services.orders import make_event, utc_now
 from order_hub.services.status import Fact, apply_fact
 
 _ATTEMPTS = 3
-_DONE = {"create": "created", "update": "updated", "cancel": "cancelled"}
+ForwardAction = Literal["created", "updated", "cancelled", "nothing", "waiting_for_courier", "refused", "missing", "no_wms"]
+_DONE: dict[str, ForwardAction] = {"create": "created", "update": "updated", "cancel": "cancelled"}
 
 
 @dataclass(frozen=True)
 class ForwardResult:
-    action: str  # created | updated | cancelled | nothing | waiting_for_courier | refused | missing | no_wms
+    action: ForwardAction
     order: Order | None = None
+
+
+@dataclass(frozen=True)
+class ForwardOutcome:
+    """What became of one queue message: forwarded (``result``), or retried after ``retry_in`` seconds."""
+
+    result: ForwardResult | None = None
+    retry_in: int | None = None
+    error: str = ""
+
+
+def backoff_for(receive_count: int, schedule: tuple[int, ...]) -> int:
+    """The delay after the ``receive_count``-th failed attempt (the last step repeats)."""
+    return schedule[min(max(receive_count, 1), len(schedule)) - 1]
+
+
+def forward_message(
+    message: WmsForwardMessage,
+    repo: OrderRepository,
+    directory: WmsDirectory,
+    queue: MessageQueue,
+    receipt_handle: str,
+    receive_count: int,
+    backoff: tuple[int, ...],
+    now: Callable[[], datetime] = utc_now,
+) -> ForwardOutcome:
+    """One ``WmsForwardQueue`` message: forward the order; when the warehouse is down, the message
+    comes back after the ``receive_count``-th step of ``backoff`` (SQS visibility, no sleeping)."""
+    wms = directory.client_for(message.tenant_id)
+    try:
+        return ForwardOutcome(forward_order(message.tenant_id, message.warehouse_id, message.order_no, repo, wms, now))
+    except WmsUnavailable as error:
+        delay = backoff_for(receive_count, backoff)
+        queue.retry_later(receipt_handle, delay)
+        return ForwardOutcome(retry_in=delay, error=str(error))
 
 
 def forward_order(
@@ -46,8 +85,8 @@ def forward_order(
         try:
             step = _next_step(order, known_to_wms, created_now is not None)
             if step is None:
-                action = "waiting_for_courier" if not order.has_courier and not known_to_wms else "nothing"
-                return ForwardResult(action, order)
+                idle: ForwardAction = "waiting_for_courier" if not order.has_courier and not known_to_wms else "nothing"
+                return ForwardResult(idle, order)
             if wms is None:
                 return ForwardResult("no_wms", order)
             changed, event_type = _perform(step, order, wms, now(), created_now)
@@ -86,7 +125,7 @@ def _perform(step: str, order: Order, wms: WmsClient, at: datetime, created_now:
             wms_order_no = created_now
         else:
             try:
-                wms_order_no = wms.create_outbound(order)
+                wms_order_no = wms.create_outbound(create_body(order))
             except WmsAlreadyExists:
                 wms_order_no = forward.wms_order_no  # an earlier attempt got through
         state = ForwardState(
@@ -100,7 +139,7 @@ def _perform(step: str, order: Order, wms: WmsClient, at: datetime, created_now:
         base = outcome.order or order.model_copy(update={"version": order.version + 1, "updated_at": at})
         return base.model_copy(update={"forward": state}), "order.forwarded"
     if step == "update":
-        wms.update_outbound(order)
+        wms.update_outbound(create_body(order))
         state = forward.model_copy(
             update={
                 "forwarded_body_hash": order.body_hash,

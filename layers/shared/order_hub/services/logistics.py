@@ -19,7 +19,7 @@ CANCELLED) is recorded only. DELIVERED needs the order shipped (API status CLOSE
 with no shipment yet, the update is recorded only. An unknown code is recorded with its raw status,
 never applied. The order's API status never changes here (it stays CLOSED).
 
-Every applied update is an event in the same transaction as the inbox record (``webhooks._record``):
+Every applied update is an event in the same transaction as the inbox record (``webhooks.record_change``):
 ``order.delivered`` when the shipment becomes DELIVERED, else ``order.logistics_updated``. A recorded-only
 update is ``order.fact_recorded`` (once: the same unapplied code again changes nothing). Natural keys:
 ``LOGISTICS#<tracking_id>#<code>#<status_date>`` and ``LOGISTICS_CREATED#<order_no>#<express_no>``.
@@ -39,13 +39,13 @@ from typing import Any
 
 from order_hub.errors import Unauthorized
 from order_hub.models.logistics import RANK, TERMINAL_STATES, LogisticsCreatedWebhook, LogisticsTrackingWebhook, state_for_code
-from order_hub.models.order import EventType, LogisticsFact, LogisticsStatus, Order, Shipment
+from order_hub.models.order import ChangeSource, EventType, LogisticsFact, LogisticsStatus, Order, Shipment
 from order_hub.models.status import ApiStatus
-from order_hub.ports import OrderRepository
+from order_hub.ports import OrderRepository, TenantDirectory
 from order_hub.services.orders import Clock, utc_now
-from order_hub.services.webhooks import WebhookResult, _record
+from order_hub.services.webhooks import WebhookResult, record_change
 
-SOURCE = "logistics_webhook"
+SOURCE: ChangeSource = "logistics_webhook"
 MAX_FACTS = 100
 REJECTED = "Unauthorized Access. Logistics webhook auth is invalid."
 UNKNOWN_CODE = "unknown status code"
@@ -104,7 +104,7 @@ def _ingest(
         chosen.append(change[1])
         return change
 
-    result = _record(tenant_id, warehouse, order_no, key, raw, repo, tracked, SOURCE)
+    result = record_change(tenant_id, warehouse, order_no, key, raw, repo, tracked, SOURCE)
     if result.outcome == "applied" and chosen and chosen[-1] == "order.fact_recorded":
         return WebhookResult("recorded", result.order, result.notes)
     return result
@@ -233,3 +233,19 @@ def ingest_logistics_tracking(
 
     key = f"LOGISTICS#{payload.tracking_id}#{code if code is not None else '-'}#{payload.status_date.isoformat()}"
     return _ingest(tenant_id, warehouse_ids, payload.external_id, key, raw, repo, change_of)
+
+
+def ingest_logistics_webhook(
+    tenant_id: str,
+    payload: LogisticsCreatedWebhook | LogisticsTrackingWebhook,
+    raw: str,
+    repo: OrderRepository,
+    tenants: TenantDirectory,
+    now: Clock = utc_now,
+) -> WebhookResult:
+    """A Shipper Logistics webhook for one of the tenant's orders, in whichever of its warehouses it is."""
+    tenant = tenants.get_tenant(tenant_id)
+    warehouse_ids = list(tenant.warehouse_ids) if tenant is not None else []
+    if isinstance(payload, LogisticsCreatedWebhook):
+        return ingest_logistics_created(tenant_id, warehouse_ids, payload, raw, repo, now)
+    return ingest_logistics_tracking(tenant_id, warehouse_ids, payload, raw, repo, now)

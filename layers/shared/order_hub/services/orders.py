@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from order_hub.errors import (
     ConcurrentModification,
@@ -22,9 +23,10 @@ from order_hub.errors import (
     WmsRejected,
     WmsUnavailable,
 )
-from order_hub.models.api import Cancellation, CreateOrderRequest, ListQuery
+from order_hub.models.api import CREATE_BODY_FIELDS, CREATE_ITEM_FIELDS, Cancellation, CreateOrderRequest, ListQuery
 from order_hub.models.order import (
     CancelInfo,
+    ChangeSource,
     Consignee,
     Courier,
     EventType,
@@ -63,7 +65,7 @@ def event_id_for(order: Order) -> str:
     return str(uuid.uuid5(_EVENT_NAMESPACE, name))
 
 
-def make_event(order: Order, event_type: EventType, source: str, previous: Order | None = None) -> OrderEvent:
+def make_event(order: Order, event_type: EventType, source: ChangeSource, previous: Order | None = None) -> OrderEvent:
     return OrderEvent(
         event_id=event_id_for(order),
         type=event_type,
@@ -84,48 +86,27 @@ def _check_warehouse(tenant: Tenant, warehouse_id: str) -> None:
 
 
 def _details_from_request(request: CreateOrderRequest) -> dict[str, object]:
-    """The order fields a create or update body determines."""
+    """The order fields a create or update body determines (``CREATE_BODY_FIELDS``)."""
+    details: dict[str, object] = {}
+    nested: dict[str, dict[str, object]] = {"consignee": {}, "courier": {}}
+    for body_field, path in CREATE_BODY_FIELDS.items():
+        value = getattr(request, body_field)
+        owner, _, name = path.rpartition(".")
+        if owner:
+            nested[owner][name] = value
+        else:
+            details[name] = value
+    lines = []
+    for position, item in enumerate(request.items, start=1):
+        fields = {line_field: getattr(item, item_field) for item_field, line_field in CREATE_ITEM_FIELDS.items()}
+        fields["line_id"] = item.line_id or f"{request.so_number}-{position}"
+        lines.append(Line(**fields, ext=item.ext))
     return {
-        "warehouse_id": request.warehouse_id,
-        "order_no": request.so_number,
-        "order_type": request.order_type,
-        "customer_id": request.customer_id,
-        "tenant_name": request.tenant_name,
-        "order_source": request.order_source,
-        "platform": request.platform,
-        "order_identification_code": request.order_identification_code,
-        "internal_order_status": request.internal_order_status,
-        "seller_nick": request.seller_nick,
-        "notes": request.notes,
-        "consignee": Consignee(
-            name=request.consignee,
-            phone=request.consignee_phone,
-            email=request.consignee_email,
-            mobile=request.mobile,
-            full_address=request.consignee_full_address,
-            state=request.consignee_state,
-            province=request.consignee_province,
-            city=request.consignee_city,
-            area=request.area,
-            town=request.town,
-            zipcode=request.zipcode,
-            doc_type=request.consignee_doc_type,
-        ),
-        "courier": Courier(express_code=request.express_code, rate_type=request.rate_type, tracking_id=request.tracking_id),
+        **details,
+        "consignee": Consignee(**nested["consignee"]),
+        "courier": Courier(**nested["courier"]),
         "payment": request.payment,
-        "lines": [
-            Line(
-                line_id=item.line_id or f"{request.so_number}-{position}",
-                sku=item.sku,
-                name=item.name,
-                uom=item.uom,
-                qty_ordered=item.qty,
-                unit_price=item.unit_price,
-                discount=item.discount,
-                ext=item.ext,
-            )
-            for position, item in enumerate(request.items, start=1)
-        ],
+        "lines": lines,
         "ext": request.ext,
     }
 
@@ -287,6 +268,13 @@ def cancel_order(
         return cancelled, "order.cancelled"
 
     return _write_change(tenant, cancellation.warehouse_id, cancellation.order_no, repo, change)
+
+
+def list_view(order: Order) -> dict[str, Any]:
+    """What the order lists show of an order: stored with it for the list index (the repository keeps it as is)."""
+    from order_hub.rendering.api_views import list_item
+
+    return list_item(order)
 
 
 def list_orders(tenant: Tenant, query: ListQuery, repo: OrderRepository) -> ListPage:

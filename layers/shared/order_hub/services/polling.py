@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from order_hub.errors import ConcurrentModification
+from order_hub.errors import ConcurrentModification, WmsError
 from order_hub.models.order import EventType, Order, ShipmentItem
 from order_hub.models.status import ApiStatus, api_status_for_wms
 from order_hub.models.wms import WmsOutbound
-from order_hub.ports import CursorStore, OrderRepository, WmsClient
+from order_hub.ports import CursorStore, OrderRepository, WmsClient, WmsDirectory
 from order_hub.services.orders import Clock, make_event, utc_now
 from order_hub.services.status import Fact, apply_fact
 from order_hub.services.webhooks import ship
@@ -54,6 +54,60 @@ class PollStats:
         self.completed = self.completed and other.completed
         self.lag_seconds = max(self.lag_seconds, other.lag_seconds)
         self.notes.extend(other.notes)
+
+
+@dataclass
+class PollRun:
+    """A whole run: every polled warehouse's stats added up, and the warehouses that failed."""
+
+    total: PollStats = field(default_factory=PollStats)
+    failed_warehouses: int = 0
+
+    def summary(self) -> dict[str, int | bool]:
+        total = self.total
+        return {
+            "pages": total.pages,
+            "seen": total.seen,
+            "written": total.written,
+            "conflicts": total.conflicts,
+            "unknown_orders": total.unknown_orders,
+            "unknown_statuses": total.unknown_statuses,
+            "raced": total.raced,
+            "skipped": total.skipped,
+            "completed": total.completed,
+            "failed_warehouses": self.failed_warehouses,
+        }
+
+
+def poll_all(
+    directory: CursorStore,
+    wms_directory: WmsDirectory,
+    repo: OrderRepository,
+    out_of_time: Callable[[], bool],
+    now: Clock = utc_now,
+) -> PollRun:
+    """Poll every warehouse of every active tenant that has a WMS. A warehouse whose WMS fails
+    waits for the next run; the others go on."""
+    from order_hub.observability import logger
+
+    run = PollRun()
+    for tenant in directory.list_tenants():
+        if tenant.status != "active":
+            continue
+        wms = wms_directory.client_for(tenant.tenant_id)
+        if wms is None:
+            continue
+        for warehouse_id in tenant.warehouse_ids:
+            try:
+                stats = poll_warehouse(tenant.tenant_id, warehouse_id, wms, repo, directory, out_of_time, now)
+            except WmsError as error:
+                run.failed_warehouses += 1
+                logger.warning(
+                    "poll failed", extra={"tenant_id": tenant.tenant_id, "warehouse_id": warehouse_id, "error": str(error)}
+                )
+                continue
+            run.total.add(stats)
+    return run
 
 
 def poll_warehouse(

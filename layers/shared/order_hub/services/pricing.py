@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from order_hub.errors import CODE_INTERNAL, CODE_INVALID_INPUT, HubError
+from order_hub.errors import CODE_INTERNAL, CODE_INVALID_INPUT, PricingUnavailable
 from order_hub.models.pricing import (
     Lane,
     PricingData,
@@ -46,13 +46,6 @@ from order_hub.ports import LogisticsPricing, ProviderError, RateCardStore
 
 CODE_PROVIDER_FAILED = CODE_INTERNAL
 CODE_NOT_SERVED = CODE_INVALID_INPUT
-
-
-class PricingUnavailable(HubError):
-    """No provider could price the parcel (every one failed)."""
-
-    code = CODE_INTERNAL
-    http_status = 503
 
 
 # --- arithmetic -------------------------------------------------------------------------------
@@ -262,8 +255,9 @@ class ProviderDirectory:
         return providers
 
     def _look_up(self, tenant_id: str) -> tuple[list[LogisticsPricing], bool]:
-        from order_hub.adapters.logistics_http import PROVIDER, logistics_secret_name
+        from order_hub.models.pricing import LOGISTICS_PROVIDER as PROVIDER
         from order_hub.observability import logger
+        from order_hub.secret_names import logistics_secret_name
 
         providers: list[LogisticsPricing] = []
         lasting = True
@@ -364,36 +358,3 @@ class PricingService:
         if not failures:  # a degraded answer is not kept: the next request tries the failed provider again
             self._cache.put(key, data)
         return data, False
-
-
-@cache
-def default_service() -> PricingService:
-    """The container's pricing service (adapters imported here, on the first pricing request only)."""
-    from order_hub.adapters.logistics_http import ShipperLogisticsPricing
-    from order_hub.adapters.ratecards import DynamoRateCardStore
-    from order_hub.adapters.secrets import http_session, read_secret
-    from order_hub.config import PricingSettings, load
-
-    settings = load(PricingSettings)
-
-    def http_provider(base_url: str, api_key: str) -> LogisticsPricing:
-        return ShipperLogisticsPricing(
-            base_url,
-            api_key,
-            http_session(),
-            connect_timeout=settings.LOGISTICS_CONNECT_TIMEOUT_SECONDS,
-            read_timeout=settings.LOGISTICS_READ_TIMEOUT_SECONDS,
-            budget=settings.LOGISTICS_BUDGET_SECONDS,
-        )
-
-    directory = ProviderDirectory(
-        read_secret, DynamoRateCardStore(settings.TENANTS_TABLE_NAME), http_provider, ttl=settings.PRICING_CONFIG_TTL_SECONDS
-    )
-    return PricingService(
-        directory.providers_for, PricingCache(settings.PRICING_CACHE_TTL_SECONDS, settings.PRICING_CACHE_MAX_ENTRIES)
-    )
-
-
-def reset() -> None:
-    """Forget the container's pricing service, its cache and provider choices (tests)."""
-    default_service.cache_clear()

@@ -6,21 +6,27 @@ the same dedupe keys as before."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import json
 from datetime import datetime
 from typing import Any
 
 from order_hub.errors import InvalidInput, NotFound
 from order_hub.models.endpoints import Delivery
-from order_hub.ports import DeliveryLog
-from order_hub.services.delivery import DeliveryMessage
+from order_hub.models.messages import DeliveryRef
+from order_hub.ports import DeliveryLog, EndpointRegistry, MessageQueue
 
-Enqueue = Callable[[list[dict[str, Any]]], None]
 REPLAYABLE = frozenset({"failed", "retrying", "skipped"})
 
 
-def message_for(delivery: Delivery) -> DeliveryMessage:
+def message_for(delivery: Delivery) -> DeliveryRef:
     return delivery.ref()
+
+
+def delivery_summary(delivery: Delivery) -> dict[str, Any]:
+    """A delivery for humans (CLI/admin API): the log without the bulky response bodies of old attempts."""
+    data = json.loads(delivery.model_dump_json())
+    data["attempts"] = data["attempts"][-10:]
+    return data
 
 
 def get_delivery(log: DeliveryLog, delivery_id: str, tenant_id: str | None = None) -> Delivery:
@@ -32,20 +38,20 @@ def get_delivery(log: DeliveryLog, delivery_id: str, tenant_id: str | None = Non
 
 
 def replay_delivery(
-    log: DeliveryLog, enqueue: Enqueue, delivery_id: str, now: datetime, tenant_id: str | None = None
+    log: DeliveryLog, queue: MessageQueue, delivery_id: str, now: datetime, tenant_id: str | None = None
 ) -> Delivery:
     """Send one delivery again, whatever its status (a delivered one is sent once more, on purpose)."""
     get_delivery(log, delivery_id, tenant_id)
     reopened = log.reopen(delivery_id, now)
     if reopened is None:
         raise NotFound(f"no delivery '{delivery_id}'", field="delivery_id")
-    enqueue([message_for(reopened).model_dump(mode="json")])
+    queue.send([message_for(reopened)])
     return reopened
 
 
 def replay_endpoint(
     log: DeliveryLog,
-    enqueue: Enqueue,
+    queue: MessageQueue,
     tenant_id: str,
     endpoint_id: str,
     since: datetime,
@@ -56,7 +62,7 @@ def replay_endpoint(
     """Replay an endpoint's deliveries created since ``since`` (failed, retrying and skipped ones;
     delivered ones too with ``include_delivered``), oldest first."""
     replayed: list[str] = []
-    messages: list[dict[str, Any]] = []
+    messages: list[DeliveryRef] = []
     for delivery in log.list_for_endpoint(tenant_id, endpoint_id, since, limit):
         if delivery.status not in REPLAYABLE and not (include_delivered and delivery.status == "delivered"):
             continue
@@ -65,36 +71,57 @@ def replay_endpoint(
         except InvalidInput:
             continue  # being attempted right now: it needs no replay
         if reopened is not None:
-            messages.append(message_for(reopened).model_dump(mode="json"))
+            messages.append(message_for(reopened))
             replayed.append(reopened.delivery_id)
     if messages:
-        enqueue(messages)
+        queue.send(messages)
     return replayed
+
+
+def replay_known_endpoint(
+    registry: EndpointRegistry,
+    log: DeliveryLog,
+    queue: MessageQueue,
+    tenant_id: str,
+    endpoint_id: str,
+    since: datetime,
+    now: datetime,
+    include_delivered: bool = False,
+) -> list[str]:
+    """``replay_endpoint`` for one of the tenant's own endpoints: an unknown one is ``NotFound``."""
+    from order_hub.services.endpoints import get_endpoint
+
+    get_endpoint(registry, tenant_id, endpoint_id)
+    return replay_endpoint(log, queue, tenant_id, endpoint_id, since, now, include_delivered=include_delivered)
+
+
+def list_problems(log: DeliveryLog, tenant_id: str, limit: int) -> list[Delivery]:
+    """The tenant's deliveries that failed for good or wait for a retry, newest first."""
+    return log.list_problems(tenant_id, limit)
 
 
 def redrive_dead_letters(
     log: DeliveryLog,
-    receive: Callable[[], list[tuple[str, str]]],
-    enqueue: Enqueue,
-    delete: Callable[[str], None],
+    dlq: MessageQueue,
+    queue: MessageQueue,
     now: datetime,
     limit: int = 10_000,
 ) -> dict[str, int]:
     """Move every DLQ message back to the delivery queue (records reopened); unreadable ones stay."""
     counts = {"redriven": 0, "kept": 0}
     while counts["redriven"] + counts["kept"] < limit:
-        batch = receive()
+        batch = dlq.receive()
         if not batch:
             break
         for receipt, body in batch:
             try:
-                message = DeliveryMessage.model_validate_json(body)
+                message = DeliveryRef.model_validate_json(body)
             except ValueError:
                 counts["kept"] += 1
                 continue
             with contextlib.suppress(InvalidInput):  # being attempted: the queued copy is still worth sending
                 log.reopen(message.delivery_id, now)
-            enqueue([message.model_dump(mode="json")])
-            delete(receipt)
+            queue.send([message.ref()])
+            dlq.delete(receipt)
             counts["redriven"] += 1
     return counts

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from order_hub.models.order import Order, StatusChange
+from order_hub.models.order import ChangeSource, Order, StatusChange
 from order_hub.models.status import ApiStatus, moves_forward
 
 
 @dataclass(frozen=True)
 class Fact:
-    source: str  # wms_forward | wms_webhook | wms_pgi | poller | api
+    source: ChangeSource
     at: datetime
     status: ApiStatus
     wms_status: str = ""

@@ -14,10 +14,10 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from order_hub.errors import ConcurrentModification, Unauthorized
-from order_hub.models.order import EventType, Order, ShipmentItem
+from order_hub.models.order import ChangeSource, EventType, Order, ShipmentItem
 from order_hub.models.status import ApiStatus, api_status_for_wms
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.ports import OrderRepository
@@ -53,12 +53,12 @@ def verify_webhook(secret: Mapping[str, Any] | None, headers: Mapping[str, str],
 
 @dataclass(frozen=True)
 class WebhookResult:
-    outcome: str  # applied | recorded | duplicate | unmatched
+    outcome: Literal["applied", "recorded", "duplicate", "unmatched"]
     order: Order | None = None
     notes: tuple[str, ...] = ()
 
 
-def _record(
+def record_change(
     tenant_id: str,
     warehouse_id: str,
     order_no: str,
@@ -66,7 +66,7 @@ def _record(
     raw: str,
     repo: OrderRepository,
     change_of: Callable[[Order], tuple[Order | None, EventType, list[str]]],
-    source: str = "wms_webhook",
+    source: ChangeSource = "wms_webhook",
 ) -> WebhookResult:
     for _ in range(_ATTEMPTS):
         order = repo.get(tenant_id, warehouse_id, order_no)
@@ -102,7 +102,7 @@ def ingest_order_confirmation(
         return changed, event, ["conflicting status ignored"] if outcome.conflict else []
 
     key = f"WMS_CONFIRM#{payload.warehouse_id}#{payload.order_no}#{payload.so_status.upper()}"
-    return _record(tenant_id, payload.warehouse_id, payload.order_no, key, raw, repo, change_of)
+    return record_change(tenant_id, payload.warehouse_id, payload.order_no, key, raw, repo, change_of)
 
 
 def ingest_pgi(tenant_id: str, payload: PgiWebhook, raw: str, repo: OrderRepository, now: Clock = utc_now) -> WebhookResult:
@@ -121,7 +121,7 @@ def ingest_pgi(tenant_id: str, payload: PgiWebhook, raw: str, repo: OrderReposit
         )
 
     key = f"PGI#{payload.warehouse_id}#{payload.doc_no}#{payload.delivery_no}"
-    return _record(tenant_id, payload.warehouse_id, payload.doc_no, key, raw, repo, change_of)
+    return record_change(tenant_id, payload.warehouse_id, payload.doc_no, key, raw, repo, change_of)
 
 
 def ship(
@@ -131,7 +131,7 @@ def ship(
     carrier_name: str,
     shipped_at: Any,
     items: list[ShipmentItem],
-    source: str,
+    source: ChangeSource,
     now: Clock,
 ) -> tuple[Order | None, EventType, list[str]]:
     """Attach the shipment and close the order; shared by the PGI webhook and the poller's repair."""

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
+
+from order_hub.ports import Rendered
+
+__all__ = ["MissingField", "Outcome", "Rendered", "Resolver", "Verdict", "json_object", "number"]
 
 
 class MissingField(Exception):
@@ -17,17 +21,6 @@ class MissingField(Exception):
     def __init__(self, fields: list[str], message: str | None = None) -> None:
         self.fields = fields
         super().__init__(message or f"missing for this format: {', '.join(fields)}")
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """What to send: a JSON body, a path appended to the endpoint URL, and the receiver's dedupe key."""
-
-    body: dict[str, Any]
-    kind: str  # e.g. "OUTWARD_ORDER_CREATE", "pgi", "order_confirmation", "order.created"
-    dedupe_key: str
-    path: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 Outcome = Literal["delivered", "retry", "failed"]

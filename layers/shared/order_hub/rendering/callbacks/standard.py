@@ -28,21 +28,18 @@ failed; anything else (408/409/425/429, 5xx, 1xx) -> retry.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from order_hub.models.endpoints import Endpoint
 from order_hub.models.order import LOGISTICS_EVENTS, OrderEvent
+from order_hub.rendering.api_views import oms_detail
 from order_hub.rendering.callbacks.base import Rendered, Verdict, number
-from order_hub.rendering.shipper import oms_detail
+from order_hub.standard_webhooks import SECRET_PREFIX, new_secret, sign
 
-SECRET_PREFIX = "whsec_"
-SECRET_BYTES = 32
+__all__ = ["SECRET_PREFIX", "emits", "judge", "new_secret", "render", "sign"]
+
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 
 
@@ -113,25 +110,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
-
-
-def _key(secret: str) -> bytes:
-    encoded = secret.removeprefix(SECRET_PREFIX)
-    key = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
-    if not key:
-        raise ValueError("empty webhook secret")
-    return key
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` header value for one message."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_key(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode("ascii")
-
-
-def new_secret() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
 
 
 def judge(status_code: int, body: str) -> Verdict:

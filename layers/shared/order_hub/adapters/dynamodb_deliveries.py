@@ -12,7 +12,6 @@ Deliveries table (pk/sk):
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -257,10 +256,3 @@ class DynamoDeliveryLog(_DynamoAdapter):
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         return True
-
-
-def delivery_summary(delivery: Delivery) -> dict[str, Any]:
-    """A delivery for humans (CLI/admin API): the log without the bulky response bodies of old attempts."""
-    data = json.loads(delivery.model_dump_json())
-    data["attempts"] = data["attempts"][-10:]
-    return data

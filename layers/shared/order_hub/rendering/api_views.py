@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from order_hub.models.api import CREATE_BODY_FIELDS, CREATE_ITEM_FIELDS
 from order_hub.models.order import Line, Order
 from order_hub.models.status import ApiStatus
 
@@ -205,48 +206,17 @@ def order_summary(order: Order) -> dict[str, Any]:
 
 
 def create_body(order: Order) -> dict[str, Any]:
-    """The order as a Shipper create body: what the hub sends to the WMS (inverse of the create API)."""
-    consignee = order.consignee
-    body: dict[str, Any] = {
-        "warehouse_id": order.warehouse_id,
-        "customer_id": order.customer_id,
-        "so_number": order.order_no,
-        "order_type": order.order_type,
-        "order_source": order.order_source,
-        "platform": order.platform,
-        "order_identification_code": order.order_identification_code,
-        "internal_order_status": order.internal_order_status,
-        "express_code": order.courier.express_code,
-        "rate_type": order.courier.rate_type,
-        "tracking_id": order.courier.tracking_id,
-        "tenant_name": order.tenant_name,
-        "consignee": consignee.name,
-        "consignee_phone": consignee.phone,
-        "consignee_email": consignee.email,
-        "consignee_full_address": consignee.full_address,
-        "consignee_state": consignee.state,
-        "consignee_province": consignee.province,
-        "consignee_city": consignee.city,
-        "area": consignee.area,
-        "town": consignee.town,
-        "zipcode": consignee.zipcode,
-        "seller_nick": order.seller_nick,
-        "mobile": consignee.mobile,
-        "consignee_doc_type": consignee.doc_type,
-        "order_time": iso_z(order.order_time),
-        "notes": order.notes,
-        "payment": order.payment.model_dump(mode="json"),
-        "items": [
-            {
-                "line_id": line.line_id,
-                "sku": line.sku,
-                "name": line.name,
-                "uom": line.uom,
-                "qty": line.qty_ordered,
-                "unit_price": line.unit_price,
-                "discount": line.discount,
-            }
-            for line in order.lines
-        ],
-    }
+    """The order as a Shipper create body: what the hub sends to the WMS (the create API's
+    ``CREATE_BODY_FIELDS`` map, read the other way)."""
+    body: dict[str, Any] = {}
+    for body_field, path in CREATE_BODY_FIELDS.items():
+        value: Any = order
+        for name in path.split("."):
+            value = getattr(value, name)
+        body[body_field] = value
+    body["order_time"] = iso_z(order.order_time)
+    body["payment"] = order.payment.model_dump(mode="json")
+    body["items"] = [
+        {item_field: getattr(line, line_field) for item_field, line_field in CREATE_ITEM_FIELDS.items()} for line in order.lines
+    ]
     return body

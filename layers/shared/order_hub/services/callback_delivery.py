@@ -17,19 +17,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal, TypeAlias
+from typing import Literal
 
-from order_hub.models.endpoints import Attempt, Delivery, DeliveryRef, Endpoint, delivery_id_for
+from order_hub.models.endpoints import Attempt, Delivery, Endpoint, delivery_id_for
+from order_hub.models.messages import DeadDelivery, DeliveryRef, UnreadableDelivery
 from order_hub.models.order import OrderEvent
-from order_hub.ports import CallbackSender, DeliveryLog, SendResult
+from order_hub.ports import CallbackSender, DeliveryLog, EventStore, MessageQueue, SendResult
 from order_hub.rendering import callbacks
 from order_hub.rendering.callbacks.base import MissingField, Verdict
 
 RESPONSE_LOG_LIMIT = 1024
-
-
-DeliveryMessage: TypeAlias = DeliveryRef
-"""The delivery queue's message body."""
 
 
 NUMBERED_FORMATS = frozenset({"increff"})
@@ -38,7 +35,7 @@ NUMBERED_FORMATS = frozenset({"increff"})
 
 def plan_deliveries(
     event: OrderEvent, endpoints: list[Endpoint], allocate: Callable[[str, int], int] | None = None
-) -> list[DeliveryMessage]:
+) -> list[DeliveryRef]:
     """One message per enabled endpoint that subscribes to the event and whose format emits it.
 
     Increff endpoints get a ``message_id`` from the endpoint's counter (``allocate``): the
@@ -47,7 +44,7 @@ def plan_deliveries(
     redelivery (which allocates again) never changes the id a receiver sees.
     """
     planned = [
-        DeliveryMessage(
+        DeliveryRef(
             delivery_id=delivery_id_for(event.event_id, endpoint.endpoint_id),
             tenant_id=event.tenant_id,
             endpoint_id=endpoint.endpoint_id,
@@ -71,6 +68,9 @@ def plan_deliveries(
     ]
 
 
+StepOutcome = Literal["", "delivered", "retry", "failed", "deferred", "skipped", "duplicate", "error"]
+
+
 @dataclass(frozen=True)
 class Step:
     """What the worker does with the queue message after an attempt."""
@@ -78,14 +78,14 @@ class Step:
     action: Literal["ack", "retry", "dead"]  # dead: move the message to the DLQ, then ack
     delay: int = 0
     reason: str = ""
-    outcome: str = ""  # delivered | retry | failed | deferred | skipped | duplicate
+    outcome: StepOutcome = ""
     attempt: Attempt | None = None
     lag_seconds: float | None = None  # event time -> delivered
 
 
 @dataclass
 class Worker:
-    """Everything one attempt needs; built once per invocation by the handler (tests pass fakes)."""
+    """Everything one attempt needs; built by ``wiring.callback_worker()`` (tests pass fakes)."""
 
     log: DeliveryLog
     sender: CallbackSender
@@ -107,7 +107,7 @@ class Worker:
             update["next_attempt_at"] = None
         self.log.finish(delivery.model_copy(update=update), attempt)
 
-    def attempt(self, message: DeliveryMessage, event: OrderEvent | None) -> Step:
+    def attempt(self, message: DeliveryRef, event: OrderEvent | None) -> Step:
         now = self.now()
         endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id)
         fresh = Delivery(**message.model_dump(), created_at=now, updated_at=now)
@@ -179,7 +179,7 @@ class Worker:
 
 def attempt_batch(
     worker: Worker,
-    messages: dict[str, DeliveryMessage],
+    messages: dict[str, DeliveryRef],
     events: dict[tuple[str, str, str, int], OrderEvent],
     concurrency: int,
 ) -> dict[str, Step]:
@@ -189,11 +189,11 @@ def attempt_batch(
     sees an order's events in order; when one of them must wait for a retry, the later ones of
     the same group wait as long (deferred, not counted as attempts).
     """
-    groups: dict[tuple[str, str, str, str], list[tuple[str, DeliveryMessage]]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str], list[tuple[str, DeliveryRef]]] = defaultdict(list)
     for message_id, message in messages.items():
         groups[(message.tenant_id, message.endpoint_id, message.warehouse_id, message.order_no)].append((message_id, message))
 
-    def run(group: list[tuple[str, DeliveryMessage]]) -> dict[str, Step]:
+    def run(group: list[tuple[str, DeliveryRef]]) -> dict[str, Step]:
         steps: dict[str, Step] = {}
         blocked: Step | None = None
         for message_id, message in sorted(group, key=lambda pair: pair[1].seq):
@@ -218,3 +218,79 @@ def attempt_batch(
         for steps in pool.map(run, groups.values()):
             results.update(steps)
     return results
+
+
+@dataclass(frozen=True)
+class Received:
+    """One delivery queue message as SQS handed it over."""
+
+    message_id: str
+    body: str
+    receipt_handle: str
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What became of one received message: its step, its parsed message, and whether it must be
+    reported as a batch item failure (SQS brings it back: a retry, or a queue call that failed)."""
+
+    step: Step
+    message: DeliveryRef | None
+    comes_back: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    settled: dict[str, Settled]
+    oldest_pending_age: float | None  # seconds since the oldest still-pending delivery's event
+
+
+def deliver_batch(
+    received: list[Received],
+    worker: Worker,
+    events: EventStore,
+    queue: MessageQueue,
+    dlq: MessageQueue,
+    concurrency: int,
+) -> BatchOutcome:
+    """Attempt a batch of delivery queue messages, then settle each: a retry comes back after its
+    delay (``queue.retry_later``), a delivery that failed for good (or an unreadable message) goes to the DLQ."""
+    from pydantic import ValidationError
+
+    messages: dict[str, DeliveryRef] = {}
+    steps: dict[str, Step] = {}
+    for item in received:
+        try:
+            messages[item.message_id] = DeliveryRef.model_validate_json(item.body)
+        except ValidationError as error:
+            steps[item.message_id] = Step(
+                "dead", outcome="failed", reason=f"malformed delivery message: {error.errors()[0]['msg']}"
+            )
+    found = events.get_events([m.event_key for m in messages.values()])
+    steps.update(attempt_batch(worker, messages, found, concurrency))
+    now = worker.now()
+    ages = [
+        (now - found[m.event_key].at).total_seconds()
+        for message_id, m in messages.items()
+        if m.event_key in found and steps[message_id].outcome in ("retry", "deferred", "error")
+    ]
+    settled: dict[str, Settled] = {}
+    for item in received:
+        step, message = steps[item.message_id], messages.get(item.message_id)
+        try:
+            if step.action == "retry":
+                queue.retry_later(item.receipt_handle, step.delay)
+            elif step.action == "dead":
+                reason = step.reason[:1000]
+                dead = (
+                    UnreadableDelivery(raw_body=item.body[:200_000], dead_reason=reason)
+                    if message is None
+                    else DeadDelivery(**message.model_dump(), dead_reason=reason)
+                )
+                dlq.send([dead])
+        except Exception as error:  # the message comes back and is settled again
+            settled[item.message_id] = Settled(step, message, comes_back=True, error=f"{type(error).__name__}: {error}"[:300])
+            continue
+        settled[item.message_id] = Settled(step, message, comes_back=step.action == "retry")
+    return BatchOutcome(settled, max(ages) if ages else None)

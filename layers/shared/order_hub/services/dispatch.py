@@ -1,0 +1,54 @@
+"""The outbox's consumer: what one committed order event sets in motion.
+
+- WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
+- Callbacks: one delivery message per matching client endpoint goes to the delivery queue. The
+  delivery id is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second
+  delivery (the worker claims each delivery id once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from order_hub.models.endpoints import Endpoint
+from order_hub.models.messages import WmsForwardMessage
+from order_hub.models.order import FORWARDING_EVENTS, OrderEvent
+from order_hub.ports import MessageQueue
+from order_hub.services.callback_delivery import plan_deliveries
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    forwarded: bool
+    deliveries: int
+
+
+def dispatch_event(
+    event: OrderEvent,
+    forward_queue: MessageQueue,
+    delivery_queue: MessageQueue,
+    endpoints_for: Callable[[str], list[Endpoint]],
+    allocate_message_ids: Callable[[str, int], int] | None = None,
+) -> Dispatched:
+    """Queue the event's WMS forward (if it changes what the WMS should hold) and its deliveries.
+
+    Raises when a queue refuses a message: the stream record is then retried (delivery ids make that safe).
+    """
+    forwarded = event.type in FORWARDING_EVENTS
+    if forwarded:
+        forward_queue.send(
+            [
+                WmsForwardMessage(
+                    tenant_id=event.tenant_id,
+                    warehouse_id=event.warehouse_id,
+                    order_no=event.order_no,
+                    seq=event.seq,
+                    event_id=event.event_id,
+                )
+            ]
+        )
+    deliveries = plan_deliveries(event, endpoints_for(event.tenant_id), allocate_message_ids)
+    if deliveries:
+        delivery_queue.send(deliveries)
+    return Dispatched(forwarded=forwarded, deliveries=len(deliveries))
