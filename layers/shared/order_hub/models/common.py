@@ -53,8 +53,9 @@ def _iso_date_text(value: object) -> object:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 
-CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
-"""Identifiers that become part of keys and URL paths: letters, digits, '_', '.', '-'."""
+CODE_PATTERN = r"^[A-Za-z0-9_.\-]*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$"
+"""Identifiers that become part of keys and URL paths: letters, digits, '_', '.', '-', with at least
+one character that is not a dot ('.' and '..' are path steps: a URL would normalise them away)."""
 
 
 def code(max_length: int) -> object:
