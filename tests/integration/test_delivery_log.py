@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from moto import mock_aws
 
-from local_stack.harness import build_tables
+from local_stack.testkit import MotoHubFactory
 from order_hub import wiring
 from order_hub.errors import InvalidInput
 from order_hub.models.endpoints import Attempt, Delivery, Endpoint
@@ -17,11 +15,8 @@ T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield build_tables()
-        wiring.reset()
+def tables(moto_hub_factory: MotoHubFactory) -> dict[str, str]:
+    return moto_hub_factory().resources
 
 
 def _delivery(n: int = 1, endpoint: str = "erp", at: datetime = T0) -> Delivery:
