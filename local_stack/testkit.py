@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,6 +65,15 @@ def cancel_body(
     order_no: str = "SO-2026-0001", warehouse_id: str = "WH-TGR04", reason: str = "buyer cancelled"
 ) -> dict[str, Any]:
     return {"data": {"cancellation": {"order_no": order_no, "warehouse_id": warehouse_id, "cancel_reason": reason}}}
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition", every: float = 0.02) -> None:
+    """Poll ``condition`` until it holds; ``AssertionError`` naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not met after {timeout} s")
+        time.sleep(every)
 
 
 @dataclass
