@@ -14,7 +14,7 @@ Everything HTTP goes through ``WmsSimulator.handle`` (method, target, headers, b
 which needs no socket: unit tests call it directly; ``start()`` serves it on 127.0.0.1. The control
 API (no auth) lives under ``/_sim/``; each control route has a Python method of the same meaning.
 
-The modules: ``model`` (statuses, the order record, formatting), ``state`` (the state machine),
+The modules: ``model`` (statuses, the order record, formatting), ``state`` (the state machine, with ``bulk``),
 ``api`` (Shipper's API, faults), ``control`` (the ``/_sim/`` API), ``webhooks`` and ``sender``
 (raising and delivering webhooks), ``clock``, ``server`` (the socket side), ``simulator`` (the
 ``WmsSimulator`` facade) and ``cli`` (``python -m local_stack.wms_simulator``).

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from local_stack.wms_simulator.bulk import order_from_spec
 from local_stack.wms_simulator.model import (
     ALLOCATED,
     CANCELLED,
@@ -26,7 +27,6 @@ from local_stack.wms_simulator.model import (
     SHIPPED,
     STATUSES,
     TERMINAL,
-    Line,
     Order,
     OrderKey,
     SimulatorError,
@@ -219,7 +219,7 @@ class Warehouse:
             default_tenant = next(iter(self.tenants)) if len(self.tenants) == 1 else None
             loaded = 0
             for spec in specs:
-                order = self._loaded_order(spec, default_tenant, now)
+                order = order_from_spec(spec, default_tenant, now, self.orders, self._next_wms_order_no)
                 self._apply_side_effects(order, order.updated_at)
                 self.orders[order.key] = order
                 loaded += 1
@@ -227,35 +227,6 @@ class Warehouse:
         return loaded
 
     # ---- internals (callers hold the lock) -----------------------------------------------------
-
-    def _loaded_order(self, spec: Mapping[str, Any], default_tenant: str | None, now: datetime) -> Order:
-        tenant_id = spec.get("tenant_id") or default_tenant
-        if not tenant_id:
-            raise ValueError("bulk_load: tenant_id is required when not exactly one tenant is configured")
-        status = str(spec.get("status", OPEN)).upper()
-        if status not in STATUSES:
-            raise ValueError(f"bulk_load: unknown status {status!r}")
-        key = (tenant_id, str(spec["warehouse_id"]), str(spec["order_no"]))
-        if key in self.orders:
-            raise ValueError(f"bulk_load: {key} already exists")
-        updated_at = parse_moment(spec["updated_at"], "updated_at") if "updated_at" in spec else now
-        created_at = parse_moment(spec["created_at"], "created_at") if "created_at" in spec else updated_at
-        items = spec.get("items") or [{"sku": "SKU-1", "qty": 1}]
-        return Order(
-            tenant_id=tenant_id,
-            warehouse_id=key[1],
-            order_no=key[2],
-            wms_order_no=self._next_wms_order_no(),
-            customer_id=str(spec.get("customer_id", "")),
-            consignee_name=str(spec.get("consignee", "")),
-            express_code=str(spec.get("express_code", "")),
-            lines=[Line(str(item["sku"]), int(item["qty"])) for item in items],
-            order_time=created_at,
-            created_at=created_at,
-            updated_at=updated_at,
-            status=status,
-            history=[{"status": status, "at": iso_z(updated_at), "source": "bulk"}],
-        )
 
     def _bump(self) -> None:
         self._version += 1
