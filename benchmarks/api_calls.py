@@ -51,7 +51,7 @@ def main() -> int:
 
 
 def _other_order() -> dict[str, Any]:
-    from tests.payloads import order_body
+    from local_stack.testkit import order_body
 
     return order_body(so_number="SO-2026-0002")
 

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, simulator: Any) -> int:
     from functions.status_poller.app import lambda_handler as poll
     from local_stack.harness import FakeContext, build_tables, load_event, put_secret, seed_tenant
+    from local_stack.testkit import order_body
     from order_hub import wiring
     from order_hub.adapters.aws import dynamodb_client
     from order_hub.adapters.secrets import http_session
@@ -49,18 +50,15 @@ def _run(args: argparse.Namespace, simulator: Any) -> int:
     from order_hub.models.status import ApiStatus
     from order_hub.secret_names import wms_secret_name
     from order_hub.services.orders import create_order
-    from tests.fakes import InMemoryOrderRepository
-    from tests.payloads import order_body
 
     build_tables()
     seed_tenant("bench", ["WH-TGR04"])
     put_secret(wms_secret_name("bench"), {"base_url": simulator.url, "api_key": "wms-key"})
     tenant = wiring.tenant_directory().get_tenant("bench")
     assert tenant is not None
-    template = create_order(
-        tenant, CreateOrderRequest.model_validate(order_body(so_number="TEMPLATE")), InMemoryOrderRepository()
-    ).order
     repo = wiring.order_repository()
+    # The model of every bench order: one real create (the WMS never lists it, so the poll ignores it).
+    template = create_order(tenant, CreateOrderRequest.model_validate(order_body(so_number="TEMPLATE")), repo).order
     every = max(1, round(100 / args.changed)) if args.changed > 0 else 0
     started = time.perf_counter()
     now = datetime.now(UTC)

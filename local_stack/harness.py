@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +37,43 @@ class FakeContext:
         return self.remaining_ms
 
 
-def build_tables(environ: dict[str, str] | None = None, name_prefix: str = "it") -> dict[str, str]:
-    """Create every table and queue of template.yaml in moto and point the hub's settings at them.
+HUB_SETTINGS = {
+    "ORDERS_TABLE_NAME": "OrdersTable",
+    "TENANTS_TABLE_NAME": "TenantsTable",
+    "DELIVERIES_TABLE_NAME": "DeliveriesTable",
+    "WMS_FORWARD_QUEUE_URL": "WmsForwardQueue",
+    "DELIVERY_QUEUE_URL": "DeliveryQueue",
+    "DELIVERY_DLQ_URL": "DeliveryDLQ",
+}
+"""The hub's settings variables that name a table or queue, and the template resource each names."""
 
-    Returns logical id -> table name (tables) or queue URL (queues).
+
+def create_resources(name_prefix: str = "it") -> tuple[dict[str, str], dict[str, str]]:
+    """Create every table and queue of template.yaml in moto; touches no environment.
+
+    Returns (logical id -> table name or queue URL, the hub's settings variables pointing at them).
     """
     import boto3
-
-    from order_hub import wiring
 
     template = load_template()
     names = create_tables(boto3.client("dynamodb", region_name=REGION), template, name_prefix=name_prefix)
     queues = create_queues(boto3.client("sqs", region_name=REGION), template, name_prefix=name_prefix, region=REGION)
-    target = os.environ if environ is None else environ
-    target["ORDERS_TABLE_NAME"] = names["OrdersTable"]
-    target["TENANTS_TABLE_NAME"] = names["TenantsTable"]
-    target["WMS_FORWARD_QUEUE_URL"] = queues["WmsForwardQueue"].url
-    target["DELIVERIES_TABLE_NAME"] = names["DeliveriesTable"]
-    target["DELIVERY_QUEUE_URL"] = queues["DeliveryQueue"].url
-    target["DELIVERY_DLQ_URL"] = queues["DeliveryDLQ"].url
+    resources = {**names, **{logical_id: queue.url for logical_id, queue in queues.items()}}
+    return resources, {variable: resources[logical_id] for variable, logical_id in HUB_SETTINGS.items()}
+
+
+def build_tables(environ: MutableMapping[str, str] | None = None, name_prefix: str = "it") -> dict[str, str]:
+    """``create_resources``, then write the settings variables into ``environ`` (default ``os.environ``).
+
+    For scripts (the benchmarks) that own their process; tests use ``testkit.moto_hub``, which sets
+    the variables for one test only. Returns logical id -> table name (tables) or queue URL (queues).
+    """
+    from order_hub import wiring
+
+    resources, variables = create_resources(name_prefix)
+    (os.environ if environ is None else environ).update(variables)
     wiring.reset()
-    return {**names, **{logical_id: queue.url for logical_id, queue in queues.items()}}
+    return resources
 
 
 def seed_tenant(tenant_id: str, warehouse_ids: list[str]) -> str:

@@ -19,6 +19,8 @@ raises ``TemplateError`` naming the construct, rather than silently producing a 
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import json
 import logging
 import re
@@ -102,8 +104,24 @@ CfnLoader.add_multi_constructor("!", _construct_intrinsic)
 
 
 def load_template(path: Path | None = None) -> dict[str, Any]:
-    """Parse template.yaml (default: the one at the repository root) into plain Python data."""
-    source = Path(path) if path is not None else DEFAULT_TEMPLATE
+    """Parse template.yaml (default: the one at the repository root) into plain Python data.
+
+    The default template is parsed once per process (again only if the file changes); every
+    caller gets its own deep copy, so no caller can change what the next one reads.
+    """
+    if path is None or Path(path).resolve() == DEFAULT_TEMPLATE.resolve():
+        stat = DEFAULT_TEMPLATE.stat()
+        return copy.deepcopy(_parsed_default_template(stat.st_mtime_ns, stat.st_size))
+    return _parse_template_file(Path(path))
+
+
+@functools.lru_cache(maxsize=1)
+def _parsed_default_template(mtime_ns: int, size: int) -> dict[str, Any]:
+    """The default template, parsed; keyed by the file's modification time and size."""
+    return _parse_template_file(DEFAULT_TEMPLATE)
+
+
+def _parse_template_file(source: Path) -> dict[str, Any]:
     with source.open(encoding="utf-8") as stream:
         document = yaml.load(stream, Loader=CfnLoader)  # CfnLoader is a SafeLoader
     if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):

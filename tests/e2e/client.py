@@ -67,6 +67,31 @@ class Hub:
             so_number, lambda d: d["so_status"] == "CREATED" and d["forward"]["state"] == "forwarded", "forwarded"
         )
 
+    def wait_webhooks(self, so_number: str, kind: str, copies: int) -> list[dict[str, Any]]:
+        """Wait until the simulator's webhook log shows ``copies`` deliveries of ``kind`` for the order that
+        the hub answered with 2xx (the hub stores a webhook before it answers)."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            log = self.sim("GET", "/_sim/webhooks")["deliveries"]
+            delivered = [d for d in log if d["order_no"] == so_number and d["kind"] == kind and d["outcome"] == "delivered"]
+            if len(delivered) >= copies:
+                return delivered
+            if time.monotonic() > deadline:
+                pytest.fail(f"{so_number}: {len(delivered)} of {copies} {kind} webhooks delivered after {WAIT_SECONDS} s")
+            time.sleep(0.1)
+
+    def settle(self) -> None:
+        """Wait until the pumps have provably carried every change made so far, so that "did not happen" means it.
+
+        A barrier order created now travels the pipes any earlier change travels: the orders table's
+        stream (read in order, a failed batch retried before the next) to the dispatcher, the forward
+        queue to the forwarder, the delivery queue to the callback worker. Once the barrier is forwarded
+        and its first callback reached the receiver, every earlier change has been through them too.
+        """
+        barrier = self.create()
+        self.forwarded(barrier)
+        self.wait_received("standard", barrier, bool, "the barrier order's callback")
+
     # -- the demo receiver (client side of the callbacks) ----------------------------------------
     @property
     def receiver_url(self) -> str:

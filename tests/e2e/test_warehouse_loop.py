@@ -45,7 +45,7 @@ def test_order_flows_to_the_door(hub: Hub) -> None:
 
 def test_orders_without_courier_stay_registered(hub: Hub) -> None:
     so = hub.create(express_code="")
-    time.sleep(3)
+    hub.settle()  # the forwarder has seen the order (and left it alone)
     detail = hub.detail(so)
     assert detail["so_status"] == "REGISTERED" and detail["forward"]["state"] == "waiting_for_courier"
     assert hub.wms_orders(so) == []
@@ -68,7 +68,8 @@ def test_duplicated_webhooks_make_one_shipment(hub: Hub) -> None:
     hub.forwarded(so)
     hub.advance(so, "SHIPPED")
     hub.wait_for(so, lambda d: d["so_status"] == "CLOSED", "CLOSED")
-    time.sleep(2)  # let the duplicates and a poll arrive
+    hub.wait_webhooks(so, "pgi", copies=2)  # the hub answered both copies
+    hub.settle()
     assert len(hub.detail(so)["shipments"]) == 1
 
 
@@ -78,7 +79,8 @@ def test_reordered_webhooks_do_not_move_the_status_back(hub: Hub) -> None:
     hub.forwarded(so)
     hub.advance(so, "SHIPPED")
     hub.wait_for(so, lambda d: d["so_status"] == "CLOSED", "CLOSED")
-    time.sleep(3)
+    hub.wait_webhooks(so, "order_confirmation", copies=1)  # the held confirmation arrived after the PGI
+    hub.settle()
     assert hub.detail(so)["so_status"] == "CLOSED"
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from local_stack.harness import FakeContext, api_event, build_tables, seed_tenant
-from order_hub import wiring
+from local_stack.harness import FakeContext, api_event
+from local_stack.testkit import MotoHubFactory
 from order_hub.adapters.aws import dynamodb_client
 
 
@@ -53,19 +52,15 @@ class Reply:
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        monkeypatch.setenv("AUTH_CACHE_TTL_SECONDS", "60")
-        monkeypatch.setenv("HUB_ENV", "dev")
-        names = build_tables()
-        for name in ("ORDERS_TABLE_NAME", "TENANTS_TABLE_NAME"):
-            monkeypatch.setenv(name, names["OrdersTable" if name.startswith("ORDERS") else "TenantsTable"])
-        keys = {"acme": seed_tenant("acme", ["WH-TGR04", "WH-CGK09"]), "rival": seed_tenant("rival", ["WH-TGR04"])}
-        state = Hub(tables=names, api_keys=keys)
-        dynamodb_client().meta.events.register("before-call.dynamodb.*", lambda model, **_: state.calls.append(model.name))
-        yield state
-        wiring.reset()
+def hub(moto_hub_factory: MotoHubFactory) -> Hub:
+    """Tenants acme (WH-TGR04, WH-CGK09) and rival (WH-TGR04) under moto; ``calls`` records DynamoDB operations."""
+    started = moto_hub_factory(
+        tenants={"acme": ["WH-TGR04", "WH-CGK09"], "rival": ["WH-TGR04"]},
+        settings={"AUTH_CACHE_TTL_SECONDS": "60", "HUB_ENV": "dev"},
+    )
+    state = Hub(tables=started.resources, api_keys=started.api_keys)
+    dynamodb_client().meta.events.register("before-call.dynamodb.*", lambda model, **_: state.calls.append(model.name))
+    return state
 
 
 Invoke = Callable[..., Reply]

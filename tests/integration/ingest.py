@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
-import pytest
-from moto import mock_aws
 
-from local_stack.harness import FakeContext, api_event, build_tables, put_secret, seed_tenant
-from order_hub import wiring
+from local_stack.harness import FakeContext, api_event
+from local_stack.testkit import MotoHubFactory
 
 ORDER_PK = "ORDER#demo#WH-TGR04#SO-2026-0001"
 
 
-@contextmanager
-def hub_with_one_order(monkeypatch: pytest.MonkeyPatch, secrets: dict[str, dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def hub_with_one_order(start: MotoHubFactory, secrets: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Tenant ``demo`` with ``secrets`` stored and order SO-2026-0001 created through the order API."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        names = build_tables()
-        for name, logical in (("ORDERS_TABLE_NAME", "OrdersTable"), ("TENANTS_TABLE_NAME", "TenantsTable")):
-            monkeypatch.setenv(name, names[logical])
-        key = seed_tenant("demo", ["WH-TGR04"])
-        for secret_name, value in secrets.items():
-            put_secret(secret_name, value)
-        from functions.orders_api.app import lambda_handler as orders_api
+    hub = start(tenants={"demo": ["WH-TGR04"]}, secrets=secrets)
+    from functions.orders_api.app import lambda_handler as orders_api
 
-        assert orders_api(api_event("orders_api/create_order", key), FakeContext())["statusCode"] == 200
-        yield {"tables": names, "key": key}
-        wiring.reset()
+    key = hub.api_keys["demo"]
+    assert orders_api(api_event("orders_api/create_order", key), FakeContext())["statusCode"] == 200
+    return {"tables": hub.resources, "key": key}
 
 
 def call_ingest(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from local_stack.harness import FakeContext, api_event, build_tables, load_event, put_secret, seed_tenant
+from local_stack.harness import FakeContext, api_event, load_event
+from local_stack.testkit import MotoHubFactory
 from local_stack.wms_simulator import TenantConfig, WmsSimulator
 from order_hub import wiring
 from order_hub.secret_names import wms_secret_name
@@ -20,21 +20,16 @@ NO, WH = "SO-2026-0001", "WH-TGR04"
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("WMS_RETRY_BACKOFF_SECONDS", "7,70")
+def env(moto_hub_factory: MotoHubFactory) -> Iterator[dict[str, Any]]:
     simulator = WmsSimulator(port=0, tenants={"demo": TenantConfig(api_key="wms-key", webhook_secret="whsec")})
     simulator.start()
     try:
-        with mock_aws():
-            resources = build_tables()
-            for name, logical in (("ORDERS_TABLE_NAME", "OrdersTable"), ("TENANTS_TABLE_NAME", "TenantsTable")):
-                monkeypatch.setenv(name, resources[logical])
-            monkeypatch.setenv("WMS_FORWARD_QUEUE_URL", resources["WmsForwardQueue"])
-            key = seed_tenant("demo", [WH])
-            put_secret(wms_secret_name("demo"), {"base_url": simulator.url, "api_key": "wms-key"})
-            yield {"resources": resources, "key": key, "sim": simulator}
-            wiring.reset()
+        hub = moto_hub_factory(
+            tenants={"demo": [WH]},
+            secrets={wms_secret_name("demo"): {"base_url": simulator.url, "api_key": "wms-key"}},
+            settings={"WMS_RETRY_BACKOFF_SECONDS": "7,70"},
+        )
+        yield {"resources": hub.resources, "key": hub.api_keys["demo"], "sim": simulator}
     finally:
         simulator.stop()
 

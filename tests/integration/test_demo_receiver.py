@@ -26,6 +26,7 @@ from local_stack.demo_receiver import (
     DemoReceiverError,
     verify_standard,
 )
+from local_stack.testkit import wait_until
 
 OTHER_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -729,8 +730,7 @@ def test_stop_releases_port_and_threads() -> None:
     slow = threading.Thread(target=_swallow, args=(receiver.endpoint_urls()["shipper"],))
     slow.start()
     receiver.wait_for(lambda r: True, timeout=1)
-    time.sleep(0.2)
-    assert len(set(threading.enumerate()) - threads_before) >= 3
+    wait_until(lambda: len(set(threading.enumerate()) - threads_before) >= 3, what="server and two connection threads")
     began = time.perf_counter()
     receiver.stop()
     slow.join(timeout=5)

@@ -13,12 +13,12 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from local_stack.harness import FakeContext, api_event, load_event, signed_webhook_event
+from local_stack.testkit import MotoHubFactory
 from order_hub.secret_names import logistics_secret_name, webhook_secret_name
 from tests.integration.conftest import Invoke
 from tests.integration.ingest import call_ingest, hub_with_one_order, order_rows
@@ -91,13 +91,12 @@ def test_admin_bodies_are_810(hub: Any, path: str, body: str, field: str) -> Non
 
 
 @pytest.fixture
-def ingest_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def ingest_hub(moto_hub_factory: MotoHubFactory) -> dict[str, Any]:
     secrets = {
         webhook_secret_name("demo"): {"hmac_secret": SECRET},
         logistics_secret_name("demo"): {"api_key": "lg-key", "tracking_url": "https://hub.example.com/tracking"},
     }
-    with hub_with_one_order(monkeypatch, secrets) as hub:
-        yield hub
+    return hub_with_one_order(moto_hub_factory, secrets)
 
 
 @pytest.mark.parametrize("timestamp", ["9" * 5_000, "²", "\uff11\uff12\uff13", "-1", ""])

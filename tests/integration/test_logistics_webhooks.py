@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
 from local_stack.harness import load_event, signed_webhook_event
+from local_stack.testkit import MotoHubFactory
 from order_hub.secret_names import logistics_secret_name, webhook_secret_name
 from tests.integration.ingest import call_ingest, hub_with_one_order, order_rows
 
@@ -22,13 +22,12 @@ AUTH = hashlib.md5((API_KEY + TRACKING_URL + "json").encode()).hexdigest()
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def hub(moto_hub_factory: MotoHubFactory) -> dict[str, Any]:
     secrets = {
         webhook_secret_name("demo"): {"hmac_secret": SECRET},
         logistics_secret_name("demo"): {"api_key": API_KEY, "tracking_url": TRACKING_URL},
     }
-    with hub_with_one_order(monkeypatch, secrets) as hub:
-        yield hub
+    return hub_with_one_order(moto_hub_factory, secrets)
 
 
 def _order(hub: dict[str, Any]) -> dict[str, Any]:

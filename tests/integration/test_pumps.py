@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -89,6 +89,29 @@ def wait_until(condition: Callable[[], bool], timeout: float = WAIT_S) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+class ObservedLock:
+    """A lock that tells when someone had to wait for it (``contended``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.contended = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking=False):
+            return True
+        self.contended.set()
+        return self._lock.acquire(blocking, timeout) if blocking else False
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 def pump_threads() -> list[threading.Thread]:
@@ -390,15 +413,17 @@ def test_moto_does_not_accumulate_the_pumps_shard_iterators(aws: Aws) -> None:
 def test_a_pump_waits_for_the_function_lock_shared_with_the_api(aws: Aws) -> None:
     handler = Recorder()
     shared = runtime(handler)
+    lock = ObservedLock()
+    shared.lock = cast(Any, lock)
     pump = aws.stream_pump(shared)
     aws.put("e1")
-    shared.lock.acquire()  # an API request of the same function is running
+    lock.acquire()  # an API request of the same function is running
     try:
         pump.start()
-        time.sleep(0.3)
-        assert handler.events == []
+        assert lock.contended.wait(WAIT_S), "the pump never tried to invoke"
+        assert handler.events == []  # it holds the record and waits for the lock
     finally:
-        shared.lock.release()
+        lock.release()
     wait_until(lambda: len(handler.events) == 1)
     assert pump.stop()
 

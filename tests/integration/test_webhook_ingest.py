@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
 from local_stack.harness import signed_webhook_event
+from local_stack.testkit import MotoHubFactory
 from order_hub.secret_names import webhook_secret_name
 from tests.integration.ingest import call_ingest, hub_with_one_order, order_rows
 
@@ -17,10 +17,9 @@ SECRET = "whsec-test-demo"
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def hub(moto_hub_factory: MotoHubFactory) -> dict[str, Any]:
     secrets = {webhook_secret_name("demo"): {"hmac_secret": SECRET, "token": "static-token-for-pgi"}}
-    with hub_with_one_order(monkeypatch, secrets) as hub:
-        yield hub
+    return hub_with_one_order(moto_hub_factory, secrets)
 
 
 def _order(hub: dict[str, Any]) -> dict[str, Any]:

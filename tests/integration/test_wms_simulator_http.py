@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import requests
 
+from local_stack.testkit import wait_until
 from local_stack.wms_simulator import TenantConfig, WmsSimulator
 from tests.payloads import cancel_body, order_body
 
@@ -225,6 +226,10 @@ def test_slow_fault(sim: WmsSimulator, http: requests.Session) -> None:
     assert time.perf_counter() - began >= 0.3
 
 
+def _connection_threads() -> int:
+    return sum(thread.name == "wms-sim-conn" for thread in threading.enumerate())
+
+
 def test_timeout_fault_is_released_by_stop(receiver: Receiver) -> None:
     threads_before = set(threading.enumerate())
     simulator = WmsSimulator(tenants={"acme": TenantConfig(KEY, SECRET)}, hub_url=receiver.url)
@@ -243,7 +248,7 @@ def test_timeout_fault_is_released_by_stop(receiver: Receiver) -> None:
         requests.get(f"{simulator.url}/v3/fulfillment/outbounds/WMS", headers={"x-api-key": KEY}, timeout=0.3)
     caller = threading.Thread(target=client)
     caller.start()
-    time.sleep(0.2)
+    wait_until(lambda: _connection_threads() >= 2, what="the client's request held next to the first one")
     began = time.perf_counter()
     simulator.stop()
     assert time.perf_counter() - began < 3
@@ -289,8 +294,7 @@ def test_stop_leaves_no_threads() -> None:
     simulator.set_faults("slow", delay_ms=10_000, count=1)
     slow = threading.Thread(target=lambda: _swallow(simulator.url))
     slow.start()
-    time.sleep(0.2)
-    assert len(set(threading.enumerate()) - threads_before) >= 5
+    wait_until(lambda: len(set(threading.enumerate()) - threads_before) >= 5, what="server, clock, sender and two connections")
     began = time.perf_counter()
     simulator.stop()
     slow.join(timeout=5)

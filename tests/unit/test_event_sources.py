@@ -78,6 +78,16 @@ def test_the_dispatchers_pattern(record: dict[str, Any], expected: bool) -> None
         ({"a": [{"cidr": "10.0.0.0/24"}]}, {"a": "10.0.0.7"}, True),
         ({"a": [{"cidr": "10.0.0.0/24"}]}, {"a": "10.0.1.7"}, False),
         ({"a": {"b": ["x"]}}, {"a": [{"b": "y"}, {"b": "x"}]}, True),
+        ({"a": [True]}, {"a": [1, 0]}, False),  # literals compare strictly, also inside arrays
+        ({"a": ["x", {"prefix": "y"}]}, {"a": "yes"}, True),  # a literal or a content filter
+        ({"a": [{"exists": True}]}, {"a": None}, True),  # null is a value
+        ({"a": [{"exists": True}]}, {"a": {"b": 1}}, False),  # content filters apply to leaves
+        ({"a": [{"suffix": {"equals-ignore-case": ".JSON"}}]}, {"a": "x.json"}, True),
+        ({"a": [{"wildcard": "a\\*b"}]}, {"a": "a*b"}, True),  # an escaped star is a star
+        ({"a": [{"wildcard": "a\\*b"}]}, {"a": "axxb"}, False),
+        ({"a": [{"numeric": [">=", 1.5]}]}, {"a": [1, 2]}, True),  # any element of an array
+        ({"a": [{"anything-but": [1, 2]}]}, {"a": 3}, True),
+        ({"a": [{"cidr": "2001:db8::/32"}]}, {"a": "2001:db8::1"}, True),
         ({"a": ["x"], "b": ["y"]}, {"a": "x", "b": "z"}, False),  # every field must match
     ],
 )
@@ -108,6 +118,10 @@ def test_patterns_are_ored_and_no_pattern_keeps_everything() -> None:
         ('{"a": [{"numeric": [">"]}]}', "numeric takes"),
         ('{"a": [{"anything-but": {"numeric": [">", 1]}}]}', "anything-but takes values"),
         ('{"a": [{"cidr": "nope"}]}', "is not a network"),
+        ('{"a": [{"cidr": "10.0.0.7/24"}]}', "host bits zero"),
+        ('{"a": [{"suffix": {"prefix": "x"}}]}', "suffix takes a string or"),
+        ('{"a": [{"anything-but": [true]}]}', "anything-but lists only strings or numbers"),
+        ('{"a": [{"anything-but": null}]}', "anything-but takes a string"),
         ('{"a": [{"regex": "x"}]}', "not supported"),
         ('{"a": [{"prefix": "x", "suffix": "y"}]}', "single content filter"),
         ('{"a": [["nested"]]}', "single content filter"),

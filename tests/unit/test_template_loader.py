@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from local_stack import template as template_module
 from local_stack.stack import merge_environments
 from local_stack.template import (
     NO_VALUE,
@@ -58,6 +59,29 @@ def _specs(template: dict[str, Any], overrides: dict[str, str] | None = None) ->
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
     return load_template()
+
+
+def test_the_default_template_is_parsed_once_and_every_caller_gets_its_own_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = load_template()
+    first["Resources"]["OrdersTable"]["Properties"]["TableName"] = "changed by a caller"
+    del first["Resources"]["TenantsTable"]
+    parses: list[Any] = []
+    monkeypatch.setattr(template_module, "_parse_template_file", lambda source: parses.append(source))
+
+    second = load_template()
+
+    assert parses == []  # served from the cache, not parsed again
+    assert "TenantsTable" in second["Resources"]
+    assert second["Resources"]["OrdersTable"]["Properties"].get("TableName") != "changed by a caller"
+    assert second is not load_template()
+
+
+def test_a_template_at_another_path_is_parsed_each_time(tmp_path: Any) -> None:
+    source = tmp_path / "template.yaml"
+    source.write_text("Resources:\n  A: {Type: AWS::SQS::Queue}\n")
+    assert list(load_template(source)["Resources"]) == ["A"]
+    source.write_text("Resources:\n  B: {Type: AWS::SQS::Queue}\n")
+    assert list(load_template(source)["Resources"]) == ["B"]
 
 
 def _walk(value: Any) -> list[str]:
