@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from local_stack import moto_patches
 from local_stack.event_filter import matches_any
 from local_stack.lambdas import FunctionRuntime, ms_since
 from local_stack.template import (
@@ -304,6 +305,9 @@ class DynamoStreamPump(Pump):
         self._retry_at: dict[str, float] = {}  # shard id -> monotonic time of the next attempt
         self._shards: tuple[float, list[str]] | None = None  # (monotonic time listed, shard ids)
         self._active_at = time.monotonic()  # when records last arrived (or were pending)
+        self.table_name = stream_arn.split(":", 5)[-1].split("/")[1] if ":table/" in stream_arn else source.table
+        self.reader_id = f"{runtime.spec.logical_id}/{source.event_id}"
+        moto_patches.register_stream_reader(self.table_name, self.reader_id)
 
     def step(self) -> float:
         if self.poll_once() or any(self._pending.values()):
@@ -391,6 +395,8 @@ class DynamoStreamPump(Pump):
             record = lambda_stream_record(raw, self.stream_arn, self.region)
             if matches_any(self.source.filter_patterns, record):
                 pending.append(record)
+        if read:  # what this pump holds (pending) or has delivered: moto may drop it once every reader has it
+            moto_patches.release_stream_records(self.table_name, self.reader_id, int(self._positions[shard_id]))
         return read
 
     # -- delivering ---------------------------------------------------------------------------

@@ -158,6 +158,9 @@ class LocalStack:
 
         from moto.server import ThreadedMotoServer  # deferred: importing moto takes a while
 
+        from local_stack import moto_patches
+
+        moto_patches.install()  # thread-safe DynamoDB transactions, bounded streams
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         self.moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         self.moto.start()
