@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -77,7 +78,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "DynamoDB stream, SQS and schedule events delivered to the functions as Lambda would.",
     )
     parser.add_argument("--port", type=_port, default=None, help=f"API port (default: $HUB_PORT or {DEFAULT_PORT})")
-    parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="where stack.json is written (default: ./.local)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".local"),
+        help="where stack.json, the saved state (state.json.gz) and the lock are kept; one stack per folder (default: ./.local)",
+    )
+    parser.add_argument(
+        "--snapshot-seconds",
+        type=float,
+        default=30.0,
+        metavar="N",
+        help="save the state every N seconds while running, besides on stop (0: only on stop; default 30)",
+    )
     parser.add_argument(
         "--param",
         dest="params",
@@ -88,6 +101,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="template parameter override, repeatable (e.g. --param AuthCacheTtlSeconds=0)",
     )
     parser.add_argument("--template", type=Path, default=None, help="template file (default: the repo's template.yaml)")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start from nothing: ignore and replace the state saved in --state-dir by the last run",
+    )
     parser.add_argument("--no-demo-tenant", action="store_true", help="do not create the demo tenant and API key")
     parser.add_argument("--quiet", action="store_true", help="no per-request access log on stderr")
     parser.add_argument(
@@ -132,12 +150,17 @@ def main(argv: list[str] | None = None) -> int:
         wms_simulator=not args.no_wms_simulator,
         demo_receiver=not args.no_demo_receiver,
         wms_clock_ms=max(0, args.wms_clock_ms),
+        fresh=args.fresh,
+        snapshot_seconds=max(0.0, args.snapshot_seconds),
     )
 
-    stopping = threading.Event()
+    # Ctrl-C in `make run` reaches the stack twice (make forwards it to its process group): the
+    # handler only records the signal. It takes no lock (an Event would, and a second signal
+    # arriving while the main thread holds that lock deadlocks), and stopping happens below, once.
+    signals: list[int] = []
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
+        signals.append(signum)
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -153,14 +176,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
     try:
-        if not stopping.is_set():
+        if not signals:
             print_banner(info)
-        while not stopping.wait(0.5):
-            pass
+        while not signals:
+            time.sleep(0.1)
+        print("local_stack: stopping (saving the state)", file=sys.stderr, flush=True)
     finally:
         stack.stop()
         sys.stdout.flush()
-    print("local_stack: stopped", file=sys.stderr, flush=True)
+    print(f"local_stack: stopped; state saved in {stack.snapshot_path}", file=sys.stderr, flush=True)
     _exit_now(EXIT_OK)
     return EXIT_OK  # not reached
 

@@ -12,6 +12,8 @@ serves) changes three things:
   linearizable, as DynamoDB promises for single items and transactions;
 - ``TransactWriteItems`` and ``UpdateItem`` undo a failure item by item: the items the request
   touched get their prior state back and the stream records it emitted are withdrawn, nothing else;
+- SQS: ``ReceiveMessage`` no longer recomputes every queue attribute (counting the whole queue) for
+  each message it returns, and the receipt handles of deleted messages are not kept forever;
 - stream records that every registered reader has read are dropped (``release_stream_records``),
   with sequence numbers that keep counting, so streams do not grow without bound.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import copy
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,6 +58,7 @@ def install() -> None:
         StreamShard.add = _shard_add  # type: ignore[method-assign]
         StreamShard.get = _shard_get  # type: ignore[method-assign]
         ShardIterator.__init__ = _iterator_init(ShardIterator.__init__)  # type: ignore[method-assign]
+        _patch_sqs()
         _installed = True
 
 
@@ -229,10 +233,34 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
             raise TransactionCanceledException(errors)
 
 
+# -- SQS ------------------------------------------------------------------------------------------
+
+DELETED_HANDLES_KEPT = 50_000  # moto remembers deleted receipt handles so that a second delete succeeds
+
+
+def _patch_sqs() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > time.time())
+
+    original_delete = Queue.delete_message
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        original_delete(self, receipt_handle)
+        if len(self.deleted_messages) > DELETED_HANDLES_KEPT:
+            self.deleted_messages.clear()  # deleting one of those again now fails like an expired handle
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
+
+
 # -- streams: sequence numbers that survive trimming ---------------------------------------------
 
 
-def _trimmed(shard: Any) -> int:
+def trimmed(shard: Any) -> int:
+    """How many records were dropped from the front of ``shard`` (its sequence numbers keep counting)."""
     return int(getattr(shard, "trimmed_records", 0))
 
 
@@ -241,12 +269,12 @@ def _shard_add(self: Any, old: Any, new: Any) -> None:
 
     stream_type = self.table.stream_specification["StreamViewType"]
     event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
-    sequence = self.starting_sequence_number + _trimmed(self) + len(self.items)
+    sequence = self.starting_sequence_number + trimmed(self) + len(self.items)
     self.items.append(StreamRecord(self.table, stream_type, event_name, old, new, sequence))
 
 
 def _shard_get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
-    index = max(0, start - self.starting_sequence_number - _trimmed(self))  # trimmed: like AWS after 24 h
+    index = max(0, start - self.starting_sequence_number - trimmed(self))  # trimmed: like AWS after 24 h
     return [record.to_json() for record in self.items[index : index + quantity]]
 
 
@@ -255,24 +283,26 @@ def _iterator_init(init: Callable[..., None]) -> Callable[..., None]:
     def wrapper(self: Any, streams_backend: Any, stream_shard: Any, shard_iterator_type: str, *args: Any) -> None:
         init(self, streams_backend, stream_shard, shard_iterator_type, *args)
         if shard_iterator_type == "LATEST":
-            self.sequence_number += _trimmed(stream_shard)
+            self.sequence_number += trimmed(stream_shard)
 
     return wrapper
 
 
 def register_stream_reader(table_name: str, reader: str) -> None:
-    """Declare that ``reader`` consumes ``table_name``'s stream: nothing it has not read is dropped."""
+    """Declare that ``reader`` consumes ``table_name``'s stream from now on (from its start): nothing it
+    has not released is dropped. Registering again starts that reader over."""
     with DYNAMODB_LOCK:
-        _readers.setdefault(table_name, {}).setdefault(reader, 0)
+        _readers.setdefault(table_name, {})[reader] = 0
 
 
 def release_stream_records(table_name: str, reader: str, sequence_number: int) -> int:
     """``reader`` has taken every record up to ``sequence_number``; drop what all readers have taken.
-    Returns how many records were dropped (0 when moto does not run in this process)."""
+    Returns how many records were dropped (0 when moto does not run in this process, or runs unpatched:
+    its own stream reads would then misnumber the records)."""
     import sys
 
     models = sys.modules.get("moto.dynamodb.models")
-    if models is None:
+    if models is None or not _installed:
         return 0
     with DYNAMODB_LOCK:
         readers = _readers.setdefault(table_name, {})
@@ -285,11 +315,11 @@ def release_stream_records(table_name: str, reader: str, sequence_number: int) -
                 shard = getattr(table, "stream_shard", None)
                 if shard is None:
                     continue
-                count = floor - shard.starting_sequence_number - _trimmed(shard) + 1
+                count = floor - shard.starting_sequence_number - trimmed(shard) + 1
                 count = max(0, min(count, len(shard.items)))
                 if count:
                     del shard.items[:count]
-                    shard.trimmed_records = _trimmed(shard) + count
+                    shard.trimmed_records = trimmed(shard) + count
                     dropped += count
         return dropped
 

@@ -395,9 +395,19 @@ class DynamoStreamPump(Pump):
             record = lambda_stream_record(raw, self.stream_arn, self.region)
             if matches_any(self.source.filter_patterns, record):
                 pending.append(record)
-        if read:  # what this pump holds (pending) or has delivered: moto may drop it once every reader has it
-            moto_patches.release_stream_records(self.table_name, self.reader_id, int(self._positions[shard_id]))
+        if read:
+            self._release(shard_id)
         return read
+
+    def _release(self, shard_id: str) -> None:
+        """Tell moto which records this pump is done with (delivered, or not matching its filter):
+        once every reader is done with a record, moto drops it. Pending ones stay (and are snapshotted)."""
+        position = self._positions.get(shard_id)
+        if position is None:
+            return
+        pending = self._pending.get(shard_id)
+        done = int(pending[0]["dynamodb"]["SequenceNumber"]) - 1 if pending else int(position)
+        moto_patches.release_stream_records(self.table_name, self.reader_id, done)
 
     # -- delivering ---------------------------------------------------------------------------
     def _drain(self, shard_id: str) -> None:
@@ -411,6 +421,7 @@ class DynamoStreamPump(Pump):
             if failed_from is None:
                 del pending[: len(batch)]
                 self._reset(shard_id)
+                self._release(shard_id)
                 continue
             del pending[:failed_from]  # what precedes the first failure is done (Lambda checkpoints)
             failed = batch[failed_from:]
@@ -420,6 +431,7 @@ class DynamoStreamPump(Pump):
                 self._give_up(shard_id, failed, attempts, outcome)
                 del pending[: len(failed)]
                 self._reset(shard_id)
+                self._release(shard_id)
                 continue
             self._attempts[shard_id] = attempts
             if whole_batch and self.source.bisect_batch_on_function_error and len(batch) > 1:
