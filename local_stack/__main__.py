@@ -136,9 +136,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _trace_memory(path: Path, every: float) -> None:
+    """HUB_TRACEMALLOC=N (diagnostics): every N seconds, write the 40 biggest allocation sites to ``path``."""
+    import tracemalloc
+
+    tracemalloc.start(1)
+
+    def report() -> None:
+        while True:
+            time.sleep(every)
+            top = tracemalloc.take_snapshot().statistics("lineno")[:40]
+            lines = [f"{time.strftime('%H:%M:%S')} traced {tracemalloc.get_traced_memory()[0] / 1e6:.0f} MB"]
+            for stat in top:
+                lines.append(f"{stat.size / 1e6:8.1f} MB {stat.count:8d}  {stat.traceback[0]}")
+            path.write_text("\n".join(lines) + "\n")
+
+    threading.Thread(target=report, name="tracemalloc", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.quiet)
+    if os.environ.get("HUB_TRACEMALLOC"):
+        _trace_memory(args.state_dir / "tracemalloc.txt", float(os.environ["HUB_TRACEMALLOC"]))
     options = StackOptions(
         port=args.port if args.port is not None else _default_port(),
         state_dir=args.state_dir.resolve(),

@@ -254,6 +254,29 @@ def _patch_sqs() -> None:
 
     SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
     Queue.delete_message = delete_message  # type: ignore[method-assign]
+    # SendMessage reads ``queue.attributes`` (for ContentBasedDeduplication only), and moto builds
+    # that dict with every approximate count, each counting the whole queue: quadratic in the backlog.
+    full_attributes: property = Queue.__dict__["attributes"]
+    original_send = SQSBackend.send_message
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if getattr(_sending, "active", False):
+            value = self.content_based_deduplication
+            return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
+        return full_attributes.fget(self)  # type: ignore[misc]
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _sending.active = True
+        try:
+            return original_send(self, *args, **kwargs)
+        finally:
+            _sending.active = False
+
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+
+_sending = threading.local()
 
 
 # -- streams: sequence numbers that survive trimming ---------------------------------------------
