@@ -255,7 +255,7 @@ class Soak:
             response = self.hub("GET", "/v3/fulfillment/outbounds/OMS", params={"limit": 100, "page": page})
             response.raise_for_status()
             outbounds = response.json()["data"]["outbounds"]
-            counts.update(f"{o['so_number']}|{o['so_status']}" for o in outbounds)
+            counts.update(f"{o['order_no']}|{o['so_status']}" for o in outbounds)
             if len(outbounds) < 100:
                 break
         return counts

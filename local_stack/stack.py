@@ -7,6 +7,12 @@ template's SQS queues (dead-letter queues first) and DynamoDB tables, exports th
 resolved environment, seeds a demo tenant with an API key, starts serving, starts one pump per
 DynamoDB stream, SQS and schedule event (``local_stack.pumps``, sharing each function's runtime
 with the API), and writes ``<state-dir>/stack.json`` for tools and tests to discover.
+
+State survives a restart (``local_stack.persistence``): the stack holds ``<state-dir>/stack.lock``
+while it runs (a second stack on the folder is refused), restores ``<state-dir>/state.json.gz``
+(unless ``fresh``) before any function runs, saves it every ``snapshot_seconds`` and on ``stop()``,
+and gives the simulator and the demo receiver their saved ports and keys, so that the URLs and
+secrets stored in the tables stay valid.
 """
 
 from __future__ import annotations
