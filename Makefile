@@ -31,8 +31,8 @@ deps: $(VENV)/.installed ## create .venv with the app and dev dependencies (edit
 
 sam-deps: $(SAM_VENV)/.installed ## create .venv-sam with aws-sam-cli and cfn-lint (their pins clash with ours)
 
-run: deps ## run the hub locally: moto + our runner on http://127.0.0.1:$${HUB_PORT:-8750}
-	$(PY) -m local_stack
+run: deps ## run the hub locally: moto + our runner on http://127.0.0.1:$${HUB_PORT:-8750} (ARGS=--fresh: forget the saved state)
+	$(PY) -m local_stack $(ARGS)
 
 invoke: deps ## run one function in-process: make invoke FN=orders_api EVENT=create_order [ARGS=--embedded]
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo 'usage: make invoke FN=<function> EVENT=<event> [ARGS="--embedded|--stack FILE"]' >&2; exit 2; }
@@ -73,6 +73,7 @@ bench: deps ## run the benchmarks and print their figures
 	$(PY) -m benchmarks.create_latency
 	$(PY) -m benchmarks.webhook_ingest
 	$(PY) -m benchmarks.poll_reconcile
+	$(PY) -m benchmarks.soak --orders $${SOAK_ORDERS:-5000}
 
 clean: ## remove virtualenvs and local state
 	rm -rf $(VENV) $(SAM_VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -20,6 +23,7 @@ T = TypeVar("T")
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+M_ARENA_MAX = -8  # glibc mallopt parameter
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -77,7 +81,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "DynamoDB stream, SQS and schedule events delivered to the functions as Lambda would.",
     )
     parser.add_argument("--port", type=_port, default=None, help=f"API port (default: $HUB_PORT or {DEFAULT_PORT})")
-    parser.add_argument("--state-dir", type=Path, default=Path(".local"), help="where stack.json is written (default: ./.local)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".local"),
+        help="where stack.json, the saved state (state.json.gz) and the lock are kept; one stack per folder (default: ./.local)",
+    )
+    parser.add_argument(
+        "--snapshot-seconds",
+        type=float,
+        default=30.0,
+        metavar="N",
+        help="save the state every N seconds while running, besides on stop (0: only on stop; default 30)",
+    )
     parser.add_argument(
         "--param",
         dest="params",
@@ -88,6 +104,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="template parameter override, repeatable (e.g. --param AuthCacheTtlSeconds=0)",
     )
     parser.add_argument("--template", type=Path, default=None, help="template file (default: the repo's template.yaml)")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start from nothing: ignore and replace the state saved in --state-dir by the last run",
+    )
     parser.add_argument("--no-demo-tenant", action="store_true", help="do not create the demo tenant and API key")
     parser.add_argument("--quiet", action="store_true", help="no per-request access log on stderr")
     parser.add_argument(
@@ -118,9 +139,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _limit_malloc_arenas() -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and freed
+    memory stays in them: with a thread per connection, the RSS grew without bound while Python's
+    own heap stayed flat. Two arenas keep it flat; ``trim_memory`` hands freed pages back."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_ARENA_MAX, 2)
+
+
+def trim_memory() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _trace_memory(path: Path, every: float) -> None:
+    """HUB_TRACEMALLOC=N (diagnostics): every N seconds, write the 40 biggest allocation sites to ``path``."""
+    import tracemalloc
+
+    tracemalloc.start(1)
+
+    def report() -> None:
+        while True:
+            time.sleep(every)
+            top = tracemalloc.take_snapshot().statistics("lineno")[:40]
+            lines = [f"{time.strftime('%H:%M:%S')} traced {tracemalloc.get_traced_memory()[0] / 1e6:.0f} MB"]
+            for stat in top:
+                lines.append(f"{stat.size / 1e6:8.1f} MB {stat.count:8d}  {stat.traceback[0]}")
+            path.write_text("\n".join(lines) + "\n")
+
+    threading.Thread(target=report, name="tracemalloc", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
+    _limit_malloc_arenas()  # before any thread starts
     args = parse_args(argv)
     configure_logging(args.quiet)
+    if os.environ.get("HUB_TRACEMALLOC"):
+        _trace_memory(args.state_dir / "tracemalloc.txt", float(os.environ["HUB_TRACEMALLOC"]))
     options = StackOptions(
         port=args.port if args.port is not None else _default_port(),
         state_dir=args.state_dir.resolve(),
@@ -132,12 +188,17 @@ def main(argv: list[str] | None = None) -> int:
         wms_simulator=not args.no_wms_simulator,
         demo_receiver=not args.no_demo_receiver,
         wms_clock_ms=max(0, args.wms_clock_ms),
+        fresh=args.fresh,
+        snapshot_seconds=max(0.0, args.snapshot_seconds),
     )
 
-    stopping = threading.Event()
+    # Ctrl-C in `make run` reaches the stack twice (make forwards it to its process group): the
+    # handler only records the signal. It takes no lock (an Event would, and a second signal
+    # arriving while the main thread holds that lock deadlocks), and stopping happens below, once.
+    signals: list[int] = []
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
+        signals.append(signum)
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -153,14 +214,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
     try:
-        if not stopping.is_set():
+        if not signals:
             print_banner(info)
-        while not stopping.wait(0.5):
-            pass
+        idle = 0
+        while not signals:
+            time.sleep(0.1)
+            idle += 1
+            if idle % 300 == 0:  # every 30 s
+                trim_memory()
+        print("local_stack: stopping (saving the state)", file=sys.stderr, flush=True)
     finally:
         stack.stop()
         sys.stdout.flush()
-    print("local_stack: stopped", file=sys.stderr, flush=True)
+    print(f"local_stack: stopped; state saved in {stack.snapshot_path}", file=sys.stderr, flush=True)
     _exit_now(EXIT_OK)
     return EXIT_OK  # not reached
 

@@ -4,7 +4,9 @@ One ``FunctionRuntime`` per function plays the role of a single warm Lambda cont
 handler module is imported on the first invocation (cold start, so a module that does not exist
 yet only fails the invocations that need it) and invocations are serialized by a lock, because
 handlers (e.g. Powertools resolvers) keep per-request state on module-level objects. The API
-server and every pump of a function share its runtime, hence its lock.
+server and every pump of a function share its runtime, hence its lock. Each invocation runs in its
+own ``contextvars.Context`` (``local_stack.isolation``), so the state Powertools keeps process-wide
+(the current event, logger keys, pending metrics) is never seen by another function.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from local_stack.isolation import run_isolated
 from local_stack.template import ACCOUNT_ID, DEFAULT_REGION, FunctionSpec
 
 log = logging.getLogger(__name__)
@@ -89,8 +92,8 @@ class FunctionRuntime:
             handler = self._load()
             request_id = str(uuid.uuid4())
             started = time.perf_counter()
-            try:
-                return handler(event, self.context(request_id))
+            try:  # in a fresh context: its own event, logger keys and metrics (local_stack.isolation)
+                return run_isolated(handler, event, self.context(request_id))
             finally:
                 elapsed = ms_since(started)
                 if elapsed > self.spec.timeout * 1000:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -12,10 +13,15 @@ from typing import Any
 HOST = "127.0.0.1"
 
 
+class MalformedRequest(ValueError):
+    """The request's framing cannot be read (e.g. ``Content-Length: abc``): answered 400, connection closed."""
+
+
 class LoopbackServer(ThreadingHTTPServer):
     """A threaded server that can wake idle keep-alive connections and join its handler threads on stop."""
 
     daemon_threads = True
+    request_queue_size = 128  # listen backlog (socketserver's default of 5 resets bursts of connections)
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], thread_name: str) -> None:
         self._connections: set[socket.socket] = set()
@@ -64,13 +70,34 @@ class LoopbackHandler(BaseHTTPRequestHandler):
     timeout = 60  # idle keep-alive connections are closed after this many seconds
     max_body_bytes = 10 * 1024 * 1024
 
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except MalformedRequest as error:
+            self.close_connection = True
+            body = json.dumps({"message": f"Bad Request: {error}"}).encode()
+            self.send_response_only(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+
     def read_body(self) -> bytes | None:
-        """The request body (plain or chunked), or None if it exceeds ``max_body_bytes``."""
+        """The request body (plain or chunked), or None if it exceeds ``max_body_bytes``;
+        ``MalformedRequest`` (answered 400 by ``handle_one_request``) if its framing is invalid."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks: list[bytes] = []
             size = 0
             while True:
-                length = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                line = self.rfile.readline(1024).split(b";", 1)[0].strip() or b"0"
+                try:
+                    length = int(line, 16)
+                except ValueError:
+                    raise MalformedRequest(f"invalid chunk size {line[:20]!r}") from None
+                if length < 0:
+                    raise MalformedRequest("negative chunk size")
                 if length == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass  # trailers
@@ -80,7 +107,10 @@ class LoopbackHandler(BaseHTTPRequestHandler):
                     return None
                 chunks.append(self.rfile.read(length))
                 self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not raw.isdigit():
+            raise MalformedRequest(f"invalid Content-Length {raw[:20]!r}")
+        length = int(raw)
         if length > self.max_body_bytes:
             return None
         return self.rfile.read(length) if length > 0 else b""

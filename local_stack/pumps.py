@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from local_stack import moto_patches
 from local_stack.event_filter import matches_any
 from local_stack.lambdas import FunctionRuntime, ms_since
 from local_stack.template import (
@@ -304,6 +305,9 @@ class DynamoStreamPump(Pump):
         self._retry_at: dict[str, float] = {}  # shard id -> monotonic time of the next attempt
         self._shards: tuple[float, list[str]] | None = None  # (monotonic time listed, shard ids)
         self._active_at = time.monotonic()  # when records last arrived (or were pending)
+        self.table_name = stream_arn.split(":", 5)[-1].split("/")[1] if ":table/" in stream_arn else source.table
+        self.reader_id = f"{runtime.spec.logical_id}/{source.event_id}"
+        moto_patches.register_stream_reader(self.table_name, self.reader_id)
 
     def step(self) -> float:
         if self.poll_once() or any(self._pending.values()):
@@ -391,7 +395,19 @@ class DynamoStreamPump(Pump):
             record = lambda_stream_record(raw, self.stream_arn, self.region)
             if matches_any(self.source.filter_patterns, record):
                 pending.append(record)
+        if read:
+            self._release(shard_id)
         return read
+
+    def _release(self, shard_id: str) -> None:
+        """Tell moto which records this pump is done with (delivered, or not matching its filter):
+        once every reader is done with a record, moto drops it. Pending ones stay (and are snapshotted)."""
+        position = self._positions.get(shard_id)
+        if position is None:
+            return
+        pending = self._pending.get(shard_id)
+        done = int(pending[0]["dynamodb"]["SequenceNumber"]) - 1 if pending else int(position)
+        moto_patches.release_stream_records(self.table_name, self.reader_id, done)
 
     # -- delivering ---------------------------------------------------------------------------
     def _drain(self, shard_id: str) -> None:
@@ -405,6 +421,7 @@ class DynamoStreamPump(Pump):
             if failed_from is None:
                 del pending[: len(batch)]
                 self._reset(shard_id)
+                self._release(shard_id)
                 continue
             del pending[:failed_from]  # what precedes the first failure is done (Lambda checkpoints)
             failed = batch[failed_from:]
@@ -414,6 +431,7 @@ class DynamoStreamPump(Pump):
                 self._give_up(shard_id, failed, attempts, outcome)
                 del pending[: len(failed)]
                 self._reset(shard_id)
+                self._release(shard_id)
                 continue
             self._attempts[shard_id] = attempts
             if whole_batch and self.source.bisect_batch_on_function_error and len(batch) > 1:

@@ -7,6 +7,12 @@ template's SQS queues (dead-letter queues first) and DynamoDB tables, exports th
 resolved environment, seeds a demo tenant with an API key, starts serving, starts one pump per
 DynamoDB stream, SQS and schedule event (``local_stack.pumps``, sharing each function's runtime
 with the API), and writes ``<state-dir>/stack.json`` for tools and tests to discover.
+
+State survives a restart (``local_stack.persistence``): the stack holds ``<state-dir>/stack.lock``
+while it runs (a second stack on the folder is refused), restores ``<state-dir>/state.json.gz``
+(unless ``fresh``) before any function runs, saves it every ``snapshot_seconds`` and on ``stop()``,
+and gives the simulator and the demo receiver their saved ports and keys, so that the URLs and
+secrets stored in the tables stay valid.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +33,16 @@ from typing import TYPE_CHECKING, Any
 from local_stack.apigw import HOST, ApiGateway
 from local_stack.iam import IamGuard
 from local_stack.lambdas import FunctionRuntime
+from local_stack.persistence import (
+    SNAPSHOT_FILE,
+    Snapshot,
+    StateLock,
+    StateLocked,
+    read_snapshot,
+    restore,
+    take_snapshot,
+    write_snapshot,
+)
 from local_stack.pumps import Invocation, Pumps, build_pumps
 from local_stack.template import (
     DEFAULT_REGION,
@@ -74,6 +92,14 @@ class PortInUse(StackError):
     pass
 
 
+class StateInUse(StackError):
+    """Another local stack holds the state folder."""
+
+
+# Per table, what its items are called in the banner's "restored" line.
+TABLE_LABELS = {"OrdersTable": "order items", "TenantsTable": "tenant items", "DeliveriesTable": "deliveries"}
+
+
 @dataclass
 class StackOptions:
     port: int = DEFAULT_PORT
@@ -86,6 +112,8 @@ class StackOptions:
     wms_simulator: bool = True  # run the WMS simulator as the demo tenant's warehouse
     wms_clock_ms: int = 10_000  # the simulator moves every open order one step this often (0: only on command)
     demo_receiver: bool = True  # run the demo callback receiver with one endpoint per format for the demo tenant
+    fresh: bool = False  # ignore the state saved in state_dir (it is replaced on the next snapshot)
+    snapshot_seconds: float = 30.0  # save the state this often while running (0: only on stop)
 
 
 def merge_environments(specs: list[FunctionSpec]) -> dict[str, str]:
@@ -139,6 +167,13 @@ class LocalStack:
         self.endpoint: str | None = None
         self.region = DEFAULT_REGION
         self.info: dict[str, Any] = {}
+        self.snapshot_path = options.state_dir / SNAPSHOT_FILE
+        self.restored: Snapshot | None = None
+        self.demo: dict[str, Any] = {}  # keys, ports and secrets of the demo set-up, saved with the state
+        self._lock = StateLock(options.state_dir)
+        self._snapshotter: threading.Thread | None = None
+        self._snapshot_stop = threading.Event()
+        self._snapshot_mutex = threading.Lock()
 
     def start(self) -> dict[str, Any]:
         """Bring everything up and return what ``stack.json`` holds; ``stop()`` undoes it (also on failure)."""
@@ -149,6 +184,10 @@ class LocalStack:
             raise
 
     def _start(self) -> dict[str, Any]:
+        try:
+            self._lock.acquire()  # before anything: a second stack on this folder must not touch it
+        except StateLocked as error:
+            raise StateInUse(str(error)) from None
         overrides = self.options.parameters
         template = load_template(self.options.template_path)
         parameter_values(template, overrides)  # validate --param before anything starts
@@ -163,6 +202,9 @@ class LocalStack:
 
         from moto.server import ThreadedMotoServer  # deferred: importing moto takes a while
 
+        from local_stack import moto_patches
+
+        moto_patches.install()  # thread-safe DynamoDB transactions, bounded streams
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
         self.moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
         self.moto.start()
@@ -199,10 +241,13 @@ class LocalStack:
             self.runtimes[spec.logical_id].spec = spec
         function_env = {**merge_environments(specs), **LOCAL_OVERRIDES}
         os.environ.update(function_env)
+        restored = self._restore()
+        self.demo = dict(restored.demo) if restored else {}
 
         api_key: str | None = None
         if self.options.seed_demo_tenant:
-            api_key = self._seed_demo_tenant(function_env)
+            api_key = self.demo.get("api_key") or self._seed_demo_tenant(function_env)
+            self.demo["api_key"] = api_key
         simulator_info = self._start_wms_simulator() if self.options.wms_simulator and api_key else {}
         receiver_info = self._start_demo_receiver() if self.options.demo_receiver and api_key else {}
 
@@ -231,10 +276,19 @@ class LocalStack:
             "pumps_enabled": self.options.pumps,
             "schedule_seconds": self.options.schedule_seconds,
             "pid": os.getpid(),
+            "state": {
+                "snapshot": str(self.snapshot_path),
+                "restored": self._restored_line(),
+                "snapshot_seconds": self.options.snapshot_seconds,
+            },
             **simulator_info,
             **receiver_info,
         }
         write_json_atomically(self.state_file, self.info)
+        self.snapshot()  # what was restored plus the demo set-up, at once
+        if self.options.snapshot_seconds > 0:
+            self._snapshotter = threading.Thread(target=self._snapshot_loop, name="snapshots", daemon=True)
+            self._snapshotter.start()
         for spec in specs:
             for event in spec.other_events:
                 log.warning("%s: %s event %s: %s", spec.logical_id, event.type, event.event_id, event.reason)
@@ -283,11 +337,15 @@ class LocalStack:
         from order_hub.secret_names import webhook_secret_name, wms_secret_name
 
         assert self.gateway is not None
-        wms_key, hmac_secret = f"wmskey-{secrets.token_hex(12)}", f"whsec-{secrets.token_hex(16)}"
-        simulator = WmsSimulator(
-            port=0, tenants={DEMO_TENANT_ID: TenantConfig(api_key=wms_key, webhook_secret=hmac_secret)}, hub_url=self.gateway.url
+        saved = self.demo.get("wms") or {}
+        wms_key = saved.get("api_key") or f"wmskey-{secrets.token_hex(12)}"
+        hmac_secret = saved.get("hmac_secret") or f"whsec-{secrets.token_hex(16)}"
+        tenants = {DEMO_TENANT_ID: TenantConfig(api_key=wms_key, webhook_secret=hmac_secret)}
+        simulator = self._start_service(
+            lambda port: WmsSimulator(port=port, tenants=tenants, hub_url=self.gateway.url if self.gateway else ""),
+            saved.get("port", 0),
+            "WMS simulator",
         )
-        simulator.start()
         self.simulator = simulator
         if self.options.wms_clock_ms > 0:
             simulator.set_clock(enabled=True, interval_ms=self.options.wms_clock_ms)
@@ -297,10 +355,16 @@ class LocalStack:
         from order_hub.secret_names import logistics_secret_name
 
         logistics = {
-            "api_key": f"lgkey-{secrets.token_hex(12)}",
+            "api_key": saved.get("logistics_api_key") or f"lgkey-{secrets.token_hex(12)}",
             "tracking_url": f"{self.gateway.url}/webhooks/logistics/{DEMO_TENANT_ID}/tracking",
         }
         self.put_secret(logistics_secret_name(DEMO_TENANT_ID), logistics)
+        self.demo["wms"] = {
+            "port": simulator.port,
+            "api_key": wms_key,
+            "hmac_secret": hmac_secret,
+            "logistics_api_key": logistics["api_key"],
+        }
         return {
             "wms_simulator": {"url": simulator.url, "api_key": wms_key, "clock_ms": self.options.wms_clock_ms},
             "webhook_secrets": {DEMO_TENANT_ID: {"hmac_secret": hmac_secret}},
@@ -324,17 +388,22 @@ class LocalStack:
         from order_hub.rendering.callbacks.standard import new_secret
         from order_hub.services.endpoints import register_endpoint, registration
 
-        standard_secret = new_secret()
-        pos_user, pos_password = "demo-pos", f"pos-{secrets.token_hex(8)}"
-        receiver = DemoReceiver(
-            port=0,
-            standard_secret=standard_secret,
-            unicommerce_username=pos_user,
-            unicommerce_password=pos_password,
-            increff_auth_mode="dynamic",
+        saved = self.demo.get("receiver") or {}
+        standard_secret = saved.get("standard_secret") or new_secret()
+        pos_user, pos_password = "demo-pos", saved.get("pos_password") or f"pos-{secrets.token_hex(8)}"
+        receiver = self._start_service(
+            lambda port: DemoReceiver(
+                port=port,
+                standard_secret=standard_secret,
+                unicommerce_username=pos_user,
+                unicommerce_password=pos_password,
+                increff_auth_mode="dynamic",
+            ),
+            saved.get("port", 0),
+            "demo receiver",
         )
-        receiver.start()
         self.receiver = receiver
+        self.demo["receiver"] = {"port": receiver.port, "standard_secret": standard_secret, "pos_password": pos_password}
         receiver.configure("standard", require_signature=True)
         urls = receiver.endpoint_urls()
         warehouses = {warehouse: f"LOC-{warehouse}" for warehouse in DEMO_WAREHOUSES}
@@ -373,7 +442,10 @@ class LocalStack:
                 "headers": {"x-api-key": self.wms_key},
                 "description": "PGI forwarded to the warehouse (seed 002 step 7)",
             }
+        registered = {endpoint.endpoint_id for endpoint in wiring.endpoint_registry().list_endpoints(DEMO_TENANT_ID)}
         for endpoint_id, spec in endpoints.items():
+            if endpoint_id in registered:  # restored: same URLs, since the receiver and simulator kept their ports
+                continue
             register_endpoint(registration(endpoint_id=endpoint_id, **spec), DEMO_TENANT_ID, ports)
         return {
             "demo_receiver": {
@@ -383,6 +455,76 @@ class LocalStack:
                 "unicommerce": {"username": pos_user, "password": pos_password},
             }
         }
+
+    # -- state across restarts -----------------------------------------------------------------------
+    def _restore(self) -> Snapshot | None:
+        """Load the saved state into moto (unless --fresh); the snapshot, or None if none was used."""
+        if self.options.fresh:
+            return None
+        try:
+            snapshot = read_snapshot(self.snapshot_path)
+        except (OSError, ValueError, KeyError) as error:
+            raise StackError(
+                f"cannot read the saved state {self.snapshot_path}: {error}; start from nothing with --fresh"
+            ) from None
+        if snapshot is None:
+            return None
+        restore(self.region, snapshot, self.resources.tables, self._queue_names())
+        for name, text in snapshot.secrets.items():
+            self._put_secret_text(name, text)
+        self.restored = snapshot
+        log.info("restored %s from %s", snapshot.describe(TABLE_LABELS), self.snapshot_path)
+        return snapshot
+
+    def _restored_line(self) -> str:
+        if self.restored is not None:
+            saved = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.restored.saved_at))
+            return f"{self.restored.describe(TABLE_LABELS)} (saved {saved})"
+        return "nothing (--fresh)" if self.options.fresh else "nothing (no saved state)"
+
+    def _queue_names(self) -> dict[str, str]:
+        return {logical_id: queue.url.rsplit("/", 1)[-1] for logical_id, queue in self.resources.queues.items()}
+
+    def snapshot(self) -> Snapshot | None:
+        """Save moto's state and the demo set-up into the state folder now (atomically)."""
+        if self.moto is None:
+            return None
+        with self._snapshot_mutex:
+            started = time.monotonic()
+            snapshot = take_snapshot(self.region, self.resources.tables, self._queue_names(), self.demo)
+            write_snapshot(self.snapshot_path, snapshot)
+            log.debug("state saved in %.1f s: %s", time.monotonic() - started, snapshot.describe(TABLE_LABELS))
+            return snapshot
+
+    def _snapshot_loop(self) -> None:
+        while not self._snapshot_stop.wait(self.options.snapshot_seconds):
+            try:
+                self.snapshot()
+            except Exception:  # pragma: no cover - disk full and the like: keep running, say so
+                log.exception("saving the state into %s failed", self.snapshot_path)
+
+    def _start_service(self, build: Callable[[int], Any], port: int, name: str) -> Any:
+        """Start a loopback service on its saved port (its URL is stored in endpoints and secrets);
+        on a new port if that one is taken."""
+        service = build(port)
+        try:
+            service.start()
+        except OSError:
+            if not port:
+                raise
+            log.warning("%s: saved port %d is taken; using a new one (saved URLs pointing at it are stale)", name, port)
+            service = build(0)
+            service.start()
+        return service
+
+    def _put_secret_text(self, name: str, text: str) -> None:
+        import boto3
+
+        client = boto3.client("secretsmanager", endpoint_url=self.endpoint, region_name=self.region)
+        try:
+            client.create_secret(Name=name, SecretString=text)
+        except client.exceptions.ResourceExistsException:
+            client.put_secret_value(SecretId=name, SecretString=text)
 
     def put_secret(self, name: str, value: dict[str, Any]) -> str:
         """Store ``value`` as JSON in Secrets Manager (moto) under ``name``, creating or replacing
@@ -402,20 +544,30 @@ class LocalStack:
         return self.pumps.fire(logical_id, event_id)
 
     def stop(self) -> None:
-        """Stop the pumps, the simulator, the API and moto; remove stack.json and write the IAM report
-        (``iam.json``: calls checked, denials, permissions no call needed). Safe to call more than once."""
+        """Stop the API and the pumps, save the state, stop the simulator, the receiver and moto;
+        remove stack.json and write the IAM report (``iam.json``: calls checked, denials, permissions
+        no call needed). Safe to call more than once."""
+        self._snapshot_stop.set()
+        if self._snapshotter is not None:
+            self._snapshotter.join(10)
+            self._snapshotter = None
+        if self.gateway is not None:  # no new requests while the last state is taken
+            self._timed("API gateway", self.gateway.stop)
+            self.gateway = None
         if self.pumps is not None:
             self._timed("pumps", self.pumps.stop)
             self.pumps = None
+        if self.info and self.moto is not None:  # started fully: what it holds now is the state to keep
+            try:
+                self._timed("state snapshot", self.snapshot)
+            except Exception:  # pragma: no cover - the periodic snapshot is what is left
+                log.exception("saving the state into %s failed", self.snapshot_path)
         if self.simulator is not None:
             self._timed("WMS simulator", self.simulator.stop)
             self.simulator = None
         if self.receiver is not None:
             self._timed("demo receiver", self.receiver.stop)
             self.receiver = None
-        if self.gateway is not None:
-            self._timed("API gateway", self.gateway.stop)
-            self.gateway = None
         if self.moto is not None:
             try:
                 self._timed("moto", self.moto.stop)
@@ -430,6 +582,7 @@ class LocalStack:
         if self.info:
             self.state_file.unlink(missing_ok=True)
             self.info = {}
+        self._lock.release()
 
     @staticmethod
     def _timed(name: str, stop: Any) -> None:
@@ -459,7 +612,17 @@ def banner(info: dict[str, Any]) -> str:
             if info.get("demo_receiver")
             else []
         ),
-        f"  AWS endpoint {info['aws_endpoint_url']}  ({info['region']}, in-memory, lost on exit)",
+        f"  AWS endpoint {info['aws_endpoint_url']}  ({info['region']})",
+        *(
+            [
+                f"  state        restored {info['state']['restored']}",
+                f"               saved in {info['state']['snapshot']} on stop"
+                + (f" and every {info['state']['snapshot_seconds']:g} s" if info["state"]["snapshot_seconds"] else "")
+                + " (--fresh: start from nothing)",
+            ]
+            if info.get("state")
+            else []
+        ),
         f"  tables       {', '.join(f'{k}={v}' for k, v in info['tables'].items())}",
         f"  pumps        {pumps_line(info)}",
         "",
