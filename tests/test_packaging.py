@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -78,3 +80,16 @@ def test_the_layer_ships_the_versions_the_tests_ran() -> None:
     assert {name: app.get(name) for name in layer} == layer
     assert "--require-hashes" in (ROOT / "layers/shared/Makefile").read_text()
     assert "requirements.lock" in (ROOT / "layers/shared/Makefile").read_text()
+
+
+def test_one_version_number() -> None:
+    import order_hub
+    from order_hub.adapters.callbacks_http import USER_AGENT
+
+    version = order_hub.__version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    assert importlib.metadata.version("outbound-order-hub") == version
+    assert json.loads((ROOT / "docs/openapi.json").read_text())["info"]["version"] == version
+    assert USER_AGENT.split("/") == ["outbound-order-hub", version]
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert f"## [{version}]" in changelog
