@@ -14,6 +14,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 
+from order_hub import __version__
+
 DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "openapi.json"
 
 DESCRIPTION = """\
@@ -37,7 +39,7 @@ def build_openapi() -> str:
 
     document = app.get_openapi_json_schema(
         title="Outbound order hub: Shipper-compatible order API",
-        version="1.0.0",
+        version=__version__,
         description=DESCRIPTION,
         servers=[Server(url="http://127.0.0.1:8750", description="local stack (python -m local_stack)")],
         security_schemes={"ApiKey": APIKey(name="x-api-key", in_=APIKeyIn.header)},

@@ -164,6 +164,15 @@ def test_parameter_values_use_defaults_and_overrides(template: dict[str, Any]) -
         "DeliveryRetrySchedule": "5,300,1800,7200,18000,36000,36000",
         "CallbackTimeoutSeconds": "15",
         "AlarmEmail": "",
+        "Tracing": "Disabled",
+        "ReserveConcurrency": "true",
+        "OrdersApiConcurrency": "100",
+        "AdminApiConcurrency": "10",
+        "WebhookIngestConcurrency": "50",
+        "DispatcherConcurrency": "20",
+        "WmsForwarderConcurrency": "10",
+        "DeliveryWorkerConcurrency": "20",
+        "ApiGatewayLogsRole": "create",
     }
     assert parameter_values(template, {"AuthCacheTtlSeconds": "0", "Stage": "prod"})["AuthCacheTtlSeconds"] == "0"
 
@@ -375,6 +384,7 @@ def test_orders_api_function_spec(template: dict[str, Any]) -> None:
         "POWERTOOLS_METRICS_NAMESPACE": "OutboundOrderHub",
         "POWERTOOLS_LOG_LEVEL": "DEBUG",
         "POWERTOOLS_LOGGER_SAMPLE_RATE": "0",
+        "POWERTOOLS_TRACE_DISABLED": "true",
         "ORDERS_TABLE_NAME": "hub-local-OrdersTable",
         "TENANTS_TABLE_NAME": "hub-local-TenantsTable",
         "AUTH_CACHE_TTL_SECONDS": "0",
@@ -480,6 +490,7 @@ def test_the_stage_parameter_drives_conditions(template: dict[str, Any]) -> None
     assert spec.environment["HUB_ENV"] == "prod"
     assert spec.environment["POWERTOOLS_LOG_LEVEL"] == "INFO"
     assert spec.environment["POWERTOOLS_LOGGER_SAMPLE_RATE"] == "0.01"
+    assert spec.environment["POWERTOOLS_TRACE_DISABLED"] == "true"
     assert spec.environment["AUTH_CACHE_TTL_SECONDS"] == "60"
     assert api_stage_name(template, {"Stage": "prod"}) == "prod"
     assert api_stage_name(template) == "dev"

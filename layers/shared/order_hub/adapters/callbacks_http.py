@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from order_hub import __version__
 from order_hub.adapters.net_guard import GUARD_MARK as _GUARD_MARK
 from order_hub.adapters.net_guard import UrlPolicy, guarded_adapter
 from order_hub.adapters.secrets import read_secret
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     import requests
 
 READ_LIMIT = 64 * 1024
-USER_AGENT = "outbound-order-hub/1.0"
+USER_AGENT = f"outbound-order-hub/{__version__}"
 TOKEN_EARLY_EXPIRY = 30
 
 
