@@ -14,7 +14,14 @@ from order_hub import wiring
 from order_hub.config import FUNCTION_SETTINGS, SettingsError, known_variables, require, required_variables
 
 # Read by Powertools, not by the hub's settings.
-POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_LOGGER_SAMPLE_RATE"}
+# Read by Powertools itself (POWERTOOLS_TRACE_DISABLED: the Tracing parameter, for the Tracer)
+POWERTOOLS = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_LOGGER_SAMPLE_RATE",
+    "POWERTOOLS_TRACE_DISABLED",
+}
 
 
 def _environments() -> dict[str, set[str]]:
