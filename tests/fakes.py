@@ -307,12 +307,14 @@ class FakeQueue:
 
     def __init__(self, *inbox: list[tuple[str, str]]) -> None:
         self.sent: list[BaseModel] = []
+        self.delays: list[int] = []  # the delay of each message in ``sent``
         self.retries: list[tuple[str, int]] = []
         self.inbox = list(inbox)
         self.deleted: list[str] = []
 
-    def send(self, messages: Sequence[BaseModel]) -> None:
+    def send(self, messages: Sequence[BaseModel], delay_seconds: int = 0) -> None:
         self.sent.extend(messages)
+        self.delays.extend(delay_seconds for _ in messages)
 
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         self.retries.append((receipt_handle, seconds))

@@ -235,8 +235,8 @@ class UrlGuard(Protocol):
 class MessageQueue(Protocol):
     """One work queue; every message is a pydantic model (``order_hub.models.messages``)."""
 
-    def send(self, messages: Sequence[BaseModel]) -> None:
-        """Send all of them; raise if any could not be sent."""
+    def send(self, messages: Sequence[BaseModel], delay_seconds: int = 0) -> None:
+        """Send all of them (delivered after ``delay_seconds``, at most 900); raise if any could not be sent."""
 
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         """Bring a received message back after ``seconds`` (backoff without sleeping)."""
