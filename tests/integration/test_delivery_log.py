@@ -121,3 +121,17 @@ def test_endpoint_registry_round_trip(tables: dict[str, str]) -> None:
     assert registry.get_endpoint("acme", "erp") == endpoint.model_copy(update={"enabled": False})
     assert [e.endpoint_id for e in registry.list_endpoints("acme")] == ["erp"]
     assert registry.list_endpoints("other") == [] and registry.get_endpoint("acme", "nope") is None
+
+
+def test_order_holds_keep_later_events_of_one_order_and_endpoint_back(tables: dict[str, str]) -> None:
+    log = wiring.delivery_log()
+    gate, other = "acme#erp#WH-1#SO-1", "acme#erp#WH-1#SO-2"
+    log.hold_order(gate, 3, T0 + timedelta(seconds=5), T0 + timedelta(seconds=300))
+    log.hold_order(gate, 5, T0 + timedelta(seconds=1), T0 + timedelta(seconds=30))
+
+    assert log.order_holds(gate, 7, T0) == [(3, T0 + timedelta(seconds=5)), (5, T0 + timedelta(seconds=1))]
+    assert log.order_holds(gate, 3, T0) == []  # only earlier events hold an event back
+    assert log.order_holds(other, 7, T0) == []  # another order is never held
+    assert log.order_holds(gate, 7, T0 + timedelta(seconds=31)) == [(3, T0 + timedelta(seconds=5))]  # 5 lapsed
+    log.release_order(gate, 3)
+    assert log.order_holds(gate, 7, T0 + timedelta(seconds=31)) == []

@@ -449,3 +449,53 @@ def test_redrive_leaves_a_message_in_the_dlq_when_it_cannot_be_sent() -> None:
     dlq = FakeQueue([("r1", hub.message(event).model_dump_json())])
     assert redrive_dead_letters(hub.log, dlq, Down(), T0) == {"moved": 0, "skipped": 0, "failed": 1}
     assert dlq.deleted == []
+
+
+# -- per (endpoint, order) ordering across retries and batches -------------------------------------
+
+
+def test_a_later_event_waits_in_another_batch_while_an_earlier_one_waits_for_its_retry() -> None:
+    hub = Hub(SendResult(status_code=500), endpoints=[_endpoint("erp"), _endpoint("crm")])
+    first, second, other_order = _event("SO-1"), _event("SO-1", 1), _event("SO-2")
+
+    assert hub.worker.attempt(hub.message(first), first).outcome == "retry"
+    hub.clock.now += timedelta(seconds=1)
+    held = hub.worker.attempt(hub.message(second), second)  # a later batch
+    hub.sender.results = [SendResult(status_code=200)]
+    other = hub.worker.attempt(hub.message(other_order), other_order)  # another order: not held
+    elsewhere = hub.worker.attempt(hub.message(second, "crm"), second)  # another endpoint: not held
+
+    assert (held.action, held.outcome) == ("requeue", "deferred") and held.delay == SCHEDULE[0]  # due + 1 s - 1 s
+    assert hub.log.get(hub.message(second).delivery_id) is None  # no attempt spent
+    assert (other.outcome, elsewhere.outcome) == ("delivered", "delivered")
+
+    hub.clock.now = T0 + timedelta(seconds=SCHEDULE[0])
+    assert hub.worker.attempt(hub.message(first), first).outcome == "delivered"
+    assert hub.worker.attempt(hub.message(second), second).outcome == "delivered"
+    erp = [d for e, _, d in hub.sender.sent if e.endpoint_id == "erp"]
+    ids = [hub.message(e).delivery_id for e in (first, other_order, first, second)]
+    assert erp == ids  # the later event only after the earlier one was delivered
+
+
+def test_an_earlier_event_dead_lettered_no_longer_holds_the_later_ones() -> None:
+    hub = Hub(SendResult(status_code=500))
+    first, second = _event("SO-1"), _event("SO-1", 1)
+    assert hub.worker.attempt(hub.message(first), first).outcome == "retry"
+    hub.sender.results = [SendResult(status_code=400)]  # now a permanent failure: dead-lettered
+    assert hub.worker.attempt(hub.message(first), first).action == "dead"
+
+    hub.sender.results = [SendResult(status_code=200)]
+    assert hub.worker.attempt(hub.message(second), second).outcome == "delivered"
+
+
+def test_an_event_in_flight_holds_the_later_ones_and_a_lapsed_hold_holds_nobody() -> None:
+    hub = Hub()
+    first, second = _event("SO-1"), _event("SO-1", 1)
+    gate = f"acme#erp#{first.warehouse_id}#SO-1"
+    hub.log.hold_order(gate, first.seq, T0 + timedelta(seconds=1), T0 + timedelta(seconds=60))  # in flight elsewhere
+
+    held = hub.worker.attempt(hub.message(second), second)
+    hub.clock.now = T0 + timedelta(seconds=61)  # that worker crashed: its hold lapsed
+    sent = hub.worker.attempt(hub.message(second), second)
+
+    assert (held.outcome, held.delay) == ("deferred", 1) and sent.outcome == "delivered"

@@ -21,6 +21,7 @@ DLQ) and anything else is sent again, so SQS never dead-letters a delivery on it
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -37,6 +38,10 @@ from order_hub.rendering import callbacks
 from order_hub.rendering.callbacks.base import MissingField, Verdict
 
 RESPONSE_LOG_LIMIT = 1024
+GATE_MARGIN = 1
+"""Seconds after an earlier event's retry is due before the later events look again."""
+GATE_LAPSE = 300
+"""A hold lapses this long after its retry was due (a worker that crashed holds nobody for ever)."""
 DELIVERY_MAX_RECEIVES = 100
 """The delivery queue's ``maxReceiveCount`` (template.yaml ``DeliveryQueue``; a test keeps them equal)."""
 MAX_SEND_DELAY = 900
@@ -121,7 +126,14 @@ class Worker:
         if status == "delivered":
             update["delivered_at"] = at
             update["next_attempt_at"] = None
-        self.log.finish(delivery.model_copy(update=update), attempt)
+        finished = delivery.model_copy(update=update)
+        self.log.finish(finished, attempt)
+        gate = order_gate(delivery)
+        if status == "retrying" and finished.next_attempt_at is not None:  # later events of the order wait for it
+            due = finished.next_attempt_at + timedelta(seconds=GATE_MARGIN)
+            self.log.hold_order(gate, delivery.seq, due, due + timedelta(seconds=GATE_LAPSE))
+        else:  # delivered, failed for good (dead-lettered) or skipped: later events go
+            self.log.release_order(gate, delivery.seq)
 
     def attempt(self, message: DeliveryRef, event: OrderEvent | None, last_receive: bool = False) -> Step:
         """One attempt. ``last_receive``: SQS would dead-letter the message if it came back, so a
@@ -129,6 +141,14 @@ class Worker:
         now = self.now()
         endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id)
         fresh = Delivery(**message.model_dump(), created_at=now, updated_at=now)
+        if endpoint is not None and endpoint.enabled:
+            held = self.log.order_holds(order_gate(message), message.seq, now)
+            if held:  # an earlier event of the order is in flight or waits for a retry here: wait behind it
+                due = max(due for _, due in held)
+                delay = max(1, math.ceil((due - now).total_seconds()))
+                return self.wait_behind(
+                    message, delay, f"an earlier event of the order (seq {held[0][0]}) is waiting", last_receive
+                )
         if endpoint is not None and endpoint.enabled and endpoint.rate_limit_per_second:
             key = f"{endpoint.tenant_id}#{endpoint.endpoint_id}"
             if not self.log.take_token(key, endpoint.rate_limit_per_second, now):
@@ -139,7 +159,7 @@ class Worker:
         if not claim.granted:
             status = claim.delivery.status if claim.delivery else "unknown"
             if status == "delivering":  # another attempt holds it (or crashed): look again after its lease
-                return deferral(lease, "another attempt holds the delivery")
+                return deferral(lease, "another attempt holds the delivery", last_receive)
             return Step("ack", outcome="duplicate", reason=f"delivery is {status}")
         delivery = claim.delivery or fresh
         n = delivery.attempt_count
@@ -154,6 +174,7 @@ class Worker:
             rendered = callbacks.render(endpoint, event, message_id=delivery.message_id)
         except MissingField as error:
             return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason=str(error)))
+        self.log.hold_order(order_gate(delivery), delivery.seq, now + timedelta(seconds=1), now + timedelta(seconds=lease))
         result = self.sender.send(endpoint, rendered, delivery.delivery_id)
         verdict = self._verdict(endpoint, result)
         attempt = Attempt(
@@ -184,6 +205,14 @@ class Worker:
         self._record(retrying, "retrying", attempt, attempt.reason)
         return Step("retry", delay=delay, outcome="retry", reason=attempt.reason, attempt=attempt)
 
+    def wait_behind(self, message: DeliveryRef, delay: int, reason: str, last_receive: bool = False) -> Step:
+        """Defer ``message`` behind an earlier event of its order; it holds the later ones in turn, so
+        the deferred events come back and go one after the other, in ``seq`` order."""
+        step = deferral(delay, reason, last_receive)
+        due = self.now() + timedelta(seconds=step.delay + GATE_MARGIN)
+        self.log.hold_order(order_gate(message), message.seq, due, due + timedelta(seconds=GATE_LAPSE))
+        return step
+
     def _fail(self, delivery: Delivery, attempt: Attempt) -> Step:
         failed = attempt.model_copy(update={"outcome": "failed"})
         self._record(delivery.model_copy(update={"next_attempt_at": None}), "failed", failed, failed.reason)
@@ -198,9 +227,17 @@ class Worker:
         return callbacks.judge(endpoint.format, result.status_code, result.body)
 
 
-def deferral(delay: int, reason: str) -> Step:
-    """Not an attempt: the message comes back after ``delay`` without counting a receive when it can."""
+def deferral(delay: int, reason: str, last_receive: bool = False) -> Step:
+    """Not an attempt: the message comes back after ``delay`` without counting a receive when it can
+    (sent again; a longer delay goes through visibility, except on the message's last receive)."""
+    if last_receive:
+        delay = min(delay, MAX_SEND_DELAY)
     return Step("requeue" if delay <= MAX_SEND_DELAY else "retry", delay=delay, outcome="deferred", reason=reason)
+
+
+def order_gate(message: DeliveryRef) -> str:
+    """The (tenant, endpoint, order) whose events go to the endpoint in order."""
+    return f"{message.tenant_id}#{message.endpoint_id}#{message.warehouse_id}#{message.order_no}"
 
 
 def attempt_batch(
@@ -229,8 +266,10 @@ def attempt_batch(
         for message_id, message in sorted(group, key=lambda pair: pair[1].seq):
             final = message_id in last_receive
             if blocked is not None:
-                delay = min(blocked.delay, MAX_SEND_DELAY) if final else blocked.delay
-                step = deferral(delay, "an earlier event is waiting")
+                try:
+                    step = worker.wait_behind(message, blocked.delay, "an earlier event is waiting", final)
+                except Exception:  # the hold could not be written: defer all the same
+                    step = deferral(blocked.delay, "an earlier event is waiting", final)
             else:
                 try:
                     step = worker.attempt(message, events.get(message.event_key), last_receive=final)
