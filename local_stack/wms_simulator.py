@@ -612,6 +612,30 @@ class WmsSimulator(LoopbackService):
                     self._set_status(order, status, "advance")
             return self._control_view(order)
 
+    def ship_rest(self, warehouse_id: str, order_no: str, tenant_id: str | None = None) -> dict[str, Any]:
+        """A second package: ship what a partial shipment left open, under a new AWB, with its own PGI
+        webhook (only the quantities of this package). Raises ``SimulatorError`` (400) when nothing is open."""
+        with self._lock:
+            order = self._find(warehouse_id, order_no, tenant_id)
+            rest = [0 if line.to_ship is None else line.qty - line.to_ship for line in order.lines]
+            if order.status != SHIPPED or not any(rest):
+                raise SimulatorError(400, f"order {order_no} has no open quantity to ship", field="order_no")
+            moment = _whole_seconds(self._now())
+            for line in order.lines:
+                line.to_ship = None  # everything ordered is shipped now
+            first_awb = order.delivery_no
+            order.delivery_no = ""
+            self._apply_side_effects(order, moment)  # a new AWB for the second package
+            payload = self._pgi_payload(order, moment)
+            for detail, qty in zip(payload["details"], rest, strict=True):
+                detail["qty_shipped"] = qty
+            order.updated_at = moment
+            order.history.append({"status": SHIPPED, "at": _iso_z(moment), "source": f"ship_rest {order.delivery_no}"})
+            self._bump()
+            self._raise_webhook(order, KIND_PGI, payload)
+            order.delivery_no = first_awb  # the order's AWB stays the first package's
+            return self._control_view(order)
+
     def hold(self, warehouse_id: str, order_no: str, hold: bool = True, tenant_id: str | None = None) -> None:
         """Keep the clock ticker from moving this order (``hold=False`` lets it go again)."""
         with self._lock:
@@ -1078,6 +1102,8 @@ class WmsSimulator(LoopbackService):
                     _require_int(steps, "steps", 1)
                 order = self.advance(warehouse_id, order_no, to, steps, ship_qty, payload.get("tenant_id") or tenant_id)
                 return _plain(200, {"order": order})
+            case "POST", ["orders", warehouse_id, order_no, "ship-rest"]:
+                return _plain(200, {"order": self.ship_rest(warehouse_id, order_no, payload.get("tenant_id") or tenant_id)})
             case "POST", ["orders", warehouse_id, order_no, "hold"]:
                 hold = payload.get("hold", True)
                 if not isinstance(hold, bool):

@@ -233,3 +233,19 @@ def test_demo_endpoints_are_listed_without_their_secrets(stack: dict[str, Any], 
     assert listed["demo-standard"]["secret_name"] == "hub/demo/endpoint/demo-standard"
     for secret in (stack["demo_receiver"]["standard_secret"], stack["demo_receiver"]["unicommerce"]["password"]):
         assert secret not in done.stdout
+
+
+def test_a_second_package_ships_the_rest_and_increff_gets_dispatch_then_complete(hub: Hub) -> None:
+    so = _create(hub)
+    hub.forwarded(so)
+    hub.advance(so, "SHIPPED", ship_qty={"TSHIRT-BLK-M": 1, "CAP-RED": 0})
+    hub.wait_for(so, lambda d: len(d["shipments"]) == 1, "partially shipped")
+    hub.sim("POST", f"/_sim/orders/WH-TGR04/{so}/ship-rest", {})
+    done = hub.wait_for(so, lambda d: len(d["shipments"]) == 2, "the second package")
+    assert done["so_status"] == "CLOSED" and len({s["awb"] for s in done["shipments"]}) == 2
+
+    increff = hub.wait_received(
+        "increff", so, lambda rs: any(payload(r)["eventType"] == "OUTWARD_ORDER_COMPLETE" for r in rs), "COMPLETE"
+    )
+    kinds = [payload(r)["eventType"] for r in increff if r["outcome"] == "accepted"]
+    assert kinds.index("OUTWARD_ORDER_SHIPMENT_DISPATCH") < kinds.index("OUTWARD_ORDER_COMPLETE")
