@@ -225,6 +225,7 @@ class _Order:
     hold: bool = False
     history: list[dict[str, str]] = field(default_factory=list)
     pgi_confirmations: int = 0  # PGI webhooks the hub forwarded back (seed 002 step 7)
+    later_awbs: list[str] = field(default_factory=list)  # AWBs of later packages (ship_rest)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -633,6 +634,7 @@ class WmsSimulator(LoopbackService):
             order.history.append({"status": SHIPPED, "at": _iso_z(moment), "source": f"ship_rest {order.delivery_no}"})
             self._bump()
             self._raise_webhook(order, KIND_PGI, payload)
+            order.later_awbs.append(order.delivery_no)
             order.delivery_no = first_awb  # the order's AWB stays the first package's
             return self._control_view(order)
 
@@ -951,10 +953,10 @@ class WmsSimulator(LoopbackService):
             order = self._orders.get((tenant_id, body["warehouse_id"], body["doc_no"]))
             if order is None:
                 raise SimulatorError(404, f"order {body['doc_no']} not found", field="doc_no")
-            if order.status != SHIPPED or order.delivery_no != body["delivery_no"]:
+            if order.status != SHIPPED or body["delivery_no"] not in (order.delivery_no, *order.later_awbs):
                 raise SimulatorError(400, f"order {order.order_no} has no PGI {body['delivery_no']}", field="delivery_no")
             order.pgi_confirmations += 1
-            return {"doc_no": order.order_no, "delivery_no": order.delivery_no, "pgi_confirmations": order.pgi_confirmations}
+            return {"doc_no": order.order_no, "delivery_no": body["delivery_no"], "pgi_confirmations": order.pgi_confirmations}
 
     def _create(self, tenant_id: str, body: dict[str, Any]) -> dict[str, Any]:
         fields = _order_fields(body)

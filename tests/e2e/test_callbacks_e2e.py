@@ -249,3 +249,7 @@ def test_a_second_package_ships_the_rest_and_increff_gets_dispatch_then_complete
     )
     kinds = [payload(r)["eventType"] for r in increff if r["outcome"] == "accepted"]
     assert kinds.index("OUTWARD_ORDER_SHIPMENT_DISPATCH") < kinds.index("OUTWARD_ORDER_COMPLETE")
+    deadline = time.monotonic() + 60  # the hub forwards both PGIs back to the warehouse (seed 002 step 7)
+    while hub.sim("GET", f"/_sim/orders/WH-TGR04/{so}")["order"]["pgi_confirmations"] < 2:
+        assert time.monotonic() < deadline, "the second package's PGI did not reach the warehouse"
+        time.sleep(0.25)

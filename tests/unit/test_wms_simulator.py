@@ -904,3 +904,6 @@ def test_ship_rest_sends_a_second_package_under_a_new_awb(sim: WmsSimulator, tra
     assert [line["qty_shipped"] for line in order["lines"]] == [2, 1]
     with pytest.raises(SimulatorError, match="no open quantity"):
         sim.ship_rest(WH, SO)  # fully shipped now
+    for pgi in (one, two):  # the hub forwards each PGI back (seed 002 step 7): both are the warehouse's own
+        assert call(sim, "POST", "/v3/fulfillment/webhooks/pgi", pgi).status == 200
+    assert sim.order(WH, SO)["pgi_confirmations"] == 2
