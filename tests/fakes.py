@@ -234,6 +234,7 @@ class InMemoryDeliveryLog:
         self.leases: dict[str, float] = {}
         self.tokens: dict[tuple[str, int], int] = {}
         self.counters: dict[str, int] = {}
+        self.holds: dict[str, dict[int, tuple[datetime, datetime]]] = {}
 
     def claim(self, delivery: Delivery, now: datetime, lease_seconds: int) -> Claim:
         current = self.records.get(delivery.delivery_id)
@@ -280,6 +281,16 @@ class InMemoryDeliveryLog:
         self.counters[endpoint_key] = first + count - 1
         return first
 
+    def hold_order(self, gate: str, seq: int, due: datetime, until: datetime) -> None:
+        self.holds.setdefault(gate, {})[seq] = (due, until)
+
+    def release_order(self, gate: str, seq: int) -> None:
+        self.holds.get(gate, {}).pop(seq, None)
+
+    def order_holds(self, gate: str, before_seq: int, now: datetime) -> list[tuple[int, datetime]]:
+        held = self.holds.get(gate, {})
+        return [(seq, due) for seq, (due, until) in sorted(held.items()) if seq < before_seq and until > now]
+
     def take_token(self, endpoint_key: str, limit_per_second: int, now: datetime) -> bool:
         key = (endpoint_key, int(now.timestamp()))
         if self.tokens.get(key, 0) >= limit_per_second:
@@ -307,12 +318,14 @@ class FakeQueue:
 
     def __init__(self, *inbox: list[tuple[str, str]]) -> None:
         self.sent: list[BaseModel] = []
+        self.delays: list[int] = []  # the delay of each message in ``sent``
         self.retries: list[tuple[str, int]] = []
         self.inbox = list(inbox)
         self.deleted: list[str] = []
 
-    def send(self, messages: Sequence[BaseModel]) -> None:
+    def send(self, messages: Sequence[BaseModel], delay_seconds: int = 0) -> None:
         self.sent.extend(messages)
+        self.delays.extend(delay_seconds for _ in messages)
 
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         self.retries.append((receipt_handle, seconds))

@@ -1,8 +1,9 @@
 """delivery_worker: delivers queued callbacks to client endpoints, each in its format.
 
 The batch's requests go out concurrently (one thread per endpoint and order, so one slow
-endpoint holds up nobody else, and each order's events keep their order). Failed attempts come
-back after the retry schedule's delay (SQS visibility, not sleeps); deliveries that fail for good
+endpoint holds up nobody else, and each order's events keep their order). Each message is settled
+as its own attempt ends: failed attempts come back after the retry schedule's delay (SQS
+visibility, not sleeps), deferrals are sent again with a delay; deliveries that fail for good
 go to the delivery DLQ, from where ``hub-admin deliveries redrive-dlq`` or a replay sends them again.
 """
 
@@ -43,7 +44,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     require("delivery_worker")  # first invocation: a missing or malformed variable fails here, named
     records = list(event.get("Records") or [])
     outcome = deliver_batch(
-        [Received(r["messageId"], r["body"], r["receiptHandle"]) for r in records],
+        [
+            Received(
+                r["messageId"],
+                r["body"],
+                r["receiptHandle"],
+                int((r.get("attributes") or {}).get("ApproximateReceiveCount") or 1),
+            )
+            for r in records
+        ],
         wiring.callback_worker(),
         wiring.event_store(),
         wiring.delivery_queue(),
@@ -72,6 +81,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         if step.action == "retry":
             logger.info("delivery will be retried", extra={**keys, "delay": step.delay})
             raise RetryLater(step.reason)
+        if step.action == "requeue":  # sent again with a delay; this copy is done (no receive counted)
+            logger.info("delivery deferred", extra={**keys, "delay": step.delay})
+            return
         if step.action == "dead":
             metrics.add_metric(name="DeliveryDeadLettered", unit="Count", value=1)
             logger.warning("delivery failed for good, moved to the DLQ", extra=keys)

@@ -32,7 +32,7 @@ from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.observability import logger, metrics
 from order_hub.services.logistics import UNKNOWN_CODE, ingest_logistics_webhook
 from order_hub.services.webhook_auth import authenticate_webhook
-from order_hub.services.webhooks import REJECTED, WebhookResult, ingest_order_confirmation, ingest_pgi
+from order_hub.services.webhooks import NO_OPEN_QUANTITY, REJECTED, WebhookResult, ingest_order_confirmation, ingest_pgi
 
 app = APIGatewayRestResolver(enable_validation=True)
 install_error_handlers(app, on_invalid=lambda: metrics.add_metric(name="WebhookRejected", unit="Count", value=1))
@@ -47,6 +47,8 @@ def _result(source: str, result: WebhookResult) -> Response[Any]:
     metrics.add_metric(name=f"Webhook_{source}_{result.outcome}", unit="Count", value=1)
     if result.notes:  # conflicting facts (late, over-shipped, against a terminal state) are counted
         metrics.add_metric(name="StatusConflicts", unit="Count", value=1)
+    if any(note.startswith(NO_OPEN_QUANTITY) for note in result.notes):
+        metrics.add_metric(name="ShipmentsWithoutOpenQuantity", unit="Count", value=1)
     if any(note.startswith(UNKNOWN_CODE) for note in result.notes):
         metrics.add_metric(name="LogisticsUnknownStatus", unit="Count", value=1)
     logger.info("webhook recorded", extra={"source": source, "outcome": result.outcome, "notes": list(result.notes)})

@@ -212,4 +212,8 @@ class WmsApi:
             if not isinstance(payload.get(name), str) or not payload[name]:
                 raise SimulatorError(400, f"{name} is required", field=name)
         order = self._warehouse.confirm_pgi(tenant_id, payload["warehouse_id"], payload["doc_no"], payload["delivery_no"])
-        return {"doc_no": order.order_no, "delivery_no": order.delivery_no, "pgi_confirmations": order.pgi_confirmations}, None
+        return {
+            "doc_no": order.order_no,
+            "delivery_no": payload["delivery_no"],
+            "pgi_confirmations": order.pgi_confirmations,
+        }, None

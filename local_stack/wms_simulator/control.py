@@ -54,6 +54,10 @@ def _advance(sim: WmsSimulator, request: Request, warehouse_id: str, order_no: s
     return {"order": sim.advance(warehouse_id, order_no, to, steps, ship_qty, request.owner)}
 
 
+def _ship_rest(sim: WmsSimulator, request: Request, warehouse_id: str, order_no: str) -> Any:
+    return {"order": sim.ship_rest(warehouse_id, order_no, request.owner)}
+
+
 def _hold(sim: WmsSimulator, request: Request, warehouse_id: str, order_no: str) -> Any:
     hold = request.payload.get("hold", True)
     if not isinstance(hold, bool):
@@ -125,6 +129,7 @@ ROUTES: Routes[ControlHandler] = Routes(
         ("GET", ("orders",), _orders),
         ("GET", ("orders", ANY, ANY), _order),
         ("POST", ("orders", ANY, ANY, "advance"), _advance),
+        ("POST", ("orders", ANY, ANY, "ship-rest"), _ship_rest),
         ("POST", ("orders", ANY, ANY, "hold"), _hold),
         ("POST", ("orders", ANY, ANY, "touch"), _touch),
         ("GET", ("faults",), _faults),

@@ -198,6 +198,7 @@ class Order:
     hold: bool = False
     history: list[dict[str, str]] = field(default_factory=list)
     pgi_confirmations: int = 0  # PGI webhooks the hub forwarded back (seed 002 step 7)
+    later_awbs: list[str] = field(default_factory=list)  # AWBs of later packages (ship_rest)
 
     @property
     def key(self) -> OrderKey:

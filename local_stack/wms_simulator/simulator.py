@@ -147,6 +147,13 @@ class WmsSimulator(LoopbackService):
             self._warehouse.advance(order, to, steps, ship_qty)
             return control_view(order)
 
+    def ship_rest(self, warehouse_id: str, order_no: str, tenant_id: str | None = None) -> dict[str, Any]:
+        """A second package of a partly shipped order: the rest, under a new AWB, with its own PGI."""
+        with self._lock:
+            order = self._warehouse.find(warehouse_id, order_no, tenant_id)
+            self._warehouse.ship_rest(order)
+            return control_view(order)
+
     def hold(self, warehouse_id: str, order_no: str, hold: bool = True, tenant_id: str | None = None) -> None:
         """Keep the clock ticker from moving this order (``hold=False`` lets it go again)."""
         with self._lock:

@@ -164,7 +164,7 @@ class Warehouse:
             order = self.orders.get((tenant_id, warehouse_id, doc_no))
             if order is None:
                 raise SimulatorError(404, f"order {doc_no} not found", field="doc_no")
-            if order.status != SHIPPED or order.delivery_no != delivery_no:
+            if order.status != SHIPPED or delivery_no not in (order.delivery_no, *order.later_awbs):
                 raise SimulatorError(400, f"order {order.order_no} has no PGI {delivery_no}", field="delivery_no")
             order.pgi_confirmations += 1
             return order
@@ -184,6 +184,28 @@ class Warehouse:
                 return
             for status in FLOW[RANK[order.status] + 1 : RANK[target] + 1]:
                 self._set_status(order, status, "advance")
+
+    def ship_rest(self, order: Order) -> None:
+        """A second package: ship what a partial shipment left open, under a new AWB, with its own
+        PGI webhook (only this package's quantities). Refused (400) when nothing is open."""
+        with self.lock:
+            rest = [0 if line.to_ship is None else line.qty - line.to_ship for line in order.lines]
+            if order.status != SHIPPED or not any(rest):
+                raise SimulatorError(400, f"order {order.order_no} has no open quantity to ship", field="order_no")
+            moment = whole_seconds(self._now())
+            for line in order.lines:
+                line.to_ship = None  # everything ordered is shipped now
+            first_awb, order.delivery_no = order.delivery_no, ""
+            self._apply_side_effects(order, moment)  # a new AWB for the second package
+            payload = pgi_payload(order, moment)
+            for detail, qty in zip(payload["details"], rest, strict=True):
+                detail["qty_shipped"] = qty
+            order.updated_at = moment
+            order.history.append({"status": SHIPPED, "at": iso_z(moment), "source": f"ship_rest {order.delivery_no}"})
+            self._bump()
+            self.outbox.raise_webhook(order, KIND_PGI, payload)
+            order.later_awbs.append(order.delivery_no)
+            order.delivery_no = first_awb  # the order's AWB stays the first package's
 
     def touch(self, order: Order, status: str, updated_at: datetime | str | None) -> None:
         """Set the status directly (any status, any direction), without webhooks."""

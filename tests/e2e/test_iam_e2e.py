@@ -4,7 +4,7 @@ moto allows every call; the local stack checks each AWS call a function makes ag
 function's ``Policies`` in template.yaml (``local_stack.iam``) and writes what it saw to
 ``iam.json`` when it stops. This test drives one stack through every function's code paths
 (orders, admin API, WMS and logistics webhooks, forwarding, the poll, callbacks that succeed,
-retry, dead-letter and meet a 410) and then checks: no call was denied, and the permissions no
+retry, are deferred by a rate limit, dead-letter and meet a 410) and then checks: no call was denied, and the permissions no
 call needed are exactly the ones listed below, each with the reason it stays.
 """
 
@@ -120,13 +120,20 @@ def test_every_function_runs_under_its_own_policy_and_needs_all_of_it(launch_sta
     registered = hub.api(
         "POST",
         f"{ADMIN}/endpoints",
-        json={"endpoint_id": endpoint_id, "url": stack["demo_receiver"]["endpoints"]["demo-standard"], "format": "standard"},
+        json={
+            "endpoint_id": endpoint_id,
+            "url": stack["demo_receiver"]["endpoints"]["demo-standard"],
+            "format": "standard",
+            "rate_limit_per_second": 1,  # a burst of events defers (sent again with a delay)
+        },
     )
     assert registered.status_code == 201, registered.text
     assert hub.api("GET", f"{ADMIN}/endpoints/{endpoint_id}").status_code == 200
     assert hub.api("GET", f"{ADMIN}/endpoints").status_code == 200
     for enabled in (False, True):
         assert hub.api("PATCH", f"{ADMIN}/endpoints/{endpoint_id}", json={"enabled": enabled}).status_code == 200
+    for _ in range(3):  # a burst over the rate limit: deferrals go back to the queue with DelaySeconds
+        hub.create()
 
     # A receiver that fails: retries through SQS visibility, then the DLQ; replay one delivery.
     hub.receiver("POST", "/_demo/config", {"standard": {"status": 500}})

@@ -297,3 +297,17 @@ def test_message_ids_are_consecutive_per_endpoint(ports: Ports) -> None:
     assert log.allocate_message_ids("acme#erp", 3) == 1
     assert log.allocate_message_ids("acme#erp", 2) == 4
     assert log.allocate_message_ids("rival#erp", 1) == 1
+
+
+def test_order_holds_keep_later_events_of_one_order_and_endpoint_back(ports: Ports) -> None:
+    log = ports.deliveries
+    gate, other = "acme#erp#WH-1#SO-1", "acme#erp#WH-1#SO-2"
+    log.hold_order(gate, 3, T0 + timedelta(seconds=5), T0 + timedelta(seconds=300))
+    log.hold_order(gate, 5, T0 + timedelta(seconds=1), T0 + timedelta(seconds=30))
+
+    assert log.order_holds(gate, 7, T0) == [(3, T0 + timedelta(seconds=5)), (5, T0 + timedelta(seconds=1))]
+    assert log.order_holds(gate, 3, T0) == []  # only earlier events hold an event back
+    assert log.order_holds(other, 7, T0) == []  # another order is never held
+    assert log.order_holds(gate, 7, T0 + timedelta(seconds=31)) == [(3, T0 + timedelta(seconds=5))]  # 5 lapsed
+    log.release_order(gate, 3)
+    assert log.order_holds(gate, 7, T0 + timedelta(seconds=31)) == []

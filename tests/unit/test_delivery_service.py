@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from local_stack.template import load_template
 from order_hub.errors import InvalidInput
 from order_hub.models.api import CreateOrderRequest
 from order_hub.models.endpoints import Delivery, DeliveryRef, Endpoint
@@ -14,7 +15,14 @@ from order_hub.models.order import OrderEvent
 from order_hub.ports import SendResult
 from order_hub.rendering.callbacks.base import Rendered
 from order_hub.services import orders
-from order_hub.services.callback_delivery import Worker, attempt_batch, plan_deliveries
+from order_hub.services.callback_delivery import (
+    DELIVERY_MAX_RECEIVES,
+    Received,
+    Worker,
+    attempt_batch,
+    deliver_batch,
+    plan_deliveries,
+)
 from order_hub.services.replays import redrive_dead_letters, replay_delivery, replay_endpoint
 from order_hub.services.tenants import create_tenant
 from tests.fakes import (
@@ -153,7 +161,7 @@ def test_an_attempt_in_flight_elsewhere_defers_instead_of_dropping_the_message()
 
     step = hub.worker.attempt(message, event)
 
-    assert (step.action, step.outcome) == ("retry", "deferred") and step.delay > 0
+    assert (step.action, step.outcome) == ("requeue", "deferred") and step.delay > 0
     assert hub.sender.sent == []
 
 
@@ -218,7 +226,7 @@ def test_rate_limited_endpoints_defer_without_spending_an_attempt() -> None:
     held = hub.worker.attempt(hub.message(second), second)
 
     assert sent.outcome == "delivered"
-    assert (held.action, held.outcome, held.delay) == ("retry", "deferred", 1)
+    assert (held.action, held.outcome, held.delay) == ("requeue", "deferred", 1)
     assert hub.log.get(hub.message(second).delivery_id) is None  # no attempt recorded
 
 
@@ -260,6 +268,95 @@ def test_an_orders_events_go_in_sequence_and_wait_behind_a_retry() -> None:
     again = attempt_batch(hub.worker, messages, events, concurrency=10)
     assert [again[k].outcome for k in ("m1", "m2", "m3")] == ["delivered"] * 3
     assert [d for _, _, d in hub.sender.sent][1:] == [hub.message(e).delivery_id for e in (first, second, third)]
+
+
+class Events:
+    def __init__(self, *events: OrderEvent) -> None:
+        self.events = {(e.tenant_id, e.warehouse_id, e.order_no, e.seq): e for e in events}
+
+    def get_events(self, keys: list[tuple[str, str, str, int]]) -> dict[tuple[str, str, str, int], OrderEvent]:
+        return {key: self.events[key] for key in keys if key in self.events}
+
+
+def _received(message_id: str, message: DeliveryRef, receive_count: int = 1) -> Received:
+    return Received(message_id, message.model_dump_json(), f"rh-{message_id}", receive_count)
+
+
+def test_a_retry_is_settled_when_its_attempt_ends_not_after_the_batch() -> None:
+    """The failing endpoint's retry visibility is set while the slow endpoint's request is still in flight."""
+    queue, dlq = FakeQueue(), FakeQueue()
+    settled_first = threading.Event()
+
+    class Slow(ScriptedSender):
+        def send(self, endpoint: Endpoint, rendered: Rendered, delivery_id: str) -> SendResult:
+            if endpoint.endpoint_id == "slow":
+                settled_first.wait(timeout=5)  # only returns early if the other message was already settled
+                return SendResult(status_code=200, body="{}")
+            return SendResult(status_code=500, body="down")
+
+    class SettleWatch(FakeQueue):
+        def retry_later(self, receipt_handle: str, seconds: int) -> None:
+            super().retry_later(receipt_handle, seconds)
+            settled_first.set()
+
+    queue = SettleWatch()
+    hub = Hub(endpoints=[_endpoint("slow"), _endpoint("failing")])
+    hub.worker.sender = Slow()
+    event = _event()
+    received = [_received("m1", hub.message(event, "slow")), _received("m2", hub.message(event, "failing"))]
+
+    outcome = deliver_batch(received, hub.worker, Events(event), queue, dlq, concurrency=10)
+
+    assert settled_first.is_set() and queue.retries == [("rh-m2", SCHEDULE[0])]
+    assert outcome.settled["m2"].comes_back and outcome.settled["m1"].step.outcome == "delivered"
+
+
+def test_deferrals_are_sent_again_with_a_delay_and_count_no_receive() -> None:
+    queue, dlq = FakeQueue(), FakeQueue()
+    hub = Hub(endpoints=[_endpoint(rate_limit_per_second=1)])
+    first, second = _event("SO-1"), _event("SO-2")
+    received = [_received("m1", hub.message(first)), _received("m2", hub.message(second))]
+
+    outcome = deliver_batch(received, hub.worker, Events(first, second), queue, dlq, concurrency=10)
+
+    assert sorted(s.step.outcome for s in outcome.settled.values()) == ["deferred", "delivered"]
+    assert queue.retries == [] and queue.delays == [1] and len(queue.sent) == 1
+    assert not any(s.comes_back for s in outcome.settled.values())  # both copies acknowledged
+
+
+def test_on_its_last_receive_a_retry_fails_for_good_recorded_instead_of_being_dead_lettered_silently() -> None:
+    queue, dlq = FakeQueue(), FakeQueue()
+    hub = Hub(SendResult(status_code=500, body="down"))
+    event = _event()
+    message = hub.message(event)
+
+    outcome = deliver_batch(
+        [_received("m1", message, receive_count=DELIVERY_MAX_RECEIVES)], hub.worker, Events(event), queue, dlq, 10
+    )
+
+    assert outcome.settled["m1"].step.action == "dead" and queue.retries == []
+    assert [m.model_dump()["delivery_id"] for m in dlq.sent] == [message.delivery_id]
+    record = hub.log.get(message.delivery_id)
+    assert record is not None and record.status == "failed" and "receive limit" in record.last_error
+    assert [d.delivery_id for d in hub.log.list_problems("acme", 10)] == [message.delivery_id]
+
+
+def test_an_earlier_event_waiting_on_its_last_receive_sends_the_later_one_again() -> None:
+    queue, dlq = FakeQueue(), FakeQueue()
+    hub = Hub(SendResult(status_code=500))
+    first, second = _event("SO-1"), _event("SO-1", 1)
+    received = [_received("m1", hub.message(first)), _received("m2", hub.message(second), DELIVERY_MAX_RECEIVES)]
+
+    outcome = deliver_batch(received, hub.worker, Events(first, second), queue, dlq, concurrency=10)
+
+    assert outcome.settled["m2"].step.action == "requeue" and queue.delays == [SCHEDULE[0]]
+    assert queue.retries == [("rh-m1", SCHEDULE[0])]
+
+
+def test_the_worker_knows_the_delivery_queues_max_receive_count() -> None:
+    template = load_template()
+    policy = template["Resources"]["DeliveryQueue"]["Properties"]["RedrivePolicy"]
+    assert int(policy["maxReceiveCount"]) == DELIVERY_MAX_RECEIVES
 
 
 def test_replays_reopen_and_requeue_under_the_same_delivery_id() -> None:
@@ -304,7 +401,101 @@ def test_redrive_moves_dead_letters_back_and_keeps_unreadable_ones() -> None:
 
     counts = redrive_dead_letters(hub.log, dlq, queued, T0)
 
-    assert counts == {"redriven": 1, "kept": 1}
+    assert counts == {"moved": 1, "skipped": 0, "failed": 1}
     assert dlq.deleted == ["r1"] and queued.bodies == [message.model_dump(mode="json")]
     record = hub.log.get(message.delivery_id)
     assert record is not None and record.status == "pending"
+
+
+class EndlessDlq(FakeQueue):
+    """A DLQ that never runs dry: what it holds comes back on every receive (the 10,000-loop of issue 13)."""
+
+    def __init__(self, *messages: tuple[str, str]) -> None:
+        super().__init__()
+        self.messages = list(messages)
+        self.receives = 0
+
+    def receive(self) -> list[tuple[str, str]]:
+        self.receives += 1
+        return list(self.messages)
+
+
+def test_redrive_moves_each_message_once_skips_delivered_ones_and_ends() -> None:
+    hub = Hub(SendResult(status_code=400), SendResult(status_code=200))
+    failed, delivered = _event("SO-1"), _event("SO-2")
+    hub.worker.attempt(hub.message(failed), failed)  # failed for good: dead-lettered
+    hub.worker.attempt(hub.message(delivered), delivered)  # delivered (say, by a replay) after it was dead-lettered
+    dlq = EndlessDlq(("r1", hub.message(failed).model_dump_json()), ("r2", hub.message(delivered).model_dump_json()))
+    queued = FakeQueue()
+
+    counts = redrive_dead_letters(hub.log, dlq, queued, T0)
+
+    assert counts == {"moved": 1, "skipped": 1, "failed": 0} and dlq.receives == 2
+    assert [m.model_dump()["delivery_id"] for m in queued.sent] == [hub.message(failed).delivery_id]
+    assert sorted(dlq.deleted) == ["r1", "r2"]
+    record = hub.log.get(hub.message(delivered).delivery_id)
+    assert record is not None and record.status == "delivered"
+
+
+def test_redrive_leaves_a_message_in_the_dlq_when_it_cannot_be_sent() -> None:
+    hub = Hub(SendResult(status_code=400))
+    event = _event()
+    hub.worker.attempt(hub.message(event), event)
+
+    class Down(FakeQueue):
+        def send(self, messages: object, delay_seconds: int = 0) -> None:
+            raise RuntimeError("SQS unavailable")
+
+    dlq = FakeQueue([("r1", hub.message(event).model_dump_json())])
+    assert redrive_dead_letters(hub.log, dlq, Down(), T0) == {"moved": 0, "skipped": 0, "failed": 1}
+    assert dlq.deleted == []
+
+
+# -- per (endpoint, order) ordering across retries and batches -------------------------------------
+
+
+def test_a_later_event_waits_in_another_batch_while_an_earlier_one_waits_for_its_retry() -> None:
+    hub = Hub(SendResult(status_code=500), endpoints=[_endpoint("erp"), _endpoint("crm")])
+    first, second, other_order = _event("SO-1"), _event("SO-1", 1), _event("SO-2")
+
+    assert hub.worker.attempt(hub.message(first), first).outcome == "retry"
+    hub.clock.now += timedelta(seconds=1)
+    held = hub.worker.attempt(hub.message(second), second)  # a later batch
+    hub.sender.results = [SendResult(status_code=200)]
+    other = hub.worker.attempt(hub.message(other_order), other_order)  # another order: not held
+    elsewhere = hub.worker.attempt(hub.message(second, "crm"), second)  # another endpoint: not held
+
+    assert (held.action, held.outcome) == ("requeue", "deferred") and held.delay == SCHEDULE[0]  # due + 1 s - 1 s
+    assert hub.log.get(hub.message(second).delivery_id) is None  # no attempt spent
+    assert (other.outcome, elsewhere.outcome) == ("delivered", "delivered")
+
+    hub.clock.now = T0 + timedelta(seconds=SCHEDULE[0])
+    assert hub.worker.attempt(hub.message(first), first).outcome == "delivered"
+    assert hub.worker.attempt(hub.message(second), second).outcome == "delivered"
+    erp = [d for e, _, d in hub.sender.sent if e.endpoint_id == "erp"]
+    ids = [hub.message(e).delivery_id for e in (first, other_order, first, second)]
+    assert erp == ids  # the later event only after the earlier one was delivered
+
+
+def test_an_earlier_event_dead_lettered_no_longer_holds_the_later_ones() -> None:
+    hub = Hub(SendResult(status_code=500))
+    first, second = _event("SO-1"), _event("SO-1", 1)
+    assert hub.worker.attempt(hub.message(first), first).outcome == "retry"
+    hub.sender.results = [SendResult(status_code=400)]  # now a permanent failure: dead-lettered
+    assert hub.worker.attempt(hub.message(first), first).action == "dead"
+
+    hub.sender.results = [SendResult(status_code=200)]
+    assert hub.worker.attempt(hub.message(second), second).outcome == "delivered"
+
+
+def test_an_event_in_flight_holds_the_later_ones_and_a_lapsed_hold_holds_nobody() -> None:
+    hub = Hub()
+    first, second = _event("SO-1"), _event("SO-1", 1)
+    gate = f"acme#erp#{first.warehouse_id}#SO-1"
+    hub.log.hold_order(gate, first.seq, T0 + timedelta(seconds=1), T0 + timedelta(seconds=60))  # in flight elsewhere
+
+    held = hub.worker.attempt(hub.message(second), second)
+    hub.clock.now = T0 + timedelta(seconds=61)  # that worker crashed: its hold lapsed
+    sent = hub.worker.attempt(hub.message(second), second)
+
+    assert (held.outcome, held.delay) == ("deferred", 1) and sent.outcome == "delivered"

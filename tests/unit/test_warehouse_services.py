@@ -21,7 +21,7 @@ from order_hub.services import orders
 from order_hub.services.forwarding import forward_order
 from order_hub.services.polling import poll_warehouse
 from order_hub.services.status import Fact, apply_fact
-from order_hub.services.webhooks import ingest_order_confirmation, ingest_pgi, verify_webhook
+from order_hub.services.webhooks import NO_OPEN_QUANTITY, ingest_order_confirmation, ingest_pgi, verify_webhook
 from tests.fakes import FakeWms, InMemoryOrderRepository, InMemoryTenantDirectory
 from tests.payloads import order_body
 
@@ -256,6 +256,33 @@ def test_partial_pgi_keeps_the_open_quantity(tenant: Tenant, repo: InMemoryOrder
     order = _stored(repo, tenant)
     assert order.status == ApiStatus.CLOSED and [line.qty_shipped for line in order.lines] == [1, 0]
     assert order.history[-1].note == "partial shipment"
+
+
+def test_second_pgi_for_a_fully_shipped_order_is_a_recorded_fact(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    ingest_pgi("acme", _pgi(), "{}", repo, _now)
+    shipped = _stored(repo, tenant)
+    events = len(repo.events)
+    result = ingest_pgi("acme", _pgi(delivery_no="JNE0002"), "{}", repo, _now)
+    order = _stored(repo, tenant)
+    assert result.outcome == "recorded" and result.notes and result.notes[0].startswith(NO_OPEN_QUANTITY)
+    assert [s.awb for s in order.shipments] == ["JNE0001"] and order.lines == shipped.lines
+    assert order.history[-1].applied is False and "JNE0002" in order.history[-1].note
+    assert [e.type for e in repo.events[events:]] == ["order.fact_recorded"]
+    assert ingest_pgi("acme", _pgi(delivery_no="JNE0002"), "{}", repo, _now).outcome == "duplicate"
+
+
+def test_second_package_of_a_partial_order_is_a_second_shipment(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    ingest_pgi("acme", _pgi(details=[{"sku": "TSHIRT-BLK-M", "qty_shipped": 1}]), "{}", repo, _now)
+    rest = [{"sku": "TSHIRT-BLK-M", "qty_shipped": 1}, {"sku": "CAP-RED", "qty_shipped": 1}]
+    result = ingest_pgi("acme", _pgi(delivery_no="JNE0002", details=rest), "{}", repo, _now)
+    order = _stored(repo, tenant)
+    assert result.outcome == "applied" and not result.notes
+    assert [s.awb for s in order.shipments] == ["JNE0001", "JNE0002"] and not order.partially_shipped
+    assert [e.type for e in repo.events[-2:]] == ["order.shipped", "order.shipped"]
+    third = ingest_pgi("acme", _pgi(delivery_no="JNE0003"), "{}", repo, _now)
+    assert third.outcome == "recorded" and len(_stored(repo, tenant).shipments) == 2
 
 
 def test_pgi_for_an_unknown_order_is_kept_not_lost(tenant: Tenant, repo: InMemoryOrderRepository) -> None:

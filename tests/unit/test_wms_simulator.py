@@ -885,3 +885,22 @@ def test_cli_tenant_argument() -> None:
     assert _tenant_arg("demo:key:sec:ret") == ("demo", TenantConfig("key", "sec:ret"))
     with pytest.raises(Exception, match="TENANT:API_KEY:SECRET"):
         _tenant_arg("demo:key")
+
+
+def test_ship_rest_sends_a_second_package_under_a_new_awb(sim: WmsSimulator, transport: FakeTransport) -> None:
+    create(sim)
+    with pytest.raises(SimulatorError, match="no open quantity"):
+        sim.ship_rest(WH, SO)  # not shipped yet
+    first = sim.advance(WH, SO, to="SHIPPED", ship_qty={"TSHIRT-BLK-M": 1, "CAP-RED": 0})
+    order = sim.ship_rest(WH, SO)
+    sim.deliver_pending_webhooks()
+    one, two = transport.payloads("/pgi")
+    assert [line["qty_shipped"] for line in one["details"]] == [1, 0]
+    assert [line["qty_shipped"] for line in two["details"]] == [1, 1]
+    assert two["delivery_no"] != one["delivery_no"] == first["delivery_no"] == order["delivery_no"]
+    assert [line["qty_shipped"] for line in order["lines"]] == [2, 1]
+    with pytest.raises(SimulatorError, match="no open quantity"):
+        sim.ship_rest(WH, SO)  # fully shipped now
+    for pgi in (one, two):  # the hub forwards each PGI back (seed 002 step 7): both are the warehouse's own
+        assert call(sim, "POST", "/v3/fulfillment/webhooks/pgi", pgi).status == 200
+    assert sim.order(WH, SO)["pgi_confirmations"] == 2

@@ -115,7 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     since.add_argument("endpoint_id")
     since.add_argument("--since", required=True, help="ISO 8601 time, e.g. 2026-11-01T00:00:00Z")
     since.add_argument("--include-delivered", action="store_true", help="also resend deliveries that succeeded")
-    deliveries.add_parser("redrive-dlq", help="move every delivery in the DLQ back to the delivery queue")
+    deliveries.add_parser(
+        "redrive-dlq", help="move each DLQ message back to the delivery queue once (delivered ones skipped); moved/skipped/failed"
+    )
     return parser
 
 

@@ -157,6 +157,16 @@ class DeliveryLog(Protocol):
     def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
         """Reserve ``count`` consecutive message ids of an endpoint's counter; returns the first."""
 
+    def hold_order(self, gate: str, seq: int, due: datetime, until: datetime) -> None:
+        """Event ``seq`` of the gate's (endpoint, order) is in flight or waits for a retry: later
+        events wait; look again at ``due``; the hold lapses at ``until`` (a crashed worker)."""
+
+    def release_order(self, gate: str, seq: int) -> None:
+        """Event ``seq`` is settled (delivered, failed for good, skipped): it holds nothing back."""
+
+    def order_holds(self, gate: str, before_seq: int, now: datetime) -> list[tuple[int, datetime]]:
+        """Unlapsed holds of events earlier than ``before_seq``, as (seq, due), oldest first."""
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -235,8 +245,8 @@ class UrlGuard(Protocol):
 class MessageQueue(Protocol):
     """One work queue; every message is a pydantic model (``order_hub.models.messages``)."""
 
-    def send(self, messages: Sequence[BaseModel]) -> None:
-        """Send all of them; raise if any could not be sent."""
+    def send(self, messages: Sequence[BaseModel], delay_seconds: int = 0) -> None:
+        """Send all of them (delivered after ``delay_seconds``, at most 900); raise if any could not be sent."""
 
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         """Bring a received message back after ``seconds`` (backoff without sleeping)."""

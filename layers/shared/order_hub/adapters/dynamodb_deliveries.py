@@ -8,11 +8,14 @@ Deliveries table (pk/sk):
   ``gsi2*`` (index ``by_problem``, sparse): per tenant, only while retrying or failed.
 - rate counter: ``RATE#<endpoint>#<epoch second>`` / ``RATE`` (expires after a minute).
 - message id counter: ``COUNTER#<endpoint>`` / ``MESSAGE_ID`` (Increff ``messageId``s).
+- order gate: ``GATE#<tenant>#<endpoint>#<warehouse>#<order>`` / ``SEQ#<seq, 12 digits>``, one item per
+  event of the order that is in flight or waits for a retry at the endpoint (``due``, ``until``
+  epoch seconds; expires with ``until``). Later events of the order wait while one exists.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from order_hub.adapters.dynamodb import _DynamoAdapter, _ts, order_pk
@@ -228,6 +231,39 @@ class DynamoDeliveryLog(_DynamoAdapter):
         except self.client.exceptions.ConditionalCheckFailedException as error:
             raise InvalidInput(f"delivery '{delivery_id}' is being attempted right now; replay it later") from error
         return reopened
+
+    @staticmethod
+    def _gate_key(gate: str, seq: int) -> dict[str, Any]:
+        return {"pk": {"S": f"GATE#{gate}"}, "sk": {"S": f"SEQ#{seq:012d}"}}
+
+    def hold_order(self, gate: str, seq: int, due: datetime, until: datetime) -> None:
+        self.client.update_item(
+            TableName=self._table,
+            Key=self._gate_key(gate, seq),
+            UpdateExpression="SET due = :due, until_at = :until, expires_at = :expires",
+            ExpressionAttributeValues={
+                ":due": {"N": str(_epoch(due))},
+                ":until": {"N": str(_epoch(until))},
+                ":expires": {"N": str(_epoch(until) + 3600)},
+            },
+        )
+
+    def release_order(self, gate: str, seq: int) -> None:
+        self.client.delete_item(TableName=self._table, Key=self._gate_key(gate, seq))
+
+    def order_holds(self, gate: str, before_seq: int, now: datetime) -> list[tuple[int, datetime]]:
+        response = self.client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk < :mine",
+            ExpressionAttributeValues={":pk": {"S": f"GATE#{gate}"}, ":mine": {"S": f"SEQ#{before_seq:012d}"}},
+            ConsistentRead=True,
+            Limit=20,
+        )
+        return [
+            (int(item["sk"]["S"].removeprefix("SEQ#")), datetime.fromtimestamp(int(item["due"]["N"]), UTC))
+            for item in response.get("Items", [])
+            if int(item["until_at"]["N"]) > _epoch(now)
+        ]
 
     def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
         response = self.client.update_item(

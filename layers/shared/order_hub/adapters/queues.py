@@ -22,11 +22,12 @@ def sqs_client() -> SQSClient:
     return boto3.client("sqs", config=Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}))
 
 
-def send_bodies(queue_url: str, bodies: Sequence[str]) -> None:
+def send_bodies(queue_url: str, bodies: Sequence[str], delay_seconds: int = 0) -> None:
     """Send messages in batches of 10; raise if any could not be sent (the stream record is then retried)."""
     client = sqs_client()
+    delay: dict[str, Any] = {"DelaySeconds": max(0, min(delay_seconds, 900))} if delay_seconds else {}
     for start in range(0, len(bodies), 10):
-        entries: list[Any] = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[start : start + 10])]
+        entries: list[Any] = [{"Id": str(n), "MessageBody": body, **delay} for n, body in enumerate(bodies[start : start + 10])]
         response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
         if response.get("Failed"):
             raise RuntimeError(f"SQS refused {len(response['Failed'])} message(s): {response['Failed'][0].get('Code')}")
@@ -57,8 +58,8 @@ class SqsQueue:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def send(self, messages: Sequence[BaseModel]) -> None:
-        send_bodies(self.url, [message.model_dump_json() for message in messages])
+    def send(self, messages: Sequence[BaseModel], delay_seconds: int = 0) -> None:
+        send_bodies(self.url, [message.model_dump_json() for message in messages], delay_seconds)
 
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         retry_later(self.url, receipt_handle, seconds)

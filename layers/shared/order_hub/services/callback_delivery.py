@@ -8,10 +8,21 @@ failed or skipped record is never attempted again unless an operator replays it.
 Retry schedule (``DELIVERY_RETRY_SCHEDULE``): attempt 1 right away, then after 5 s, 5 min, 30 min,
 2 h, 5 h, 10 h and 10 h; a delivery that fails its last attempt, or fails permanently (a format's
 missing field, a refused address, a permanent 4xx of a standard endpoint), goes to the DLQ.
+
+Settling (``deliver_batch``): each message is settled the moment its own attempt ends, not after
+the batch: a retry's visibility is set then, so the first retry comes 5 s after its failure
+whatever else the batch waits for. A deferral (the endpoint's rate limit, an attempt in flight
+elsewhere, an earlier event of the same order waiting) is not an attempt: the message is sent
+again with ``DelaySeconds`` and the received copy acknowledged, so deferrals never count toward the
+queue's ``maxReceiveCount`` (``DELIVERY_MAX_RECEIVES``). A message on its last receive never goes
+back through visibility: a due retry fails for good (recorded, shown under problems, sent to our
+DLQ) and anything else is sent again, so SQS never dead-letters a delivery on its own, unrecorded.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +38,14 @@ from order_hub.rendering import callbacks
 from order_hub.rendering.callbacks.base import MissingField, Verdict
 
 RESPONSE_LOG_LIMIT = 1024
+GATE_MARGIN = 1
+"""Seconds after an earlier event's retry is due before the later events look again."""
+GATE_LAPSE = 300
+"""A hold lapses this long after its retry was due (a worker that crashed holds nobody for ever)."""
+DELIVERY_MAX_RECEIVES = 100
+"""The delivery queue's ``maxReceiveCount`` (template.yaml ``DeliveryQueue``; a test keeps them equal)."""
+MAX_SEND_DELAY = 900
+"""SQS ``DelaySeconds`` limit: longer deferrals go back through visibility."""
 
 
 NUMBERED_FORMATS = frozenset({"increff"})
@@ -75,7 +94,9 @@ StepOutcome = Literal["", "delivered", "retry", "failed", "deferred", "skipped",
 class Step:
     """What the worker does with the queue message after an attempt."""
 
-    action: Literal["ack", "retry", "dead"]  # dead: move the message to the DLQ, then ack
+    # retry: back through visibility after ``delay``; requeue: sent again with ``delay`` (a deferral,
+    # no receive counted), then acknowledged; dead: moved to the DLQ, then acknowledged
+    action: Literal["ack", "retry", "requeue", "dead"]
     delay: int = 0
     reason: str = ""
     outcome: StepOutcome = ""
@@ -105,23 +126,40 @@ class Worker:
         if status == "delivered":
             update["delivered_at"] = at
             update["next_attempt_at"] = None
-        self.log.finish(delivery.model_copy(update=update), attempt)
+        finished = delivery.model_copy(update=update)
+        self.log.finish(finished, attempt)
+        gate = order_gate(delivery)
+        if status == "retrying" and finished.next_attempt_at is not None:  # later events of the order wait for it
+            due = finished.next_attempt_at + timedelta(seconds=GATE_MARGIN)
+            self.log.hold_order(gate, delivery.seq, due, due + timedelta(seconds=GATE_LAPSE))
+        else:  # delivered, failed for good (dead-lettered) or skipped: later events go
+            self.log.release_order(gate, delivery.seq)
 
-    def attempt(self, message: DeliveryRef, event: OrderEvent | None) -> Step:
+    def attempt(self, message: DeliveryRef, event: OrderEvent | None, last_receive: bool = False) -> Step:
+        """One attempt. ``last_receive``: SQS would dead-letter the message if it came back, so a
+        due retry fails for good here instead (recorded, never lost)."""
         now = self.now()
         endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id)
         fresh = Delivery(**message.model_dump(), created_at=now, updated_at=now)
+        if endpoint is not None and endpoint.enabled:
+            held = self.log.order_holds(order_gate(message), message.seq, now)
+            if held:  # an earlier event of the order is in flight or waits for a retry here: wait behind it
+                due = max(due for _, due in held)
+                delay = max(1, math.ceil((due - now).total_seconds()))
+                return self.wait_behind(
+                    message, delay, f"an earlier event of the order (seq {held[0][0]}) is waiting", last_receive
+                )
         if endpoint is not None and endpoint.enabled and endpoint.rate_limit_per_second:
             key = f"{endpoint.tenant_id}#{endpoint.endpoint_id}"
             if not self.log.take_token(key, endpoint.rate_limit_per_second, now):
-                return Step("retry", delay=1, outcome="deferred", reason="endpoint rate limit reached")
+                return Step("requeue", delay=1, outcome="deferred", reason="endpoint rate limit reached")
         timeout = min(endpoint.timeout_seconds if endpoint else 15.0, self.timeout_cap)
         lease = int(timeout * 2) + 30
         claim = self.log.claim(fresh, now, lease_seconds=lease)
         if not claim.granted:
             status = claim.delivery.status if claim.delivery else "unknown"
             if status == "delivering":  # another attempt holds it (or crashed): look again after its lease
-                return Step("retry", delay=lease, outcome="deferred", reason="another attempt holds the delivery")
+                return deferral(lease, "another attempt holds the delivery", last_receive)
             return Step("ack", outcome="duplicate", reason=f"delivery is {status}")
         delivery = claim.delivery or fresh
         n = delivery.attempt_count
@@ -136,6 +174,7 @@ class Worker:
             rendered = callbacks.render(endpoint, event, message_id=delivery.message_id)
         except MissingField as error:
             return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason=str(error)))
+        self.log.hold_order(order_gate(delivery), delivery.seq, now + timedelta(seconds=1), now + timedelta(seconds=lease))
         result = self.sender.send(endpoint, rendered, delivery.delivery_id)
         verdict = self._verdict(endpoint, result)
         attempt = Attempt(
@@ -158,10 +197,21 @@ class Worker:
         if done >= self.max_attempts:
             last = attempt.model_copy(update={"outcome": "failed", "reason": f"{attempt.reason} (attempt {done}, the last)"})
             return self._fail(delivery, last)
+        if last_receive:
+            reason = f"{attempt.reason} (SQS receive limit {DELIVERY_MAX_RECEIVES} reached)"
+            return self._fail(delivery, attempt.model_copy(update={"outcome": "failed", "reason": reason}))
         delay = self.retry_schedule[done - 1]
         retrying = delivery.model_copy(update={"next_attempt_at": now + timedelta(seconds=delay)})
         self._record(retrying, "retrying", attempt, attempt.reason)
         return Step("retry", delay=delay, outcome="retry", reason=attempt.reason, attempt=attempt)
+
+    def wait_behind(self, message: DeliveryRef, delay: int, reason: str, last_receive: bool = False) -> Step:
+        """Defer ``message`` behind an earlier event of its order; it holds the later ones in turn, so
+        the deferred events come back and go one after the other, in ``seq`` order."""
+        step = deferral(delay, reason, last_receive)
+        due = self.now() + timedelta(seconds=step.delay + GATE_MARGIN)
+        self.log.hold_order(order_gate(message), message.seq, due, due + timedelta(seconds=GATE_LAPSE))
+        return step
 
     def _fail(self, delivery: Delivery, attempt: Attempt) -> Step:
         failed = attempt.model_copy(update={"outcome": "failed"})
@@ -177,17 +227,34 @@ class Worker:
         return callbacks.judge(endpoint.format, result.status_code, result.body)
 
 
+def deferral(delay: int, reason: str, last_receive: bool = False) -> Step:
+    """Not an attempt: the message comes back after ``delay`` without counting a receive when it can
+    (sent again; a longer delay goes through visibility, except on the message's last receive)."""
+    if last_receive:
+        delay = min(delay, MAX_SEND_DELAY)
+    return Step("requeue" if delay <= MAX_SEND_DELAY else "retry", delay=delay, outcome="deferred", reason=reason)
+
+
+def order_gate(message: DeliveryRef) -> str:
+    """The (tenant, endpoint, order) whose events go to the endpoint in order."""
+    return f"{message.tenant_id}#{message.endpoint_id}#{message.warehouse_id}#{message.order_no}"
+
+
 def attempt_batch(
     worker: Worker,
     messages: dict[str, DeliveryRef],
     events: dict[tuple[str, str, str, int], OrderEvent],
     concurrency: int,
+    on_step: Callable[[str, Step], Step] | None = None,
+    last_receive: frozenset[str] = frozenset(),
 ) -> dict[str, Step]:
     """Attempt a batch concurrently, one thread per (endpoint, order) group.
 
     Within a group the events go in ``seq`` order, one after the other, so a healthy receiver
     sees an order's events in order; when one of them must wait for a retry, the later ones of
-    the same group wait as long (deferred, not counted as attempts).
+    the same group wait as long (deferred, not counted as attempts). ``on_step`` settles each
+    message as soon as its step is known (and may change the step); ``last_receive`` names the
+    messages SQS would dead-letter if they came back.
     """
     groups: dict[tuple[str, str, str, str], list[tuple[str, DeliveryRef]]] = defaultdict(list)
     for message_id, message in messages.items():
@@ -197,16 +264,21 @@ def attempt_batch(
         steps: dict[str, Step] = {}
         blocked: Step | None = None
         for message_id, message in sorted(group, key=lambda pair: pair[1].seq):
+            final = message_id in last_receive
             if blocked is not None:
-                steps[message_id] = Step("retry", delay=blocked.delay, outcome="deferred", reason="an earlier event is waiting")
-                continue
-            try:
-                step = worker.attempt(message, events.get(message.event_key))
-            except Exception as error:  # an AWS hiccup: the message comes back; a held lease defers it safely
-                step = Step("retry", delay=5, outcome="error", reason=f"{type(error).__name__}: {error}"[:300])
-            steps[message_id] = step
-            if step.action == "retry":
-                blocked = step
+                try:
+                    step = worker.wait_behind(message, blocked.delay, "an earlier event is waiting", final)
+                except Exception:  # the hold could not be written: defer all the same
+                    step = deferral(blocked.delay, "an earlier event is waiting", final)
+            else:
+                try:
+                    step = worker.attempt(message, events.get(message.event_key), last_receive=final)
+                except Exception as error:  # an AWS hiccup: the message comes back; a held lease defers it safely
+                    reason = f"{type(error).__name__}: {error}"[:300]
+                    step = Step("requeue" if final else "retry", delay=5, outcome="error", reason=reason)
+                if step.action in ("retry", "requeue"):
+                    blocked = step
+            steps[message_id] = on_step(message_id, step) if on_step is not None else step
         return steps
 
     results: dict[str, Step] = {}
@@ -227,6 +299,7 @@ class Received:
     message_id: str
     body: str
     receipt_handle: str
+    receive_count: int = 1  # ApproximateReceiveCount
 
 
 @dataclass(frozen=True)
@@ -253,34 +326,25 @@ def deliver_batch(
     queue: MessageQueue,
     dlq: MessageQueue,
     concurrency: int,
+    max_receives: int = DELIVERY_MAX_RECEIVES,
 ) -> BatchOutcome:
-    """Attempt a batch of delivery queue messages, then settle each: a retry comes back after its
-    delay (``queue.retry_later``), a delivery that failed for good (or an unreadable message) goes to the DLQ."""
+    """Attempt a batch of delivery queue messages and settle each one as soon as its attempt ends:
+    a retry comes back after its delay (``queue.retry_later``), a deferral is sent again with a delay,
+    a delivery that failed for good (or an unreadable message) goes to the DLQ."""
     from pydantic import ValidationError
 
+    by_id = {item.message_id: item for item in received}
     messages: dict[str, DeliveryRef] = {}
-    steps: dict[str, Step] = {}
-    for item in received:
-        try:
-            messages[item.message_id] = DeliveryRef.model_validate_json(item.body)
-        except ValidationError as error:
-            steps[item.message_id] = Step(
-                "dead", outcome="failed", reason=f"malformed delivery message: {error.errors()[0]['msg']}"
-            )
-    found = events.get_events([m.event_key for m in messages.values()])
-    steps.update(attempt_batch(worker, messages, found, concurrency))
-    now = worker.now()
-    ages = [
-        (now - found[m.event_key].at).total_seconds()
-        for message_id, m in messages.items()
-        if m.event_key in found and steps[message_id].outcome in ("retry", "deferred", "error")
-    ]
     settled: dict[str, Settled] = {}
-    for item in received:
-        step, message = steps[item.message_id], messages.get(item.message_id)
+    lock = threading.Lock()
+
+    def settle(message_id: str, step: Step) -> Step:
+        item, message = by_id[message_id], messages.get(message_id)
         try:
             if step.action == "retry":
                 queue.retry_later(item.receipt_handle, step.delay)
+            elif step.action == "requeue" and message is not None:
+                queue.send([message], delay_seconds=min(step.delay, MAX_SEND_DELAY))
             elif step.action == "dead":
                 reason = step.reason[:1000]
                 dead = (
@@ -290,7 +354,27 @@ def deliver_batch(
                 )
                 dlq.send([dead])
         except Exception as error:  # the message comes back and is settled again
-            settled[item.message_id] = Settled(step, message, comes_back=True, error=f"{type(error).__name__}: {error}"[:300])
-            continue
-        settled[item.message_id] = Settled(step, message, comes_back=step.action == "retry")
-    return BatchOutcome(settled, max(ages) if ages else None)
+            outcome = Settled(step, message, comes_back=True, error=f"{type(error).__name__}: {error}"[:300])
+        else:
+            outcome = Settled(step, message, comes_back=step.action == "retry")
+        with lock:
+            settled[message_id] = outcome
+        return step
+
+    for item in received:
+        try:
+            messages[item.message_id] = DeliveryRef.model_validate_json(item.body)
+        except ValidationError as error:
+            settle(
+                item.message_id, Step("dead", outcome="failed", reason=f"malformed delivery message: {error.errors()[0]['msg']}")
+            )
+    found = events.get_events([m.event_key for m in messages.values()])
+    last = frozenset(item.message_id for item in received if item.receive_count >= max_receives)
+    steps = attempt_batch(worker, messages, found, concurrency, on_step=settle, last_receive=last)
+    now = worker.now()
+    ages = [
+        (now - found[m.event_key].at).total_seconds()
+        for message_id, m in messages.items()
+        if m.event_key in found and steps[message_id].outcome in ("retry", "deferred", "error")
+    ]
+    return BatchOutcome({item.message_id: settled[item.message_id] for item in received}, max(ages) if ages else None)

@@ -5,7 +5,7 @@ the same dedupe keys as before."""
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -107,21 +107,55 @@ def redrive_dead_letters(
     now: datetime,
     limit: int = 10_000,
 ) -> dict[str, int]:
-    """Move every DLQ message back to the delivery queue (records reopened); unreadable ones stay."""
-    counts = {"redriven": 0, "kept": 0}
-    while counts["redriven"] + counts["kept"] < limit:
+    """Move the DLQ's messages back to the delivery queue, each at most once per call.
+
+    The call reads the DLQ until a receive brings nothing it has not seen (by delivery id, or body
+    for an unreadable message): a delivery that fails again and returns to the DLQ while the call
+    runs is left there, so the call ends, and never moves one delivery twice. Per message:
+    ``moved`` (record reopened, sent to the delivery queue, deleted from the DLQ); ``skipped`` (the
+    delivery was delivered meanwhile, e.g. by a replay, or is being attempted right now: deleted
+    from the DLQ, never sent again); ``failed`` (unreadable, or the send failed: it stays in the DLQ).
+    """
+    counts = {"moved": 0, "skipped": 0, "failed": 0}
+    seen: set[str] = set()
+    while sum(counts.values()) < limit:
         batch = dlq.receive()
-        if not batch:
-            break
+        fresh = False
         for receipt, body in batch:
             try:
-                message = DeliveryRef.model_validate_json(body)
+                message: DeliveryRef | None = DeliveryRef.model_validate_json(body)
             except ValueError:
-                counts["kept"] += 1
+                message = None
+            key = message.delivery_id if message is not None else f"unreadable:{hashlib.sha256(body.encode()).hexdigest()}"
+            if key in seen:
+                continue  # back in the DLQ during this call (or visible again): not moved twice
+            seen.add(key)
+            fresh = True
+            if message is None:
+                counts["failed"] += 1
                 continue
-            with contextlib.suppress(InvalidInput):  # being attempted: the queued copy is still worth sending
-                log.reopen(message.delivery_id, now)
-            queue.send([message.ref()])
-            dlq.delete(receipt)
-            counts["redriven"] += 1
+            counts[_redrive_one(log, dlq, queue, receipt, message, now)] += 1
+        if not fresh:
+            break
     return counts
+
+
+def _redrive_one(
+    log: DeliveryLog, dlq: MessageQueue, queue: MessageQueue, receipt: str, message: DeliveryRef, now: datetime
+) -> str:
+    current = log.get(message.delivery_id)
+    if current is not None and current.status == "delivered":
+        dlq.delete(receipt)
+        return "skipped"
+    if current is not None:
+        try:
+            log.reopen(message.delivery_id, now)  # conditional on the attempt count: a concurrent attempt wins
+        except InvalidInput:
+            dlq.delete(receipt)  # being attempted: that attempt decides (and dead-letters it again if it fails)
+            return "skipped"
+    try:
+        queue.send([message.ref()])
+    except Exception:  # stays in the DLQ, visible again after the receive's visibility timeout
+        return "failed"
+    dlq.delete(receipt)
+    return "moved"

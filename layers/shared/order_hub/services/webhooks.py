@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from order_hub.errors import ConcurrentModification, Unauthorized
-from order_hub.models.order import ChangeSource, EventType, Order, ShipmentItem
+from order_hub.models.order import ChangeSource, EventType, Order, ShipmentItem, StatusChange
 from order_hub.models.status import ApiStatus, api_status_for_wms
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.ports import OrderRepository
@@ -27,6 +27,7 @@ from order_hub.services.status import Fact, apply_fact
 
 SIGNATURE_WINDOW_SECONDS = 300
 _ATTEMPTS = 5
+NO_OPEN_QUANTITY = "shipment reported for an order with no open quantity"
 REJECTED = "Unauthorized Access. Webhook signature, timestamp or token is invalid."
 
 
@@ -84,7 +85,8 @@ def record_change(
             continue
         if not stored:
             return WebhookResult("duplicate", order)
-        return WebhookResult("applied" if changed else "recorded", changed or order, tuple(notes))
+        applied = changed is not None and not any(note.startswith(NO_OPEN_QUANTITY) for note in notes)
+        return WebhookResult("applied" if applied else "recorded", changed or order, tuple(notes))
     raise ConcurrentModification(f"order_no '{order_no}' kept changing while a webhook was recorded")
 
 
@@ -137,8 +139,25 @@ def ship(
     source: ChangeSource,
     now: Clock,
 ) -> tuple[Order | None, EventType, list[str]]:
-    """Attach the shipment and close the order; shared by the PGI webhook and the poller's repair."""
+    """Attach the shipment and close the order; shared by the PGI webhook and the poller's repair.
+
+    A PGI under a new AWB for a shipped order with no open quantity (every line shipped or cancelled) is a
+    fact, not a shipment: it is recorded in the history (unapplied, ``order.fact_recorded``), noted
+    (``NO_OPEN_QUANTITY``, counted by the caller) and changes nothing else: no second shipment, the
+    order's AWB stays, no second ``order.shipped``. A PGI while quantity is open (a genuine second
+    package of a partially shipped order) adds a shipment and sends ``order.shipped`` again; so does
+    a PGI for an order cancelled before anything shipped (the warehouse shipped it anyway).
+    """
     at = now()
+    if order.shipments and not _open_quantity(order) and not any(s.awb == awb for s in order.shipments):
+        note = f"{NO_OPEN_QUANTITY}: PGI {awb} not applied"
+        change = StatusChange(
+            at=at, source=source, from_status=order.status, to_status=ApiStatus.CLOSED, applied=False, note=note
+        )
+        recorded = order.model_copy(
+            update={"version": order.version + 1, "updated_at": max(at, order.updated_at), "history": [*order.history, change]}
+        )
+        return recorded, "order.fact_recorded", [note]
     with_shipment, notes = attach_shipment(order, awb, carrier_id, carrier_name, shipped_at or at, items)
     added = with_shipment is not order
     note = "partial shipment" if with_shipment.partially_shipped else ""
@@ -149,6 +168,10 @@ def ship(
     if changed is None and added:
         changed = with_shipment.model_copy(update={"version": order.version + 1, "updated_at": at})
     return changed, "order.shipped", notes
+
+
+def _open_quantity(order: Order) -> int:
+    return sum(max(0, line.qty_ordered - line.qty_cancelled - line.qty_shipped) for line in order.lines)
 
 
 def _items(payload: PgiWebhook) -> list[ShipmentItem]:
