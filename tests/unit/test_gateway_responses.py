@@ -84,3 +84,17 @@ def test_webhooks_are_throttled_apart_from_client_traffic() -> None:
     for route in webhook_routes:
         setting = by_path["/" + route.replace("/", "~1")]
         assert setting["HttpMethod"] == "POST" and setting["ThrottlingRateLimit"] > 0
+
+
+@pytest.mark.parametrize("name", ["MISSING_AUTHENTICATION_TOKEN", "REQUEST_TOO_LARGE", "INTEGRATION_FAILURE"])
+def test_the_local_stack_answers_as_the_template_declares(name: str) -> None:
+    from local_stack.apigw import gateway_response
+
+    response = _responses()[name]
+    declared = json.loads(_render(response["ResponseTemplates"]["application/json"], "/v3/nope", ""))
+
+    local = gateway_response(name, "/v3/nope", now=EPOCH_MS / 1000)
+
+    assert local.status == int(response["StatusCode"])
+    assert json.loads(local.body) == declared
+    assert dict(local.headers)["x-request-id"]
