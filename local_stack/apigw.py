@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import secrets
 import threading
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -34,9 +36,13 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's request payload limit
 
-MISSING_TOKEN_BODY = b'{"message":"Missing Authentication Token"}'
-INTERNAL_ERROR_BODY = b'{"message": "Internal server error"}'
-TOO_LARGE_BODY = b'{"message":"Request Too Long"}'
+# API Gateway's own answers, as template.yaml's GatewayResponses shape them (Shipper's envelope with
+# x-request-id): (status, Shipper code, message). tests/unit/test_gateway_responses.py keeps the two equal.
+GATEWAY_RESPONSES: dict[str, tuple[int, int, str]] = {
+    "MISSING_AUTHENTICATION_TOKEN": (404, 810, "No resource at this path and method"),
+    "REQUEST_TOO_LARGE": (413, 810, "Invalid Input. body: is larger than 10 MB"),
+    "INTEGRATION_FAILURE": (502, 803, "Internal server error."),
+}
 
 # Never copied from a proxy response: the server computes its own framing.
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
@@ -229,19 +235,29 @@ class HttpResponse:
     body: bytes
 
 
-def _json_error(status: int, body: bytes, error_type: str | None = None) -> HttpResponse:
-    headers = [("Content-Type", "application/json")]
-    if error_type:
-        headers.append(("x-amzn-ErrorType", error_type))
-    return HttpResponse(status, headers, body)
+def gateway_response(kind: str, path: str, now: float | None = None) -> HttpResponse:
+    """The gateway's own answer ``kind`` (a GatewayResponses type) for a request to ``path``."""
+    status, code, message = GATEWAY_RESPONSES[kind]
+    body = {
+        "metadata": {
+            "path": path,
+            "http_status_code": status,
+            "http_status": HTTPStatus(status).phrase,
+            "timestamp": int(time.time() if now is None else now),
+            "errors": [{"code": code, "message": message}],
+        }
+    }
+    headers = [("Content-Type", "application/json"), ("x-request-id", str(uuid.uuid4()))]
+    return HttpResponse(status, headers, json.dumps(body, separators=(",", ":")).encode())
 
 
-def missing_authentication_token() -> HttpResponse:
-    return _json_error(403, MISSING_TOKEN_BODY, "MissingAuthenticationTokenException")
+def missing_authentication_token(path: str) -> HttpResponse:
+    """An unknown route or method (API Gateway's MISSING_AUTHENTICATION_TOKEN, shaped as a 404)."""
+    return gateway_response("MISSING_AUTHENTICATION_TOKEN", path)
 
 
-def internal_server_error() -> HttpResponse:
-    return _json_error(502, INTERNAL_ERROR_BODY)
+def internal_server_error(path: str) -> HttpResponse:
+    return gateway_response("INTEGRATION_FAILURE", path)
 
 
 class MalformedProxyResponse(ValueError):
@@ -336,9 +352,10 @@ class ApiGateway:
         return f"http://{HOST}:{self.port}"
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        match = self.routes.match(request.method, split_target(request.target)[0])
+        path = split_target(request.target)[0]
+        match = self.routes.match(request.method, path)
         if match is None:
-            return missing_authentication_token()
+            return missing_authentication_token(path)
         event = build_proxy_event(request, match, self.stage)
         runtime = self.runtimes[match.function.logical_id]
         try:
@@ -347,7 +364,7 @@ class ApiGateway:
             log.error("%s returned a malformed proxy response: %s", match.function.logical_id, error)
         except Exception:
             log.exception("%s raised while handling %s %s", match.function.logical_id, request.method, request.target)
-        return internal_server_error()
+        return internal_server_error(path)
 
     def start(self) -> None:
         """Serve in a background thread."""
@@ -379,7 +396,7 @@ class _RequestHandler(LoopbackHandler):
         started = time.perf_counter()
         body = self.read_body()
         if body is None:
-            response = _json_error(413, TOO_LARGE_BODY)
+            response = gateway_response("REQUEST_TOO_LARGE", split_target(self.path)[0])
             self.close_connection = True
         else:
             request = HttpRequest(
@@ -407,7 +424,7 @@ class _RequestHandler(LoopbackHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
     def __getattr__(self, name: str) -> Any:
-        # Any other method (TRACE, QUERY, ...) reaches the router too, which answers 403 like API Gateway.
+        # Any other method (TRACE, QUERY, ...) reaches the router too, which answers like API Gateway (404 here).
         if name.startswith("do_"):
             return self._handle
         raise AttributeError(name)

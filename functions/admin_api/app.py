@@ -7,8 +7,7 @@ generated Standard Webhooks secret, shown once when the endpoint is registered. 
 the hub's SSRF policy (``wiring.url_policy()``).
 
 DLQ redrive stays CLI-only (``hub-admin deliveries redrive-dlq``): it is an operator action across
-tenants. This API is documented in the README ("Admin API"); ``docs/openapi.json`` covers the order
-API only.
+tenants. This API is documented in the README ("Admin API") and in ``docs/openapi.json``.
 
 Thin by design: parse (Powertools + pydantic), call one service function, render the envelope.
 """

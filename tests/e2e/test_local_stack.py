@@ -30,11 +30,19 @@ REPO_EVENTS = Path(__file__).resolve().parents[2] / "events"
 # -- the real stack -------------------------------------------------------------------------------
 
 
+def _gateway_error(response: requests.Response, path: str, status: int, code: int) -> None:
+    """API Gateway's own answer, shaped by template.yaml's GatewayResponses: Shipper's envelope."""
+    assert response.status_code == status
+    assert response.headers["x-request-id"]
+    metadata = response.json()["metadata"]
+    assert metadata["path"] == path and metadata["http_status_code"] == status
+    assert [error["code"] for error in metadata["errors"]] == [code]
+
+
 def test_unknown_route_is_missing_authentication_token(stack: dict[str, Any]) -> None:
     response = requests.get(f"{stack['api_url']}/v3/nope", timeout=TIMEOUT)
 
-    assert response.status_code == 403
-    assert response.json() == {"message": "Missing Authentication Token"}
+    _gateway_error(response, "/v3/nope", 404, 810)
 
 
 def test_unknown_method_on_a_known_path_is_missing_authentication_token(stack: dict[str, Any]) -> None:
@@ -42,8 +50,7 @@ def test_unknown_method_on_a_known_path_is_missing_authentication_token(stack: d
         f"{stack['api_url']}/v3/fulfillment/outbounds/OMS", headers={"x-api-key": stack["api_key"]}, timeout=TIMEOUT
     )
 
-    assert response.status_code == 403
-    assert response.json() == {"message": "Missing Authentication Token"}
+    _gateway_error(response, "/v3/fulfillment/outbounds/OMS", 404, 810)
 
 
 def test_list_orders_with_the_demo_key(stack: dict[str, Any]) -> None:
@@ -195,7 +202,7 @@ def test_no_pumps_serves_only_the_api(launch_stack: LaunchStack) -> None:
 def test_a_signal_stops_the_stack_cleanly(launch_stack: LaunchStack, sig: signal.Signals) -> None:
     running = launch_stack()
     info = running.wait_ready()
-    assert requests.get(f"{info['api_url']}/anything", timeout=TIMEOUT).status_code == 403
+    assert requests.get(f"{info['api_url']}/anything", timeout=TIMEOUT).status_code == 404
 
     running.process.send_signal(sig)
     try:
@@ -301,7 +308,7 @@ def test_literal_segments_win_over_path_parameters(gateway_factory: Any) -> None
     assert who("GET", "/orders/special/") == "Literal"
     assert who("GET", "/orders/A-1") == "Param"
     assert who("GET", "/orders/a/b") == "Greedy"
-    assert requests.get(f"{gateway.url}/orders", timeout=TIMEOUT).status_code == 403
+    assert requests.get(f"{gateway.url}/orders", timeout=TIMEOUT).status_code == 404
 
 
 def test_the_proxy_event_and_context_look_like_api_gateway_and_lambda(gateway_factory: Any) -> None:
@@ -384,8 +391,7 @@ def test_a_malformed_proxy_response_is_a_502(gateway_factory: Any, result: Any) 
 
     response = requests.get(f"{gateway.url}/bad", timeout=TIMEOUT)
 
-    assert response.status_code == 502
-    assert response.json() == {"message": "Internal server error"}
+    _gateway_error(response, "/bad", 502, 803)
 
 
 def test_a_handler_exception_is_a_502_and_is_logged(gateway_factory: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -397,8 +403,7 @@ def test_a_handler_exception_is_a_502_and_is_logged(gateway_factory: Any, caplog
     with caplog.at_level("ERROR", logger="local_stack.apigw"):
         response = requests.get(f"{gateway.url}/boom", timeout=TIMEOUT)
 
-    assert response.status_code == 502
-    assert response.json() == {"message": "Internal server error"}
+    _gateway_error(response, "/boom", 502, 803)
     assert any(record.exc_info and "kaboom" in str(record.exc_info[1]) for record in caplog.records)
 
 

@@ -4,8 +4,8 @@ Checks excluded, and why:
 - positive_data_acceptance: some schema-valid bodies break rules a JSON schema cannot state
   (the warehouse must belong to the account, COD needs cod_amount, line ids must be unique);
   the hub answers those with 400/810 on purpose.
-- unsupported_method: API Gateway answers undeclared methods with 403 "Missing Authentication
-  Token", not 405; the local stack mirrors API Gateway.
+- unsupported_method: API Gateway answers undeclared methods with its MISSING_AUTHENTICATION_TOKEN
+  response (shaped by template.yaml as a 404 envelope), not 405; the local stack mirrors API Gateway.
 
 The fuzzer gets its own API-only stack (no pumps, WMS simulator or demo receiver): the API's
 contract does not depend on them, and on the shared stack the background forwarding and

@@ -36,7 +36,8 @@ def test_create_stores_the_order_and_its_event_in_one_write(hub: Hub, invoke: In
     assert reply.body["data"]["so_status"] == "REGISTERED" and reply.body["data"]["version"] == 1
     assert reply.headers["x-request-id"] == "example-request-1"
     assert reply.headers["x-idempotent-replay"] == "false"
-    assert hub.calls == ["TransactWriteItems"]  # one write call, auth served from cache
+    # the tenant's request counter, then one write call; auth served from cache
+    assert hub.calls == ["UpdateItem", "TransactWriteItems"]
     items = {item["sk"]["S"]: item for item in hub.raw_items(ORDER_PK)}
     assert set(items) == {"ORDER", "EVENT#000000000001"}
     assert items["ORDER"]["version"]["N"] == "1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -161,6 +162,7 @@ def test_parameter_values_use_defaults_and_overrides(template: dict[str, Any]) -
         "WmsTimeoutSeconds": "10",
         "WmsRetryBackoffSeconds": "5,30,120,300,900,1800,3600,7200,14400",
         "AuthCacheTtlSeconds": "60",
+        "TenantRateLimitPerSecond": "50",
         "DeliveryRetrySchedule": "5,300,1800,7200,18000,36000,36000",
         "CallbackTimeoutSeconds": "15",
         "AlarmEmail": "",
@@ -319,7 +321,10 @@ def test_tenants_table_has_no_stream_and_unsupported_properties_are_dropped(temp
 
 def test_ttl_attribute_comes_from_time_to_live_specification(template: dict[str, Any]) -> None:
     assert table_ttl_attribute(template, "OrdersTable") == "expires_at"
-    assert table_ttl_attribute(template, "TenantsTable") is None
+    assert table_ttl_attribute(template, "TenantsTable") == "expires_at"
+    without = copy.deepcopy(template)
+    del without["Resources"]["TenantsTable"]["Properties"]["TimeToLiveSpecification"]
+    assert table_ttl_attribute(without, "TenantsTable") is None
 
 
 def test_only_table_resources_are_tables(template: dict[str, Any]) -> None:
@@ -364,7 +369,7 @@ def test_create_tables_creates_every_table_and_enables_ttl(template: dict[str, A
         },
     ) in client.calls
     ttl_tables = [kwargs["TableName"] for name, kwargs in client.calls if name == "update_time_to_live"]
-    assert ttl_tables == ["t-OrdersTable", "t-DeliveriesTable"]
+    assert ttl_tables == ["t-OrdersTable", "t-TenantsTable", "t-DeliveriesTable"]
 
 
 # -- functions --------------------------------------------------------------------------------------
@@ -388,6 +393,7 @@ def test_orders_api_function_spec(template: dict[str, Any]) -> None:
         "ORDERS_TABLE_NAME": "hub-local-OrdersTable",
         "TENANTS_TABLE_NAME": "hub-local-TenantsTable",
         "AUTH_CACHE_TTL_SECONDS": "0",
+        "TENANT_RATE_LIMIT_PER_SECOND": "50",
         "WMS_FORWARD_QUEUE_URL": f"{SQS_URL}/hub-local-WmsForwardQueue",
         "WMS_TIMEOUT_SECONDS": "10",
         "WMS_RETRY_BACKOFF_SECONDS": "5,30,120,300,900,1800,3600,7200,14400",

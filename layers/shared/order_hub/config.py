@@ -42,6 +42,12 @@ class TablesSettings(_Settings):
 
 class ApiSettings(TablesSettings):
     AUTH_CACHE_TTL_SECONDS: int = Field(default=60, ge=0, le=900)
+    TENANT_RATE_LIMIT_PER_SECOND: int = Field(
+        default=50,
+        ge=0,
+        le=1000,
+        description="Requests one tenant may make per second to the order and admin APIs (429 above it); 0 turns the limit off",
+    )
 
 
 S = TypeVar("S", bound=_Settings)

@@ -69,6 +69,12 @@ class Unauthorized(HubError):
     code = CODE_UNAUTHORIZED
 
 
+class RateLimited(HubError):
+    """The caller's account is over its per-second request limit (``TENANT_RATE_LIMIT_PER_SECOND``)."""
+
+    code = CODE_INVALID_INPUT
+
+
 class TenantNotFound(HubError):
     code = CODE_INVALID_INPUT
 

@@ -17,6 +17,7 @@ from order_hub.errors import (
     OrderConflict,
     OrderNotFound,
     PricingUnavailable,
+    RateLimited,
     TenantNotFound,
     TransitionRefused,
     Unauthorized,
@@ -41,6 +42,7 @@ HTTP_STATUS: dict[type[HubError], int] = {
     ConcurrentModification: 409,
     TransitionRefused: 400,
     Unauthorized: 401,
+    RateLimited: 429,
     WarehouseUnavailable: 503,
     PricingUnavailable: 503,
 }
@@ -116,10 +118,13 @@ def json_body(path: str, status: int, **parts: Any) -> str:
 
 
 def refused_response(event: dict[str, Any], error: HubError) -> dict[str, Any]:
-    """An API Gateway proxy response for a request refused before the resolver ran (auth, content type)."""
+    """An API Gateway proxy response for a request refused before the resolver ran (auth, rate, content type)."""
+    headers = {"Content-Type": "application/json"}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = "1"
     return {
         "statusCode": http_status_of(error),
-        "headers": {"Content-Type": "application/json"},
+        "headers": headers,
         "body": json_body(str(event.get("path", "")), http_status_of(error), errors=hub_error_errors(error)),
         "isBase64Encoded": False,
     }
@@ -187,12 +192,18 @@ def install_error_handlers(app: APIGatewayRestResolver, on_invalid: Callable[[],
 
 def preflight(event: dict[str, Any]) -> Tenant:
     """Before anything parses the request: who is calling (``x-api-key``), and is the body JSON?"""
+    import time
+
     from order_hub import wiring
+    from order_hub.config import ApiSettings, load
     from order_hub.observability import logger
 
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     tenant = wiring.authenticator().authenticate(headers.get("x-api-key"))
     logger.append_keys(tenant_id=tenant.tenant_id)
+    limit = load(ApiSettings).TENANT_RATE_LIMIT_PER_SECOND
+    if limit and not wiring.tenant_directory().take_request_token(tenant.tenant_id, limit, time.time()):
+        raise RateLimited(f"Too many requests: this account may make {limit} requests per second")
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
     if event.get("body") and content_type and content_type != "application/json":
         raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")

@@ -316,6 +316,26 @@ class DynamoTenantDirectory(_DynamoAdapter):
         except self.client.exceptions.TransactionCanceledException as error:
             raise InvalidInput(f"tenant '{tenant.tenant_id}' already exists", field="tenant_id") from error
 
+    def take_request_token(self, tenant_id: str, limit_per_second: int, now: float) -> bool:
+        """One of the tenant's ``limit_per_second`` requests of the current second (a counter item per
+        tenant and second, removed by the table's TTL); False when the tenant has used them all."""
+        second = int(now)
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"RATE#{tenant_id}#{second}"}, "sk": {"S": "RATE"}},
+                UpdateExpression="ADD n :one SET expires_at = :expires",
+                ConditionExpression="attribute_not_exists(n) OR n < :limit",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(limit_per_second)},
+                    ":expires": {"N": str(second + 60)},
+                },
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def list_tenants(self) -> list[Tenant]:
         """Every tenant, from the registry partition (a query, never a scan)."""
         tenant_ids: list[str] = []
