@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from order_hub.models.order import Line, Order, Shipment, ShipmentItem
+from order_hub.services.limits import CARRIER_NAME_BYTES, CODE_BYTES, clamp, shipment_item_budget
 
 
 def attach_shipment(
@@ -35,14 +36,19 @@ def attach_shipment(
         if remaining > 0:
             notes.append(f"{remaining} x {item.sku} shipped beyond the open quantity of the order")
             shipment_items.append(_item(item, remaining, None))
+    room = max(0, shipment_item_budget(order) - sum(len(s.items) for s in order.shipments))
+    omitted = max(0, len(shipment_items) - room)
+    if omitted:
+        notes.append(f"{omitted} shipment items not kept: the order keeps {shipment_item_budget(order)} items over its shipments")
     shipment = Shipment(
         shipment_code=f"{order.order_no}-{len(order.shipments) + 1}",
         awb=awb,
-        carrier_id=carrier_id,
-        carrier_name=carrier_name,
+        carrier_id=clamp(carrier_id, CODE_BYTES),
+        carrier_name=clamp(carrier_name, CARRIER_NAME_BYTES),
         status="SHIPPED",
         pgi_at=shipped_at,
-        items=shipment_items,
+        items=shipment_items[:room],
+        items_omitted=omitted,
     )
     return order.model_copy(update={"lines": lines, "shipments": [*order.shipments, shipment]}), notes
 
