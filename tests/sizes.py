@@ -8,6 +8,7 @@ one kind the size check admits.
 
 from __future__ import annotations
 
+import functools
 import random
 import string
 from collections.abc import Callable
@@ -88,6 +89,7 @@ def accepted(lines: int, line: Line = issue_line) -> bool:
     return True
 
 
+@functools.cache
 def largest_accepted(line: Line = issue_line) -> int:
     """The most lines of this kind an order may have (binary search over the size check)."""
     low, high = 0, 500
