@@ -27,7 +27,7 @@ from order_hub.services.status import Fact, apply_fact
 from order_hub.services.webhooks import ingest_order_confirmation, ingest_pgi, ship
 from tests.fakes import InMemoryOrderRepository
 from tests.payloads import cancel_body, order_body
-from tests.sizes import SIZING, TENANT, big_order, issue_line, largest_accepted
+from tests.sizes import SIZING, TENANT, big_order, issue_line, largest_accepted, typical_line
 
 
 def test_item_size_counts_as_aws_does() -> None:
@@ -75,6 +75,14 @@ def test_request_text_caps_count_utf8_bytes() -> None:
     assert refused.value.errors()[0]["loc"] == ("notes",)
     assert "201 bytes" in refused.value.errors()[0]["msg"]
     assert CreateOrderRequest.model_validate(order_body(notes="€" * 66)).notes == "€" * 66
+
+
+def test_the_limits_the_readme_states() -> None:
+    assert limits.ITEM_LIMIT_BYTES - limits.SAFETY_BYTES == 401_408
+    assert (limits.MAX_HISTORY, limits.MAX_FACTS, limits.MAX_SHIPMENTS, limits.EXTRA_SHIPMENT_ITEMS) == (30, 20, 10, 20)
+    assert (limits.NOTE_BYTES, limits.ERROR_BYTES) == (200, 500)
+    assert largest_accepted(typical_line) == 500
+    assert largest_accepted(issue_line) == 215
 
 
 # -- nothing an accepted order lives through can push it over ---------------------------------------
