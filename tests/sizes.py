@@ -57,6 +57,30 @@ def issue_line(n: int) -> dict[str, Any]:
     }
 
 
+def deliverable_line(n: int) -> dict[str, Any]:
+    """A line every callback format can render (a GST line with HSN code) with every text at its cap,
+    none repeating: the largest order of these is the largest the API accepts that all formats deliver."""
+    pick = random.Random(f"deliverable-{n}")
+
+    def text(size: int) -> str:
+        return "".join(pick.choices(_NAME, k=size)).strip() or "x"
+
+    return {
+        "line_id": f"L{n:04d}-" + "".join(pick.choices(string.ascii_uppercase + string.digits, k=54)),
+        "sku": f"S{n:04d}-" + "".join(pick.choices(string.ascii_uppercase + string.digits, k=44)),
+        "name": text(200),
+        "uom": text(20),
+        "qty": pick.randint(1, 5),
+        "unit_price": pick.randint(10_000, 10**7) / 100,
+        "ext": {
+            "hsn_code": str(pick.randint(10**7, 10**8 - 1)),
+            "barcode": "".join(pick.choices(string.digits, k=64)),
+            "channel_sku_code": text(255),
+            "tax_lines": [{"type": "IGST", "rate": 11, "per_unit": 1000, "total": 1000}],
+        },
+    }
+
+
 def typical_line(n: int) -> dict[str, Any]:
     """A line as the demo orders have them: a short name, one GST line."""
     tax = {"type": "IGST", "rate": 11, "per_unit": 7432.43, "total": 14864.86}
@@ -81,22 +105,28 @@ class _Sizing(InMemoryOrderRepository):
         return SIZING.stored_size(order, event)
 
 
-def accepted(lines: int, line: Line = issue_line) -> bool:
+def fits(body: dict[str, Any]) -> bool:
+    """Whether the size check admits this create body (tenant acme, the DynamoDB adapter's sizing)."""
     try:
-        create_order(TENANT, CreateOrderRequest.model_validate(big_order(lines, line)), _Sizing())
+        create_order(TENANT, CreateOrderRequest.model_validate(body), _Sizing())
     except InvalidInput:
         return False
     return True
 
 
-@functools.cache
-def largest_accepted(line: Line = issue_line) -> int:
-    """The most lines of this kind an order may have (binary search over the size check)."""
+def most_lines(body_of: Callable[[int], dict[str, Any]]) -> int:
+    """The most lines ``body_of(lines)`` may have (binary search over the size check)."""
     low, high = 0, 500
     while low < high:
         middle = (low + high + 1) // 2
-        low, high = (middle, high) if accepted(middle, line) else (low, middle - 1)
+        low, high = (middle, high) if fits(body_of(middle)) else (low, middle - 1)
     return low
+
+
+@functools.cache
+def largest_accepted(line: Line = issue_line) -> int:
+    """The most lines of this kind the demo order body may have."""
+    return most_lines(lambda lines: big_order(lines, line))
 
 
 def worst_case_size(lines: int, line: Line = issue_line) -> int:
