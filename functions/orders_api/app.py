@@ -115,12 +115,17 @@ def cancel_order(request: Annotated[CancelOrderRequest, Body()]) -> Response[Met
     cancellation = request.data.cancellation
     logger.append_keys(warehouse_id=cancellation.warehouse_id, order_no=cancellation.order_no)
     tenant = _tenant()
-    orders.cancel_order(
+    result = orders.cancel_order(
         tenant, cancellation, wiring.order_repository(), wms=lambda: wiring.wms_directory().client_for(tenant.tenant_id)
     )
-    metrics.add_metric(name="OrdersCancelled", unit="Count", value=1)
-    logger.info("order cancelled")
-    return _respond(200)
+    if result.replayed:
+        logger.info("cancel replayed: the order was already cancelled with this reason")
+    else:
+        metrics.add_metric(name="OrdersCancelled", unit="Count", value=1)
+        logger.info("order cancelled")
+    response = _respond(200)
+    response.headers["x-idempotent-replay"] = "true" if result.replayed else "false"
+    return response
 
 
 @app.get(

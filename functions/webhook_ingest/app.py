@@ -7,7 +7,6 @@ gets 401 and nothing is stored. A valid webhook is acknowledged after one durabl
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Annotated, Any
 
@@ -17,11 +16,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
 from order_hub.config import require
-from order_hub.errors import HubError, UnsupportedMediaType
+from order_hub.edge import check_json_body
+from order_hub.errors import HubError, InvalidInput, Unauthorized, UnsupportedMediaType
 from order_hub.http_api import (
     http_status_of,
     install_error_handlers,
     json_body,
+    raw_body,
     refused_response,
     request_id_from,
     with_request_id,
@@ -31,7 +32,7 @@ from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.observability import logger, metrics
 from order_hub.services.logistics import UNKNOWN_CODE, ingest_logistics_webhook
 from order_hub.services.webhook_auth import authenticate_webhook
-from order_hub.services.webhooks import WebhookResult, ingest_order_confirmation, ingest_pgi
+from order_hub.services.webhooks import REJECTED, WebhookResult, ingest_order_confirmation, ingest_pgi
 
 app = APIGatewayRestResolver(enable_validation=True)
 install_error_handlers(app, on_invalid=lambda: metrics.add_metric(name="WebhookRejected", unit="Count", value=1))
@@ -94,12 +95,15 @@ def authenticate(event: dict[str, Any]) -> None:
     every other webhook by signature or token against ``hub/<tenant>/wms-webhook``, over the exact bytes received."""
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     tenant_id = str((event.get("pathParameters") or {}).get("tenant_id", ""))
-    raw = event.get("body") or ""
-    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode("utf-8")
+    try:
+        body = raw_body(event)
+    except InvalidInput as error:  # not even bytes we could check a signature over
+        raise Unauthorized(REJECTED) from error
     authenticate_webhook(tenant_id, _is_tracking(event), headers, body, wiring.secret_reader(), time.time())
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json":
         raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")
+    check_json_body(body)  # authenticated: now the shape, before the parser sees it
     logger.append_keys(tenant_id=tenant_id)
 
 

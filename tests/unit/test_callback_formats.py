@@ -321,7 +321,7 @@ def test_increff_event_type_table(tenant: Tenant, repo: InMemoryOrderRepository)
     endpoint = make_endpoint("increff", **INCREFF_SETTINGS)
     order = _lines_order(tenant, repo)
     full = [ShipmentItem(sku="TSHIRT-BLK-M", qty=2), ShipmentItem(sku="CAP-RED", qty=1)]
-    api_cancelled = orders.cancel_order(tenant, Cancellation(order_no=NO, warehouse_id=WH, cancel_reason="buyer"), repo)
+    api_cancelled = orders.cancel_order(tenant, Cancellation(order_no=NO, warehouse_id=WH, cancel_reason="buyer"), repo).order
     wms_cancelled = apply_fact(order, Fact("poller", T_001, ApiStatus.CANCELLED, "CANCELLED")).order
     allocated = apply_fact(order, Fact("poller", T_001, ApiStatus.ALLOCATED, "ALLOCATED")).order
     assert wms_cancelled is not None and allocated is not None

@@ -193,7 +193,7 @@ def test_a_cancel_of_the_largest_order_fits() -> None:
     lines = largest_accepted(issue_line)
     order = create_order(TENANT, CreateOrderRequest.model_validate(big_order(lines)), repo).order
     reserved = limits.check_fits(order, repo)
-    cancelled = cancel_order(TENANT, _cancellation(), repo)
+    cancelled = cancel_order(TENANT, _cancellation(), repo).order
     assert cancelled.status.value == "CANCELLED"
     assert repo.largest <= reserved
 

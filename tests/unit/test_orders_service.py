@@ -111,7 +111,7 @@ def test_update_and_cancel_are_refused_once_allocated_or_terminal(
 
 def test_cancel_before_allocation_cancels_every_line(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     orders.create_order(tenant, _request(), repo)
-    cancelled = orders.cancel_order(tenant, _cancel(), repo)
+    cancelled = orders.cancel_order(tenant, _cancel(), repo).order
 
     assert cancelled.status == ApiStatus.CANCELLED and cancelled.version == 2
     assert all(line.qty_cancelled == line.qty_ordered for line in cancelled.lines)
@@ -123,7 +123,7 @@ def test_cancel_before_allocation_cancels_every_line(tenant: Tenant, repo: InMem
 def test_cancel_retries_after_a_concurrent_write_and_rechecks_the_state(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     orders.create_order(tenant, _request(), repo)
     repo.fail_next_replace = 1
-    assert orders.cancel_order(tenant, _cancel(), repo).status == ApiStatus.CANCELLED
+    assert orders.cancel_order(tenant, _cancel(), repo).order.status == ApiStatus.CANCELLED
 
     orders.create_order(tenant, _request(so_number="SO-2"), repo)
     repo.fail_next_replace = 5
@@ -186,3 +186,16 @@ def test_fulfilment_logistics_tenants_must_send_the_tracking_id() -> None:
     with pytest.raises(InvalidInput, match="tracking_id"):
         orders.update_order(tenant, CreateOrderRequest.model_validate(order_body()), repo)
     assert not set_require_tracking_id(directory, "fl", False).require_tracking_id
+
+
+def test_a_repeated_cancel_is_a_replay_and_another_reason_is_refused(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    orders.create_order(tenant, _request(), repo)
+    first = orders.cancel_order(tenant, _cancel(), repo)
+    again = orders.cancel_order(tenant, _cancel(), repo)
+
+    assert not first.replayed and again.replayed
+    assert again.order.version == first.order.version == 2  # nothing written the second time
+    assert [e.type for e in repo.events] == ["order.created", "order.cancelled"]
+    other = Cancellation(order_no=first.order.order_no, warehouse_id=first.order.warehouse_id, cancel_reason="changed my mind")
+    with pytest.raises(TransitionRefused, match="already CANCELLED"):
+        orders.cancel_order(tenant, other, repo)

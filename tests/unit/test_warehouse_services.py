@@ -171,7 +171,7 @@ def test_cancel_of_a_forwarded_order_asks_the_warehouse_first(tenant: Tenant, re
         orders.cancel_order(tenant, cancellation, repo, wms=lambda: wms)
     assert _stored(repo, tenant).status == ApiStatus.CREATED
 
-    cancelled = orders.cancel_order(tenant, cancellation, repo, wms=lambda: wms)
+    cancelled = orders.cancel_order(tenant, cancellation, repo, wms=lambda: wms).order
     assert cancelled.status == ApiStatus.CANCELLED and cancelled.forward.state == "cancelled"
     assert wms.orders[(WH, NO)].so_status == "CANCELLED"
     assert forward_order("acme", WH, NO, repo, wms, _now).action == "nothing"
@@ -381,3 +381,19 @@ def test_a_poll_does_not_reread_orders_an_earlier_complete_poll_reconciled(
     changed = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, lambda: clock[0])
     assert (changed.seen, changed.skipped, changed.written) == (1, 2, 1)
     assert _stored(repo, tenant, "SO-1").status == ApiStatus.ALLOCATED
+
+
+def test_the_wms_client_percent_encodes_every_path_segment() -> None:
+    from order_hub.adapters.wms_http import ShipperWmsClient
+
+    seen: list[str] = []
+
+    class Session:
+        def request(self, method: str, url: str, **kwargs: object) -> object:
+            seen.append(url)
+            raise OSError("no network in this test")
+
+    client = ShipperWmsClient("https://wms.example.com", "key", Session(), 1.0)  # type: ignore[arg-type]
+    with pytest.raises(Exception):  # noqa: B017 - the call fails; the URL it asked for is what counts
+        client.get_outbound("WH/1", "SO?x=1#..")
+    assert seen and seen[0].endswith("/warehouse/WH%2F1/outbound/wms/SO%3Fx%3D1%23..")

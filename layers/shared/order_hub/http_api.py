@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from order_hub.edge import check_json_body
 from order_hub.errors import (
     CODE_INVALID_INPUT,
     ConcurrentModification,
@@ -195,7 +196,23 @@ def preflight(event: dict[str, Any]) -> Tenant:
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
     if event.get("body") and content_type and content_type != "application/json":
         raise UnsupportedMediaType("Invalid Input. Content-Type must be application/json", field="Content-Type")
+    if event.get("body"):
+        check_json_body(raw_body(event))
     return tenant
+
+
+def raw_body(event: dict[str, Any]) -> bytes:
+    """The body's bytes as received (API Gateway base64-encodes what is not text)."""
+    import base64
+    import binascii
+
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body).encode("utf-8", errors="surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidInput("Invalid Input. body: is not valid base64", field="body") from error
 
 
 def serve_tenant_request(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:

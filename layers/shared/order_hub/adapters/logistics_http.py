@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from order_hub.jsonutil import dumps
 from order_hub.models.pricing import LOGISTICS_PROVIDER as PROVIDER
@@ -122,7 +123,7 @@ class ShipperLogisticsPricing:
         self._clock = clock
 
     def quote(self, request: PricingRequest, tenant_id: str) -> ProviderQuotes:
-        path = PATH + (f"/{request.rate_type_id}" if request.rate_type_id else "")
+        path = PATH + (f"/{quote(request.rate_type_id, safe='')}" if request.rate_type_id else "")
         payload = self._post(path, dumps(package_body(request)))
         data = payload.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("pricings", []), list):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from order_hub.errors import WmsAlreadyExists, WmsRejected, WmsUnavailable
 from order_hub.jsonutil import dumps
@@ -87,7 +88,8 @@ class ShipperWmsClient:
         return WmsPage(items=items, total_pages=int(pagination.get("total_pages", 1 if items else 0)))
 
     def get_outbound(self, warehouse_id: str, order_no: str) -> WmsOutbound | None:
-        status, payload = self._call("GET", f"/v3/fulfillment/warehouse/{warehouse_id}/outbound/wms/{order_no}")
+        path = f"/v3/fulfillment/warehouse/{quote(warehouse_id, safe='')}/outbound/wms/{quote(order_no, safe='')}"
+        status, payload = self._call("GET", path)
         if status == 404:
             return None
         data = self._expect_ok(status, payload)

@@ -5,11 +5,12 @@ signing secrets) are inputs only: they go to Secrets Manager and never come back
 generated Standard Webhooks secret, shown once in the registration response.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
+from order_hub.models.common import to_utc
 from order_hub.models.endpoints import EndpointFormat, FormatSettings, header_problem
 from order_hub.models.responses import Metadata
 
@@ -33,7 +34,7 @@ def _valid_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
 
 def _utc(value: datetime) -> datetime:
     """A time without an offset is read as UTC (as ``hub-admin`` does)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return to_utc(value)
 
 
 class FormatSettingsRequest(FormatSettings):

@@ -4,13 +4,13 @@ Where Shipper's create page is cut off (items, payment, tracking id), the shapes
 hub's design in Shipper's style: snake_case, flat header, documented in the OpenAPI document.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, model_validator
 
-from order_hub.models.common import CODE_PATTERN, IsoDate, Money, Strict
+from order_hub.models.common import CODE_PATTERN, IsoDate, Money, Strict, to_utc
 from order_hub.models.extensions import LineExt, OrderExt
 from order_hub.models.status import ApiStatus
 
@@ -36,7 +36,7 @@ def _datetime_text(value: object) -> object:
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a timezone offset, e.g. 2026-11-23T10:15:00+07:00")
-    return value.astimezone(UTC)
+    return to_utc(value)
 
 
 class OrderItem(Strict):

@@ -1,7 +1,7 @@
 """Shared field types: money, bounded strings, codes."""
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -63,8 +63,9 @@ def _iso_date_text(value: object) -> object:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 
-CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
-"""Identifiers that become part of keys and URL paths: letters, digits, '_', '.', '-'."""
+CODE_PATTERN = r"^[A-Za-z0-9_.\-]*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$"
+"""Identifiers that become part of keys and URL paths: letters, digits, '_', '.', '-', with at least
+one character that is not a dot ('.' and '..' are path steps: a URL would normalise them away)."""
 
 
 def code(max_length: int) -> object:
@@ -105,3 +106,18 @@ class Stored(BaseModel):
     """Base for stored/canonical shapes: tolerant of fields added by later versions."""
 
     model_config = ConfigDict(extra="ignore", validate_default=True, defer_build=True)
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2100
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC (a time without an offset is read as UTC), within years 1970-2100: a time
+    like 9999-12-31T23:59:59-14:00 cannot be moved to UTC at all, and none of ours is that far out."""
+    try:
+        moved = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError(f"must be a time between {EARLIEST_YEAR} and {LATEST_YEAR}") from error
+    if not EARLIEST_YEAR <= moved.year <= LATEST_YEAR:
+        raise ValueError(f"must be a time between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return moved

@@ -3,18 +3,18 @@
 Vendor payloads may carry more fields than listed: extra fields are ignored, never refused.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from order_hub.models.common import ByteCaps, Stored
+from order_hub.models.common import ByteCaps, Stored, to_utc
 from order_hub.models.wms import ShipperDatetime
 
 
 def _utc(value: datetime) -> datetime:
     """Kept in UTC; a time without a zone is read as UTC (Shipper documents ISO 8601 without saying which zone)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return to_utc(value)
 
 
 UtcDatetime = Annotated[ShipperDatetime, AfterValidator(_utc)]
@@ -71,7 +71,7 @@ def state_for_code(code: int | None) -> ShipmentState | None:
 
 
 class LogisticsStatusCode(Stored):
-    code: int | None = Field(default=None, ge=-(10**15), le=10**15)
+    code: int | None = Field(default=None, ge=-1_000_000, le=1_000_000, description="Shipper status codes are 3-4 digits")
     name: Text = ""
     description: Text = ""
 

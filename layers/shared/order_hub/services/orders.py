@@ -217,20 +217,43 @@ def update_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderReposit
     return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
 
 
+@dataclass(frozen=True)
+class CancelResult:
+    order: Order
+    replayed: bool = False  # the same cancel had already succeeded: nothing changed this time
+
+
+def is_repeated_cancel(order: Order, cancellation: Cancellation) -> bool:
+    """The order was cancelled through the API with this very reason: a retried request, not a new one."""
+    return (
+        order.status == ApiStatus.CANCELLED
+        and order.cancel is not None
+        and order.cancel.by == "api"
+        and order.cancel.reason == cancellation.cancel_reason
+    )
+
+
 def cancel_order(
     tenant: Tenant,
     cancellation: Cancellation,
     repo: OrderRepository,
     now: Clock = utc_now,
     wms: Callable[[], WmsClient | None] | None = None,
-) -> Order:
+) -> CancelResult:
     """Cancel while no stock is allocated (seed 004); refused once allocated or terminal.
 
     An order the WMS already has is cancelled in the WMS first, synchronously: the warehouse
     decides the race with its own allocation, and the client gets its answer (done, or 810).
+    Repeating a cancel that succeeded (same reason, through the API) changes nothing and is a
+    replay; an order cancelled otherwise (another reason, or by the warehouse) is refused.
     """
+    replayed = False
 
-    def change(current: Order) -> tuple[Order, EventType]:
+    def change(current: Order) -> tuple[Order, EventType] | None:
+        nonlocal replayed
+        if is_repeated_cancel(current, cancellation):
+            replayed = True
+            return None
         _refuse_unless_changeable(current, "cancelled")
         forward = current.forward
         client = wms() if wms is not None and forward.state == "forwarded" else None
@@ -270,7 +293,8 @@ def cancel_order(
         )
         return cancelled, "order.cancelled"
 
-    return _write_change(tenant, cancellation.warehouse_id, cancellation.order_no, repo, change)
+    order = _write_change(tenant, cancellation.warehouse_id, cancellation.order_no, repo, change)
+    return CancelResult(order=order, replayed=replayed)
 
 
 def list_view(order: Order) -> dict[str, Any]:

@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
+from order_hub.edge import loads
+from order_hub.errors import InvalidInput
 from order_hub.ports import SecretReader
 from order_hub.secret_names import logistics_secret_name, webhook_secret_name
 from order_hub.services.logistics import verify_logistics_auth
@@ -19,8 +20,8 @@ from order_hub.services.webhooks import verify_webhook
 def offered_auth(body: bytes) -> object:
     """The ``auth`` field of a tracking body (only that is read before authentication)."""
     try:
-        parsed = json.loads(body)
-    except ValueError:
+        parsed = loads(body)  # depth, digits and UTF-8 checked first: an unauthenticated body cannot crash the parser
+    except InvalidInput:
         return None
     return parsed.get("auth") if isinstance(parsed, dict) else None
 

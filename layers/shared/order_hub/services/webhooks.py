@@ -38,7 +38,10 @@ def verify_webhook(secret: Mapping[str, Any] | None, headers: Mapping[str, str],
     timestamp, signatures = lowered.get("x-hub-timestamp"), lowered.get("x-hub-signature")
     hmac_secret = secret.get("hmac_secret")
     if hmac_secret and timestamp and signatures:
-        if not timestamp.isdigit() or abs(now - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+        # ASCII digits only and a sane length: int() refuses '²' and more than 4,300 digits with an error
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            raise Unauthorized(REJECTED)
+        if abs(now - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
             raise Unauthorized(REJECTED)
         expected = hmac.new(str(hmac_secret).encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
         offered = [part.removeprefix("v1=") for part in signatures.replace(",", " ").split() if part.startswith("v1=")]
