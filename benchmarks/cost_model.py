@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.common import use_in_process_aws
+from order_hub.adapters.dynamodb import item_size
 
 KB = 1024
 MILLION = 1_000_000
@@ -119,36 +120,6 @@ def billed_ms(duration_ms: float) -> int:
 def gb_seconds(duration_ms: float, memory_mb: int) -> float:
     """GB-seconds of one invocation: billed ms x configured memory."""
     return billed_ms(duration_ms) / 1000 * memory_mb / 1024
-
-
-def attribute_size(value: Mapping[str, Any]) -> int:
-    """Size in bytes of one DynamoDB-JSON value (``{"S": ...}``, ``{"M": ...}``), after AWS's sizing rules."""
-    ((kind, raw),) = value.items()
-    if kind == "S":
-        return len(str(raw).encode())
-    if kind == "N":
-        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
-        return (len(digits) + 1) // 2 + 1
-    if kind == "B":
-        return len(raw)
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "SS":
-        return sum(len(str(s).encode()) for s in raw)
-    if kind == "NS":
-        return sum(attribute_size({"N": n}) for n in raw)
-    if kind == "BS":
-        return sum(len(b) for b in raw)
-    if kind == "L":
-        return 3 + sum(1 + attribute_size(v) for v in raw)
-    if kind == "M":
-        return 3 + sum(1 + len(k.encode()) + attribute_size(v) for k, v in raw.items())
-    raise ValueError(f"unknown DynamoDB type {kind!r}")
-
-
-def item_size(item: Mapping[str, Any] | None) -> int:
-    """Bytes of an item: attribute names plus values (0 for no item)."""
-    return sum(len(name.encode()) + attribute_size(value) for name, value in (item or {}).items())
 
 
 @dataclass(frozen=True)

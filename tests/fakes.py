@@ -65,6 +65,9 @@ class InMemoryOrderRepository:
             no: self.orders[(tenant_id, warehouse_id, no)] for no in order_nos if (tenant_id, warehouse_id, no) in self.orders
         }
 
+    def stored_size(self, order: Order, event: OrderEvent) -> int:
+        return max(len(order.model_dump_json().encode()), len(event.model_dump_json().encode()))
+
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
         key = (tenant_id, inbox_key)
         if key in self.inbox:

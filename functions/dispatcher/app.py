@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
 from order_hub.config import require
+from order_hub.jsonutil import doc_text
 from order_hub.models.order import OrderEvent
 from order_hub.observability import logger, metrics
 from order_hub.services.dispatch import dispatch_event
@@ -31,7 +32,7 @@ def handle_record(record: DynamoDBRecord) -> None:
     image = record.dynamodb.new_image if record.dynamodb else None
     if not image or image.get("entity") != "event":
         return
-    event = OrderEvent.model_validate_json(image["doc"])
+    event = OrderEvent.model_validate_json(doc_text(record["dynamodb"]["NewImage"]["doc"]))
     logger.append_keys(tenant_id=event.tenant_id, order_no=event.order_no, event_id=event.event_id)
     done = dispatch_event(
         event,

@@ -299,14 +299,15 @@ class Warehouse:
             self.outbox.release_held(order.key)
 
     def _apply_side_effects(self, order: Order, moment: datetime) -> None:
-        """Batch data from allocation on, an AWB from PACKED on."""
+        """Batch data (batch, serial, dates) from allocation on, an AWB from PACKED on."""
         rank = RANK.get(order.status)
         if rank is None:
             return
         if rank >= RANK[ALLOCATED]:
-            for line in order.lines:
+            for number, line in enumerate(order.lines, start=1):
                 if not line.batch_no:
                     line.batch_no = f"B{moment:%Y%m%d}"
+                    line.serial_no = f"SN-{order.order_no}-{number}"
                     line.mfg_date = (moment - timedelta(days=60)).strftime("%Y-%m-%d")
                     line.exp_date = (moment + timedelta(days=365)).strftime("%Y-%m-%d")
         if rank >= RANK[PACKED] and not order.delivery_no:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -43,9 +44,10 @@ def _create(env: dict[str, Any]) -> None:
 def _stream_event_for_first_event(env: dict[str, Any]) -> dict[str, Any]:
     """The sample stream event, with the NewImage of the event item really stored."""
     client = boto3.client("dynamodb", region_name="us-east-1")
-    item = client.get_item(
+    item: dict[str, Any] = client.get_item(
         TableName=env["resources"]["OrdersTable"], Key={"pk": {"S": f"ORDER#demo#{WH}#{NO}"}, "sk": {"S": "EVENT#000000000001"}}
     )["Item"]
+    item["doc"] = {"B": base64.b64encode(item["doc"]["B"]).decode("ascii")}  # binary is base64 text in Lambda's JSON
     event = load_event("dispatcher/order_created")
     event["Records"][0]["dynamodb"]["NewImage"] = item
     event["Records"][0]["dynamodb"]["Keys"] = {"pk": item["pk"], "sk": item["sk"]}

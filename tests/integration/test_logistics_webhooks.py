@@ -12,6 +12,7 @@ import pytest
 
 from local_stack.harness import load_event, signed_webhook_event
 from local_stack.testkit import MotoHubFactory
+from order_hub.jsonutil import doc_text
 from order_hub.secret_names import logistics_secret_name, webhook_secret_name
 from tests.integration.ingest import call_ingest, hub_with_one_order, order_rows
 
@@ -31,12 +32,12 @@ def hub(moto_hub_factory: MotoHubFactory) -> dict[str, Any]:
 
 
 def _order(hub: dict[str, Any]) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(order_rows(hub)["ORDER"]["doc"]["S"])
+    doc: dict[str, Any] = json.loads(doc_text(order_rows(hub)["ORDER"]["doc"]))
     return doc
 
 
 def _event_types(hub: dict[str, Any]) -> list[str]:
-    return [json.loads(row["doc"]["S"])["type"] for sk, row in sorted(order_rows(hub).items()) if sk.startswith("EVENT#")]
+    return [json.loads(doc_text(row["doc"]))["type"] for sk, row in sorted(order_rows(hub).items()) if sk.startswith("EVENT#")]
 
 
 def _inbox_count(hub: dict[str, Any]) -> int:
@@ -94,7 +95,7 @@ def test_in_transit_then_delivered_emit_events(hub: dict[str, Any]) -> None:
     assert shipment["tracking_id"] == "2CQJADENEAU" and shipment["logistics_status"]["code"] == 2000
     assert order["status"] == "CLOSED"
     assert _event_types(hub) == ["order.created", "order.shipped", "order.logistics_updated", "order.delivered"]
-    delivered = json.loads(order_rows(hub)[max(sk for sk in order_rows(hub) if sk.startswith("EVENT#"))]["doc"]["S"])
+    delivered = json.loads(doc_text(order_rows(hub)[max(sk for sk in order_rows(hub) if sk.startswith("EVENT#"))]["doc"]))
     assert delivered["source"] == "logistics_webhook" and delivered["order"]["shipments"][0]["status"] == "DELIVERED"
 
 

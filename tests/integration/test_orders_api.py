@@ -7,6 +7,7 @@ import json
 import pytest
 
 from order_hub import wiring
+from order_hub.jsonutil import doc_text
 from order_hub.models.status import ApiStatus
 from tests.integration.conftest import Hub, Invoke
 from tests.payloads import cancel_body, order_body
@@ -41,7 +42,7 @@ def test_create_stores_the_order_and_its_event_in_one_write(hub: Hub, invoke: In
     items = {item["sk"]["S"]: item for item in hub.raw_items(ORDER_PK)}
     assert set(items) == {"ORDER", "EVENT#000000000001"}
     assert items["ORDER"]["version"]["N"] == "1"
-    event = json.loads(items["EVENT#000000000001"]["doc"]["S"])
+    event = json.loads(doc_text(items["EVENT#000000000001"]["doc"]))
     assert event["type"] == "order.created" and event["order"]["payment"]["cod_amount"] == 185000
 
 
@@ -142,7 +143,7 @@ def test_cancel_follows_the_seed(hub: Hub, invoke: Invoke) -> None:
     detail = invoke("detail_oms", path_parameters=DETAIL).body["data"]["outbound"]
     assert detail["so_status"] == "CANCELLED" and detail["cancel_reason"] == "buyer cancelled"
     assert all(line["qty_cancelled"] == line["qty_ordered"] for line in detail["details"])
-    events = [json.loads(i["doc"]["S"])["type"] for i in hub.raw_items(ORDER_PK) if i["sk"]["S"].startswith("EVENT#")]
+    events = [json.loads(doc_text(i["doc"]))["type"] for i in hub.raw_items(ORDER_PK) if i["sk"]["S"].startswith("EVENT#")]
     assert events == ["order.created", "order.cancelled"]
 
     assert reply.headers["x-idempotent-replay"] == "false"

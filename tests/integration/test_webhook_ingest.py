@@ -10,6 +10,7 @@ import pytest
 
 from local_stack.harness import signed_webhook_event
 from local_stack.testkit import MotoHubFactory
+from order_hub.jsonutil import doc_text
 from order_hub.secret_names import webhook_secret_name
 from tests.integration.ingest import call_ingest, hub_with_one_order, order_rows
 
@@ -23,7 +24,7 @@ def hub(moto_hub_factory: MotoHubFactory) -> dict[str, Any]:
 
 
 def _order(hub: dict[str, Any]) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(order_rows(hub)["ORDER"]["doc"]["S"])
+    doc: dict[str, Any] = json.loads(doc_text(order_rows(hub)["ORDER"]["doc"]))
     return doc
 
 
@@ -37,7 +38,7 @@ def test_signed_confirmation_then_pgi_close_the_order(hub: dict[str, Any]) -> No
     assert order["shipments"][0]["awb"] == "JNE1234567890"
     assert order["shipments"][0]["items"][0]["batch_no"] == "B-2026-01"
     assert [line["qty_shipped"] for line in order["lines"]] == [2, 1]
-    events = [json.loads(row["doc"]["S"])["type"] for sk, row in sorted(order_rows(hub).items()) if sk.startswith("EVENT#")]
+    events = [json.loads(doc_text(row["doc"]))["type"] for sk, row in sorted(order_rows(hub).items()) if sk.startswith("EVENT#")]
     assert events == ["order.created", "order.status_changed", "order.shipped"]
 
 

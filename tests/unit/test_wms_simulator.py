@@ -445,7 +445,7 @@ def test_detail_shape(sim: WmsSimulator) -> None:
     }
     sim.advance(WH, SO, to="ALLOCATED")
     line = detail(sim).body["data"]["outbound"]["details"][0]
-    assert line["batch_no"] and line["mfg_date"] < line["exp_date"]
+    assert line["batch_no"] and line["serial_no"] == f"SN-{SO}-1" and line["mfg_date"] < line["exp_date"]
 
 
 def test_detail_of_an_unknown_order_is_404(sim: WmsSimulator) -> None:

@@ -17,3 +17,25 @@ def dumps(body: Any) -> str:
     import json
 
     return json.dumps(body, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def pack_doc(text: str) -> dict[str, Any]:
+    """A JSON document as the orders table stores it: zlib-compressed, as a Binary attribute."""
+    import zlib
+
+    return {"B": zlib.compress(text.encode(), 6)}
+
+
+def doc_text(value: Any) -> str:
+    """The JSON of a stored ``doc`` attribute: Binary (compressed; bytes from boto3, base64 text in a
+    Lambda stream event) or, for items written before compression, String."""
+    if "S" in value:
+        return str(value["S"])
+    import zlib
+
+    raw = value["B"]
+    if isinstance(raw, str):
+        import base64
+
+        raw = base64.b64decode(raw)
+    return zlib.decompress(bytes(raw)).decode()

@@ -47,6 +47,9 @@ class OrderRepository(Protocol):
     def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
         """Several orders of one warehouse by number (missing ones are absent from the result)."""
 
+    def stored_size(self, order: Order, event: OrderEvent) -> int:
+        """Bytes of the larger of the two items ``order`` and ``event`` would be stored as (DynamoDB's counting)."""
+
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
         """Store a webhook under its natural key, with the order change it causes, atomically.
 

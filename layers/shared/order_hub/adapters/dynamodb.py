@@ -1,11 +1,17 @@
 """DynamoDB implementations of the repository ports.
 
 Orders table (pk/sk):
-- order:  pk ``ORDER#<tenant>#<warehouse>#<order_no>``, sk ``ORDER``; ``doc`` is the order JSON,
+- order:  pk ``ORDER#<tenant>#<warehouse>#<order_no>``, sk ``ORDER``; ``doc`` is the order JSON
+  (zlib-compressed Binary; String in items written before compression, still read),
   ``version`` guards updates; ``gsi1*``/``gsi2*`` index it by tenant + created/updated time, with a
   ready-made list item (``list_view``, computed by the service's ``list_view`` function the repository
   is built with) projected so lists never read the orders themselves.
-- event:  same pk, sk ``EVENT#<seq>``; written in the same transaction as the order (the outbox).
+- event:  same pk, sk ``EVENT#<seq>``; written in the same transaction as the order (the outbox);
+  ``doc`` is the event JSON (with a full copy of the order), compressed the same way.
+
+Every order and event item is sized as DynamoDB counts it (``item_size``) before it is written;
+one that would pass the 400 KB item limit is refused with ``InvalidInput`` (services.limits keeps
+accepted orders far from it).
 
 Tenants table: ``TENANT#<id>/PROFILE``, ``TENANT#<id>/KEY#<key_id>`` (listing) and
 ``KEY#<sha256>/KEY`` (lookup by digest).
@@ -14,13 +20,13 @@ Tenants table: ``TENANT#<id>/PROFILE``, ``TENANT#<id>/KEY#<key_id>`` (listing) a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from order_hub.adapters.aws import dynamodb_client
 from order_hub.errors import ConcurrentModification, InvalidInput
-from order_hub.jsonutil import dumps
+from order_hub.jsonutil import doc_text, dumps, pack_doc
 from order_hub.models.api import ListQuery
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
@@ -31,6 +37,45 @@ if TYPE_CHECKING:
 
 EVENT_RETENTION = timedelta(days=90)
 _KEY_END = "\uffff"
+ITEM_LIMIT_BYTES = 400 * 1024
+INBOX_PAYLOAD_BYTES = 300_000
+
+
+def attribute_size(value: Mapping[str, Any]) -> int:
+    """Bytes of one DynamoDB-JSON value (``{"S": ...}``, ``{"M": ...}``), by AWS's item size rules:
+    strings as UTF-8, numbers 1 byte per two significant digits + 1, binary as is, BOOL/NULL 1 byte,
+    lists and maps 3 bytes plus 1 per element (map keys counted)."""
+    ((kind, raw),) = value.items()
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind == "B":
+        return len(raw)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(str(s).encode()) for s in raw)
+    if kind == "NS":
+        return sum(attribute_size({"N": n}) for n in raw)
+    if kind == "BS":
+        return sum(len(b) for b in raw)
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(v) for v in raw)
+    if kind == "M":
+        return 3 + sum(1 + len(k.encode()) + attribute_size(v) for k, v in raw.items())
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
+
+
+def item_size(item: Mapping[str, Any] | None) -> int:
+    """Bytes of an item as DynamoDB counts them against its 400 KB limit: names plus values (0 for no item)."""
+    return sum(len(name.encode()) + attribute_size(value) for name, value in (item or {}).items())
+
+
+def _utf8_prefix(text: str, limit: int) -> str:
+    """At most ``limit`` UTF-8 bytes of ``text``, never splitting a character."""
+    return text.encode()[:limit].decode("utf-8", "ignore")
 
 
 def _ts(value: datetime) -> str:
@@ -80,7 +125,7 @@ class DynamoOrderRepository(_DynamoAdapter):
             "in_wms": {"S": "1" if order.in_wms else "0"},
             "version": {"N": str(order.version)},
             "list_view": {"S": dumps(self._list_view(order))},
-            "doc": {"S": order.model_dump_json()},
+            "doc": pack_doc(order.model_dump_json()),
         }
 
     def _event_item(self, event: OrderEvent) -> dict[str, Any]:
@@ -93,19 +138,35 @@ class DynamoOrderRepository(_DynamoAdapter):
             "seq": {"N": str(event.seq)},
             "at": {"S": _ts(event.at)},
             "expires_at": {"N": str(int((event.at + EVENT_RETENTION).timestamp()))},
-            "doc": {"S": event.model_dump_json()},
+            "doc": pack_doc(event.model_dump_json()),
         }
 
     def _event_put(self, event: OrderEvent) -> Any:
         return {
             "Put": {
                 "TableName": self._table,
-                "Item": self._event_item(event),
+                "Item": self._checked(self._event_item(event)),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
 
+    def _checked(self, item: dict[str, Any]) -> dict[str, Any]:
+        """``item``, or InvalidInput (never DynamoDB's ValidationException, a 500) when it would not fit.
+
+        Services keep orders within the limit (services.limits); this is the last guard before a write.
+        """
+        size = item_size(item)
+        if size > ITEM_LIMIT_BYTES:
+            raise InvalidInput(
+                f"the order's stored form would take {size:,} bytes, over DynamoDB's item limit of {ITEM_LIMIT_BYTES:,} bytes",
+                field="items",
+            )
+        return item
+
     # -- port --------------------------------------------------------------------------------
+    def stored_size(self, order: Order, event: OrderEvent) -> int:
+        return max(item_size(self._order_item(order)), item_size(self._event_item(event)))
+
     def insert(self, order: Order, event: OrderEvent) -> Order | None:
         try:
             self.client.transact_write_items(
@@ -113,7 +174,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": self._order_item(order),
+                            "Item": self._checked(self._order_item(order)),
                             "ConditionExpression": "attribute_not_exists(pk)",
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
@@ -128,7 +189,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                 raise
             old: dict[str, Any] = dict(first.get("Item") or {})
             if old and "doc" in old:
-                return Order.model_validate_json(old["doc"]["S"])
+                return Order.model_validate_json(doc_text(old["doc"]))
             existing = self.get(order.tenant_id, order.warehouse_id, order.order_no)
             if existing is None:  # deleted in between: extremely unlikely, let the caller retry
                 raise ConcurrentModification("order changed while it was being created; retry") from error
@@ -143,7 +204,7 @@ class DynamoOrderRepository(_DynamoAdapter):
             ProjectionExpression="doc",
         )
         item = response.get("Item")
-        return Order.model_validate_json(item["doc"]["S"]) if item else None
+        return Order.model_validate_json(doc_text(item["doc"])) if item else None
 
     def replace(self, order: Order, expected_version: int, event: OrderEvent) -> None:
         try:
@@ -164,7 +225,7 @@ class DynamoOrderRepository(_DynamoAdapter):
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
-                    order = Order.model_validate_json(item["doc"]["S"])
+                    order = Order.model_validate_json(doc_text(item["doc"]))
                     found[order.order_no] = order
                 request = dict(response.get("UnprocessedKeys") or {})
         return found
@@ -181,7 +242,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                         "entity": {"S": "inbox"},
                         "received_at": {"S": _ts(now)},
                         "matched": {"BOOL": change is not None},
-                        "payload": {"S": payload[:300_000]},
+                        "payload": {"S": _utf8_prefix(payload, INBOX_PAYLOAD_BYTES)},
                         "expires_at": {"N": str(int((now + EVENT_RETENTION).timestamp()))},
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
@@ -205,7 +266,7 @@ class DynamoOrderRepository(_DynamoAdapter):
         return {
             "Put": {
                 "TableName": self._table,
-                "Item": self._order_item(order),
+                "Item": self._checked(self._order_item(order)),
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from order_hub.adapters.dynamodb import _DynamoAdapter, _ts, order_pk
 from order_hub.errors import InvalidInput
+from order_hub.jsonutil import doc_text
 from order_hub.models.endpoints import Attempt, Delivery, Endpoint
 from order_hub.models.order import OrderEvent
 from order_hub.ports import Claim
@@ -91,7 +92,7 @@ class DynamoEventStore(_DynamoAdapter):
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
-                    event = OrderEvent.model_validate_json(item["doc"]["S"])
+                    event = OrderEvent.model_validate_json(doc_text(item["doc"]))
                     found[(event.tenant_id, event.warehouse_id, event.order_no, event.seq)] = event
                 request = dict(response.get("UnprocessedKeys") or {})
         return found

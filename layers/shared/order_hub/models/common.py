@@ -5,7 +5,17 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from annotated_types import MaxLen
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 
 def _decimal_to_json(value: Decimal) -> int | float:
@@ -62,7 +72,31 @@ def code(max_length: int) -> object:
     return Field(min_length=1, max_length=max_length, pattern=CODE_PATTERN)
 
 
-class Strict(BaseModel):
+def utf8_cap(model: type[BaseModel], field_name: str) -> int | None:
+    """The ``max_length`` of a text field, read as a cap in UTF-8 bytes (None when it has none)."""
+    field = model.model_fields.get(field_name)
+    if field is None:
+        return None
+    caps = [meta.max_length for meta in field.metadata if isinstance(meta, MaxLen)]
+    return min(caps) if caps else None
+
+
+class ByteCaps(BaseModel):
+    """Text caps count UTF-8 bytes, as DynamoDB does, not characters: ``max_length=200`` admits 200
+    ASCII characters but only 66 characters of 3 bytes each (810 names the field)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utf8_within_cap(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str) and not value.isascii() and info.field_name is not None:
+            cap = utf8_cap(cls, info.field_name)
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if cap is not None and size > cap:
+                raise ValueError(f"must be at most {cap} bytes in UTF-8 (got {size} bytes)")
+        return value
+
+
+class Strict(ByteCaps):
     """Base for every inbound shape: unknown fields are refused (810 naming the field), never dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, validate_default=True, defer_build=True)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from order_hub.models.common import Stored, to_utc
+from order_hub.models.common import ByteCaps, Stored, to_utc
 from order_hub.models.wms import ShipperDatetime
 
 
@@ -82,7 +82,7 @@ class LogisticsNamed(Stored):
     description: Text = ""
 
 
-class LogisticsCreatedWebhook(Stored):
+class LogisticsCreatedWebhook(Stored, ByteCaps):
     """``fulfillment.outbound.logistics.created.confirmation``: Shipper Logistics created the AWB."""
 
     order_no: str = Field(min_length=1, max_length=50, description="The hub order number (= SOReference2 = external_id)")
@@ -90,7 +90,7 @@ class LogisticsCreatedWebhook(Stored):
     success_flag: bool = True
 
 
-class LogisticsTrackingWebhook(Stored):
+class LogisticsTrackingWebhook(Stored, ByteCaps):
     """Shipper Logistics tracking update (``logistics-docs.shipper.id/docs/payload``)."""
 
     auth: Text = ""

@@ -77,6 +77,9 @@ class Shipment(Stored):
     status: str = Field(default="", description="SHIPPED at PGI, then the logistics state (models/logistics.py)")
     pgi_at: datetime | None = None
     items: list[ShipmentItem] = Field(default_factory=list)
+    items_omitted: int = Field(
+        default=0, description="Items of this PGI beyond the order's shipment item budget (their quantities are on the lines)"
+    )
     tracking_id: str = Field(default="", description="Shipper Logistics tracking_id of the last applied update")
     logistics_status: LogisticsStatus | None = Field(default=None, description="The last applied raw logistics status")
     delivered_at: datetime | None = None

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from order_hub.models.common import Stored
+from order_hub.models.common import ByteCaps, Stored
 
 SHIPPER_DATETIME = "%Y-%m-%d %H:%M:%S"
 
@@ -51,7 +51,7 @@ class WmsPage(Stored):
     total_pages: int
 
 
-class OrderConfirmationWebhook(Stored):
+class OrderConfirmationWebhook(Stored, ByteCaps):
     """WMS order confirmation (seed 002 step 5; Shipper's page is missing, this is the hub's design)."""
 
     order_no: str = Field(min_length=1, max_length=50)
@@ -61,26 +61,26 @@ class OrderConfirmationWebhook(Stored):
     confirmed_at: ShipperDatetime | None = None
 
 
-class PgiDetail(Stored):
+class PgiDetail(Stored, ByteCaps):
     sku: str = Field(min_length=1, max_length=50)
     qty_shipped: int = Field(ge=0, le=1_000_000)
-    mfg_date: str = ""
-    exp_date: str = ""
+    mfg_date: str = Field(default="", max_length=32)
+    exp_date: str = Field(default="", max_length=32)
     stock_condition: str = Field(default="", max_length=1, description="N = good, Y = damaged")
-    batch_no: str = ""
-    serial_no: str = ""
-    receipt_date: str = ""
+    batch_no: str = Field(default="", max_length=64)
+    serial_no: str = Field(default="", max_length=64)
+    receipt_date: str = Field(default="", max_length=32)
 
 
-class PgiWebhook(Stored):
+class PgiWebhook(Stored, ByteCaps):
     """Shipper's PGI (Post Goods Issue) webhook, vendor-notes §1.6."""
 
     warehouse_id: str = Field(min_length=1, max_length=20)
     order_type: str = Field(default="SO", max_length=4)
     doc_no: str = Field(min_length=1, max_length=50)
     delivery_no: str = Field(min_length=1, max_length=64, description="AWB")
-    carrier_id: str = ""
+    carrier_id: str = Field(default="", max_length=64)
     carrier_name: str = Field(min_length=1, max_length=200)
-    customer_id: str = ""
+    customer_id: str = Field(default="", max_length=64)
     pgi_date: ShipperDatetime | None = None
     details: list[PgiDetail] = Field(min_length=1, max_length=500)

@@ -18,6 +18,7 @@ from order_hub.models.order import EventType, ForwardState, Order
 from order_hub.models.status import ApiStatus
 from order_hub.ports import MessageQueue, OrderRepository, WmsClient, WmsDirectory
 from order_hub.rendering.api_views import create_body
+from order_hub.services.limits import ERROR_BYTES, clamp
 from order_hub.services.orders import make_event, utc_now
 from order_hub.services.status import Fact, apply_fact
 
@@ -162,7 +163,7 @@ def _record_failure(order: Order, repo: OrderRepository, at: datetime, reason: s
         update={
             "state": state if order.forward.state != "forwarded" else "forwarded",
             "attempts": order.forward.attempts + 1,
-            "last_error": reason[:500],
+            "last_error": clamp(reason, ERROR_BYTES),
             "last_attempt_at": at,
         }
     )

@@ -42,11 +42,11 @@ from order_hub.models.logistics import RANK, TERMINAL_STATES, LogisticsCreatedWe
 from order_hub.models.order import ChangeSource, EventType, LogisticsFact, LogisticsStatus, Order, Shipment
 from order_hub.models.status import ApiStatus
 from order_hub.ports import OrderRepository, TenantDirectory
+from order_hub.services.limits import bounded_fact, keep_fact
 from order_hub.services.orders import Clock, utc_now
 from order_hub.services.webhooks import WebhookResult, record_change
 
 SOURCE: ChangeSource = "logistics_webhook"
-MAX_FACTS = 100
 REJECTED = "Unauthorized Access. Logistics webhook auth is invalid."
 UNKNOWN_CODE = "unknown status code"
 
@@ -77,7 +77,7 @@ def locate(repo: OrderRepository, tenant_id: str, warehouse_ids: Sequence[str], 
 
 
 def _log(order: Order, fact: LogisticsFact) -> list[LogisticsFact]:
-    return [*order.logistics, fact][-MAX_FACTS:]
+    return keep_fact(order.logistics, fact)
 
 
 def _bump(order: Order, at: Any, **update: Any) -> Order:
@@ -194,19 +194,21 @@ def ingest_logistics_tracking(
         if shipment is not None and state is not None and shipment.status == state and state in TERMINAL_STATES:
             return None, "order.fact_recorded", []  # the same terminal state again: nothing new
         refusal = _refusal(order, shipment, state, payload)
-        fact = LogisticsFact(
-            kind="tracking",
-            received_at=at,
-            status_date=payload.status_date,
-            tracking_id=payload.tracking_id,
-            awb=payload.awb,
-            code=code,
-            name=status.name if status else "",
-            description=status.description if status else "",
-            state=state or "",
-            shipment_code=shipment.shipment_code if shipment else "",
-            applied=not refusal,
-            note=refusal,
+        fact = bounded_fact(
+            LogisticsFact(
+                kind="tracking",
+                received_at=at,
+                status_date=payload.status_date,
+                tracking_id=payload.tracking_id,
+                awb=payload.awb,
+                code=code,
+                name=status.name if status else "",
+                description=status.description if status else "",
+                state=state or "",
+                shipment_code=shipment.shipment_code if shipment else "",
+                applied=not refusal,
+                note=refusal,
+            )
         )
         if refusal:
             last = order.logistics[-1] if order.logistics else None

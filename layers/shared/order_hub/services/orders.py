@@ -38,6 +38,7 @@ from order_hub.models.order import (
 from order_hub.models.status import CHANGEABLE, ApiStatus
 from order_hub.models.tenant import Tenant
 from order_hub.ports import ListPage, OrderRepository, WmsClient
+from order_hub.services.limits import check_fits, keep_history
 
 Clock = Callable[[], datetime]
 _EVENT_NAMESPACE = uuid.UUID("8a1e5f0c-3b1d-4a53-9f0e-0f7d2c4b6a10")
@@ -137,6 +138,7 @@ def create_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderReposit
             "body_hash": digest,
         }
     )
+    check_fits(order, repo)
     existing = repo.insert(order, make_event(order, "order.created", "api"))
     if existing is None:
         return CreateResult(order=order, created=True)
@@ -209,6 +211,7 @@ def update_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderReposit
                 "body_hash": digest,
             }
         )
+        check_fits(updated, repo)
         return updated, "order.updated"
 
     return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
@@ -276,8 +279,8 @@ def cancel_order(
                 "cancel": CancelInfo(reason=cancellation.cancel_reason, at=at, by="api"),
                 "forward": forward,
                 "lines": [line.model_copy(update={"qty_cancelled": line.qty_ordered}) for line in current.lines],
-                "history": [
-                    *current.history,
+                "history": keep_history(
+                    current.history,
                     StatusChange(
                         at=at,
                         source="api",
@@ -285,7 +288,7 @@ def cancel_order(
                         to_status=ApiStatus.CANCELLED,
                         note=cancellation.cancel_reason,
                     ),
-                ],
+                ),
             },
         )
         return cancelled, "order.cancelled"

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from order_hub.models.order import ChangeSource, Order, StatusChange
 from order_hub.models.status import ApiStatus, moves_forward
+from order_hub.services.limits import WMS_STATUS_BYTES, clamp, keep_history
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,11 @@ class Outcome:
 def apply_fact(order: Order, fact: Fact) -> Outcome:
     if moves_forward(order.status, fact.status):
         change = StatusChange(at=fact.at, source=fact.source, from_status=order.status, to_status=fact.status, note=fact.note)
-        return Outcome(_bump(order, fact, status=fact.status, history=[*order.history, change]), moved=True, conflict=False)
+        return Outcome(
+            _bump(order, fact, status=fact.status, history=keep_history(order.history, change)), moved=True, conflict=False
+        )
     if fact.status == order.status:
-        if fact.wms_status and fact.wms_status != order.wms_status:
+        if fact.wms_status and clamp(fact.wms_status, WMS_STATUS_BYTES) != order.wms_status:
             return Outcome(_bump(order, fact), moved=False, conflict=False)  # e.g. PICK -> PICKING
         return Outcome(None, moved=False, conflict=False)
     # Behind the stored status, or against a terminal one: record once, never move back.
@@ -49,7 +52,9 @@ def apply_fact(order: Order, fact: Fact) -> Outcome:
         applied=False,
         note=fact.note or f"ignored: {order.status.value} does not move to {fact.status.value}",
     )
-    return Outcome(_bump(order, fact, history=[*order.history, change], keep_wms_status=True), moved=False, conflict=True)
+    return Outcome(
+        _bump(order, fact, history=keep_history(order.history, change), keep_wms_status=True), moved=False, conflict=True
+    )
 
 
 def _bump(
@@ -65,5 +70,5 @@ def _bump(
     if history is not None:
         update["history"] = history
     if fact.wms_status and not keep_wms_status:
-        update["wms_status"] = fact.wms_status
+        update["wms_status"] = clamp(fact.wms_status, WMS_STATUS_BYTES)
     return order.model_copy(update=update)
