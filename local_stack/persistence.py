@@ -13,6 +13,7 @@ stack's lifetime: a second stack on the same folder refuses to start instead of 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import gzip
@@ -106,6 +107,19 @@ class Snapshot:
         return ", ".join(parts)
 
 
+def _encode(value: Any) -> Any:
+    """Binary attributes (``B``, e.g. the compressed order ``doc``) as base64 in the JSON file."""
+    if isinstance(value, bytes | bytearray):
+        return {"__bytes__": base64.b64encode(bytes(value)).decode("ascii")}
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _decode(document: dict[str, Any]) -> Any:
+    if len(document) == 1 and "__bytes__" in document:
+        return base64.b64decode(document["__bytes__"])
+    return document
+
+
 def _backends(region: str) -> tuple[Any, Any, Any]:
     from moto.dynamodb.models import dynamodb_backends
     from moto.secretsmanager.models import secretsmanager_backends
@@ -132,7 +146,9 @@ def take_snapshot(region: str, tables: Mapping[str, str], queues: Mapping[str, s
             snapshot.tables[logical_id] = [item.to_json()["Attributes"] for item in table.all_items()]
             shard = table.stream_shard
             if shard is not None and shard.items:
-                snapshot.streams[logical_id] = [json.loads(json.dumps(record.to_json(), default=str)) for record in shard.items]
+                snapshot.streams[logical_id] = [
+                    json.loads(json.dumps(record.to_json(), default=_encode), object_hook=_decode) for record in shard.items
+                ]
     for logical_id, name in queues.items():
         queue = sqs.queues.get(name)
         if queue is None:
@@ -153,7 +169,7 @@ def write_snapshot(path: Path, snapshot: Snapshot) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=3) as stream:
-            stream.write(json.dumps(snapshot.to_json(), separators=(",", ":")).encode())
+            stream.write(json.dumps(snapshot.to_json(), separators=(",", ":"), default=_encode).encode())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -164,7 +180,7 @@ def read_snapshot(path: Path) -> Snapshot | None:
     if not path.exists():
         return None
     with gzip.open(path, "rb") as stream:
-        return Snapshot.from_json(json.loads(stream.read()))
+        return Snapshot.from_json(json.loads(stream.read(), object_hook=_decode))
 
 
 class _RestoredRecord:
