@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import boto3
 from moto import mock_aws
@@ -22,7 +23,12 @@ def _table(client: object, name: str) -> None:
 
 
 def test_a_snapshot_round_trips_binary_attributes(tmp_path: Path) -> None:
-    item = {"pk": {"S": "ORDER#1"}, "doc": {"B": b"\x78\x9c\x00\xff binary"}, "n": {"N": "3"}, "tags": {"SS": ["a", "b"]}}
+    item: dict[str, Any] = {
+        "pk": {"S": "ORDER#1"},
+        "doc": {"B": b"\x78\x9c\x00\xff binary"},
+        "n": {"N": "3"},
+        "tags": {"SS": ["a", "b"]},
+    }
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         _table(client, "snap-Orders")
