@@ -156,3 +156,22 @@ def full_order(**overrides: Any) -> dict[str, Any]:
     for item in body["items"]:
         item["ext"] = {"hsn_code": "61091000", "tax_lines": [{"type": "IGST", "rate": 11, "per_unit": 1000, "total": 1000}]}
     return body
+
+
+def tracking_body(stack: dict[str, Any], so: str, awb: str, code: int, at: str, auth: str | None = None) -> dict[str, Any]:
+    """A Shipper Logistics tracking webhook for ``so`` with its md5 ``auth`` (or ``auth`` as given)."""
+    import hashlib
+
+    secret = stack["logistics_secrets"]["demo"]
+    digest = hashlib.md5((secret["api_key"] + secret["tracking_url"] + "json").encode(), usedforsecurity=False).hexdigest()
+    return {
+        "auth": auth or digest,
+        "order_id": "6523a9f0c1d2e3f4a5b6c7d8",
+        "tracking_id": f"TRK-{so}",
+        "order_tracking_id": f"TRK-{so}-01",
+        "external_id": so,
+        "status_date": at,
+        "external_status": {"code": code, "name": f"status {code}", "description": "e2e"},
+        "internal_status": {"code": code, "name": f"status {code}", "description": "e2e"},
+        "awb": awb,
+    }

@@ -10,7 +10,6 @@ call needed are exactly the ones listed below, each with the reason it stays.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from local_stack.harness import load_event
-from tests.e2e.client import OMS, Hub, full_order
+from tests.e2e.client import OMS, Hub, full_order, tracking_body
 from tests.e2e.conftest import LaunchStack
 
 ADMIN = "/hub/v1"
@@ -45,21 +44,6 @@ def _wait(what: str, check: Any, timeout: float = 40.0) -> Any:
         if time.monotonic() > deadline:
             pytest.fail(f"{what}: not seen within {timeout:.0f} s")
         time.sleep(0.25)
-
-
-def _tracking(stack: dict[str, Any], so: str, awb: str, code: int, at: str) -> dict[str, Any]:
-    secret = stack["logistics_secrets"]["demo"]
-    return {
-        "auth": hashlib.md5((secret["api_key"] + secret["tracking_url"] + "json").encode(), usedforsecurity=False).hexdigest(),
-        "order_id": "6523a9f0c1d2e3f4a5b6c7d8",
-        "tracking_id": f"TRK-{so}",
-        "order_tracking_id": f"TRK-{so}-01",
-        "external_id": so,
-        "status_date": at,
-        "external_status": {"code": code, "name": f"status {code}", "description": "e2e"},
-        "internal_status": {"code": code, "name": f"status {code}", "description": "e2e"},
-        "awb": awb,
-    }
 
 
 def _delivery_ids(hub: Hub, fmt: str, so: str) -> set[str]:
@@ -89,7 +73,7 @@ def test_every_function_runs_under_its_own_policy_and_needs_all_of_it(launch_sta
     closed = hub.wait_for(so, lambda d: d["so_status"] == "CLOSED" and bool(d["shipments"]), "CLOSED")
     tracking_url = stack["logistics_secrets"]["demo"]["tracking_url"]
     awb = closed["shipments"][0]["awb"]
-    assert hub.http.post(tracking_url, json=_tracking(stack, so, awb, 2000, "2026-11-24T15:00:00+07:00"), timeout=30).ok
+    assert hub.http.post(tracking_url, json=tracking_body(stack, so, awb, 2000, "2026-11-24T15:00:00+07:00"), timeout=30).ok
     hub.wait_for(so, lambda d: d["shipments"][0]["status"] == "DELIVERED", "DELIVERED")
     for fmt in ("shipper", "increff", "unicommerce", "standard"):
         hub.wait_received(fmt, so, lambda rs: any(r["outcome"] == "accepted" for r in rs), "a delivered callback")

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.client import OMS, Hub, full_order, payload
+from tests.e2e.client import OMS, Hub, full_order, payload, tracking_body
 
 
 @pytest.fixture
 def hub(stack: dict[str, Any]) -> Iterator[Hub]:
     yield Hub(stack)
-
-
-def _tracking(stack: dict[str, Any], so: str, awb: str, code: int, at: str, auth: str | None = None) -> dict[str, Any]:
-    secret = stack["logistics_secrets"]["demo"]
-    return {
-        "auth": auth
-        or hashlib.md5((secret["api_key"] + secret["tracking_url"] + "json").encode(), usedforsecurity=False).hexdigest(),
-        "order_id": "6523a9f0c1d2e3f4a5b6c7d8",
-        "tracking_id": f"TRK-{so}",
-        "order_tracking_id": f"TRK-{so}-01",
-        "external_id": so,
-        "status_date": at,
-        "external_status": {"code": code, "name": f"status {code}", "description": "e2e"},
-        "internal_status": {"code": code, "name": f"status {code}", "description": "e2e"},
-        "awb": awb,
-    }
 
 
 def _post(hub: Hub, stack: dict[str, Any], body: dict[str, Any]) -> int:
@@ -46,10 +29,10 @@ def test_tracking_reaches_delivered_without_regressing_and_is_forwarded(hub: Hub
     closed = hub.wait_for(so, lambda d: d["so_status"] == "CLOSED" and bool(d["shipments"]), "CLOSED")
     awb = closed["shipments"][0]["awb"]
 
-    assert _post(hub, stack, _tracking(stack, so, awb, 1100, "2026-11-24T08:15:00+07:00")) == 200
-    assert _post(hub, stack, _tracking(stack, so, awb, 2000, "2026-11-24T15:00:00+07:00")) == 200
-    late = _post(hub, stack, _tracking(stack, so, awb, 1100, "2026-11-24T16:00:00+07:00"))  # in transit after delivered
-    forged = _post(hub, stack, _tracking(stack, so, awb, 2000, "2026-11-24T17:00:00+07:00", auth="0" * 32))
+    assert _post(hub, stack, tracking_body(stack, so, awb, 1100, "2026-11-24T08:15:00+07:00")) == 200
+    assert _post(hub, stack, tracking_body(stack, so, awb, 2000, "2026-11-24T15:00:00+07:00")) == 200
+    late = _post(hub, stack, tracking_body(stack, so, awb, 1100, "2026-11-24T16:00:00+07:00"))  # in transit after delivered
+    forged = _post(hub, stack, tracking_body(stack, so, awb, 2000, "2026-11-24T17:00:00+07:00", auth="0" * 32))
 
     assert late in (200, 202) and forged == 401
     standard = hub.wait_received(

@@ -99,6 +99,25 @@ class _DynamoAdapter:
             self._client = dynamodb_client()
         return self._client
 
+    def _take_second_token(self, key: str, limit_per_second: int, second: int) -> bool:
+        """One of ``limit_per_second`` uses of ``key`` in epoch ``second`` (a counter item per key and
+        second, removed by the table's TTL a minute later); False when they are all used."""
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"RATE#{key}#{second}"}, "sk": {"S": "RATE"}},
+                UpdateExpression="ADD n :one SET expires_at = :expires",
+                ConditionExpression="attribute_not_exists(n) OR n < :limit",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(limit_per_second)},
+                    ":expires": {"N": str(second + 60)},
+                },
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
 
 class DynamoOrderRepository(_DynamoAdapter):
     def __init__(
@@ -380,22 +399,7 @@ class DynamoTenantDirectory(_DynamoAdapter):
     def take_request_token(self, tenant_id: str, limit_per_second: int, now: float) -> bool:
         """One of the tenant's ``limit_per_second`` requests of the current second (a counter item per
         tenant and second, removed by the table's TTL); False when the tenant has used them all."""
-        second = int(now)
-        try:
-            self.client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": f"RATE#{tenant_id}#{second}"}, "sk": {"S": "RATE"}},
-                UpdateExpression="ADD n :one SET expires_at = :expires",
-                ConditionExpression="attribute_not_exists(n) OR n < :limit",
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":limit": {"N": str(limit_per_second)},
-                    ":expires": {"N": str(second + 60)},
-                },
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._take_second_token(tenant_id, limit_per_second, int(now))
 
     def list_tenants(self) -> list[Tenant]:
         """Every tenant, from the registry partition (a query, never a scan)."""

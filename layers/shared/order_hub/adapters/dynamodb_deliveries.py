@@ -277,19 +277,4 @@ class DynamoDeliveryLog(_DynamoAdapter):
         return int(response["Attributes"]["n"]["N"]) - count + 1
 
     def take_token(self, endpoint_key: str, limit_per_second: int, now: datetime) -> bool:
-        second = _epoch(now)
-        try:
-            self.client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": f"RATE#{endpoint_key}#{second}"}, "sk": {"S": "RATE"}},
-                UpdateExpression="ADD n :one SET expires_at = :expires",
-                ConditionExpression="attribute_not_exists(n) OR n < :limit",
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":limit": {"N": str(limit_per_second)},
-                    ":expires": {"N": str(second + 60)},
-                },
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._take_second_token(endpoint_key, limit_per_second, _epoch(now))
