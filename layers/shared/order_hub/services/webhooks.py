@@ -149,7 +149,7 @@ def ship(
     a PGI for an order cancelled before anything shipped (the warehouse shipped it anyway).
     """
     at = now()
-    if order.shipments and not _open_quantity(order) and not any(s.awb == awb for s in order.shipments):
+    if order.shipments and not order.partially_shipped and not any(s.awb == awb for s in order.shipments):
         note = f"{NO_OPEN_QUANTITY}: PGI {awb} not applied"
         change = StatusChange(
             at=at, source=source, from_status=order.status, to_status=ApiStatus.CLOSED, applied=False, note=note
@@ -168,10 +168,6 @@ def ship(
     if changed is None and added:
         changed = with_shipment.model_copy(update={"version": order.version + 1, "updated_at": at})
     return changed, "order.shipped", notes
-
-
-def _open_quantity(order: Order) -> int:
-    return sum(max(0, line.qty_ordered - line.qty_cancelled - line.qty_shipped) for line in order.lines)
 
 
 def _items(payload: PgiWebhook) -> list[ShipmentItem]:
