@@ -47,7 +47,7 @@ STACK_NAME = "outbound-order-hub-local"
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 FUNCTION_TYPE = "AWS::Serverless::Function"
-API_TYPE = "AWS::Serverless::Api"
+HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 QUEUE_TYPE = "AWS::SQS::Queue"
 
 _SHORT_TAGS_WITHOUT_FN = {"Ref", "Condition"}
@@ -663,14 +663,28 @@ class LocalResources:
 # --------------------------------------------------------------------------------------------
 
 
+DEFAULT_ROUTE = "$default"
+
+
 @dataclass(frozen=True)
 class ApiRoute:
-    """One ``Type: Api`` event: ``method`` is upper-case (``ANY`` allowed), ``path`` as in the template."""
+    """One ``Type: HttpApi`` event: ``method`` is upper-case (``ANY`` allowed), ``path`` as in the template;
+    the ``$default`` route (an event with neither Path nor Method) has both ``$default``."""
 
     event_id: str
     method: str
     path: str
-    rest_api_id: str | None = None
+    api_id: str | None = None
+    payload_format_version: str = "2.0"
+
+    @property
+    def is_default(self) -> bool:
+        return self.path == DEFAULT_ROUTE
+
+    @property
+    def route_key(self) -> str:
+        """HTTP API's route key: ``GET /path/{param}``, ``ANY /{proxy+}`` or ``$default``."""
+        return DEFAULT_ROUTE if self.is_default else f"{self.method} {self.path}"
 
 
 @dataclass(frozen=True)
@@ -750,12 +764,23 @@ def _module_path(code_uri: str, handler: str) -> tuple[str, str]:
     return ".".join([*package, *module_file.replace("/", ".").split(".")]), attribute
 
 
-def _api_route(resolver: Resolver, event_id: str, properties: Mapping[str, Any]) -> ApiRoute:
+def _api_route(resolver: Resolver, event_id: str, properties: Mapping[str, Any], where: str) -> ApiRoute:
+    """An ``HttpApi`` event as SAM reads it: no Path and no Method is the ``$default`` route; the
+    payload format is SAM's default (2.0) unless ``PayloadFormatVersion`` says otherwise."""
+    api = properties.get("ApiId")
+    api_id = api.get("Ref") if isinstance(api, dict) else api
+    version = resolver.resolve_string(properties.get("PayloadFormatVersion", "2.0"))
+    if version not in ("1.0", "2.0"):
+        raise TemplateError(f"{where}: PayloadFormatVersion must be 1.0 or 2.0, got {version}")
+    if "Path" not in properties and "Method" not in properties:
+        return ApiRoute(event_id, DEFAULT_ROUTE, DEFAULT_ROUTE, api_id, version)
+    if "Path" not in properties or "Method" not in properties:
+        raise TemplateError(f"{where}: an HttpApi event needs both Path and Method, or neither ($default)")
     path = resolver.resolve_string(properties["Path"])
     method = resolver.resolve_string(properties["Method"]).upper()
-    rest_api = properties.get("RestApiId")
-    rest_api_id = rest_api.get("Ref") if isinstance(rest_api, dict) else rest_api
-    return ApiRoute(event_id=event_id, method=method, path=path, rest_api_id=rest_api_id)
+    if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
+        method = "ANY"
+    return ApiRoute(event_id=event_id, method=method, path=path, api_id=api_id, payload_format_version=version)
 
 
 def _environment(resolver: Resolver, variables: Mapping[str, Any], logical_id: str) -> dict[str, str]:
@@ -933,8 +958,8 @@ def _add_event(
     event_type = str(event.get("Type"))
     properties: Mapping[str, Any] = event.get("Properties") or {}
     where = f"{spec.logical_id}.Events.{event_id}"
-    if event_type == "Api":
-        spec.routes.append(_api_route(resolver, event_id, properties))
+    if event_type == "HttpApi":
+        spec.routes.append(_api_route(resolver, event_id, properties, where))
         return
     typed: DynamoStreamEvent | SqsEvent | ScheduleEvent | str
     if event_type not in ("DynamoDB", "SQS", "ScheduleV2", "Schedule"):
@@ -958,10 +983,10 @@ def _add_event(
 
 
 def api_stage_name(template: Mapping[str, Any], parameter_overrides: Mapping[str, str] | None = None) -> str:
-    """The stage of the (first) ``AWS::Serverless::Api``; ``Prod`` for SAM's implicit API."""
+    """The stage of the (first) ``AWS::Serverless::HttpApi``: ``$default`` unless it names one."""
     resolver = Resolver(template, parameter_values(template, parameter_overrides))
-    for resource in resources_of_type(template, API_TYPE).values():
+    for resource in resources_of_type(template, HTTP_API_TYPE).values():
         stage = (resource.get("Properties") or {}).get("StageName")
         if stage is not None:
             return resolver.resolve_string(stage)
-    return "Prod"
+    return DEFAULT_ROUTE

@@ -136,6 +136,10 @@ def test_function_policies_have_no_wildcard_actions_or_resources(functions: dict
 # -- alarms ---------------------------------------------------------------------------------------
 
 
+HTTP_API_METRICS = {"Count", "4xx", "5xx", "Latency", "IntegrationLatency", "DataProcessed"}
+"""The AWS/ApiGateway metrics of an HTTP API (a REST API's are 4XXError, 5XXError, ..., by ApiName)."""
+
+
 def _alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
     """Every metric an alarm reads, as {"Namespace", "MetricName", "Dimensions"}."""
     properties = alarm["Properties"]
@@ -150,7 +154,6 @@ def test_every_alarm_metric_exists(
     alarms: dict[str, dict[str, Any]], resources: dict[str, Any], emitted: set[str], template: dict[str, Any]
 ) -> None:
     service = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
-    api_name = resources["HubApi"]["Properties"]["Name"]
     for logical_id, alarm in alarms.items():
         for metric in _alarm_metrics(alarm):
             where = f"{logical_id}: {metric['Namespace']}/{metric['MetricName']}"
@@ -161,14 +164,13 @@ def test_every_alarm_metric_exists(
                 continue
             assert str(metric["Namespace"]).startswith("AWS/"), where
             assert dimensions, f"{where} has no dimension naming a resource"
+            if metric["Namespace"] == "AWS/ApiGateway":  # an HTTP API's metrics: by ApiId, lower-case 4xx/5xx
+                assert dimensions == {"ApiId": {"Ref": "HubHttpApi"}}, where
+                assert metric["MetricName"] in HTTP_API_METRICS, where
+                continue
             for name, value in dimensions.items():
-                if metric["Namespace"] == "AWS/ApiGateway" and name == "ApiName":
-                    assert value == api_name, f"{where}: ApiName must be HubApi's Name"
-                elif metric["Namespace"] == "AWS/ApiGateway" and name == "Stage":
-                    assert value == {"Ref": "Stage"}, where
-                else:
-                    target = _ref_target(value)
-                    assert target in resources, f"{where}: dimension {name} does not refer to a resource"
+                target = _ref_target(value)
+                assert target in resources, f"{where}: dimension {name} does not refer to a resource"
 
 
 def test_alarm_metric_math_has_one_result(alarms: dict[str, dict[str, Any]]) -> None:
@@ -279,14 +281,26 @@ def test_every_function_has_a_log_group_with_retention(template: dict[str, Any],
         assert group["Properties"].get("RetentionInDays"), logical_id
 
 
+def test_the_dashboard_reads_the_http_api_metrics_by_api_id(resources: dict[str, Any]) -> None:
+    body = resources["OpsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    rows = re.findall(r'\["AWS/ApiGateway", "([^"]+)", "([^"]+)", "([^"]+)"', body)
+    assert {metric for metric, _, _ in rows} == {"Count", "4xx", "5xx", "Latency", "IntegrationLatency"}
+    assert all((dimension, value) == ("ApiId", "${HubHttpApi}") for _, dimension, value in rows), rows
+    assert "ApiName" not in body and "XXError" not in body
+
+
 def test_the_api_writes_json_access_logs_to_a_log_group_with_retention(resources: dict[str, Any]) -> None:
-    setting = resources["HubApi"]["Properties"]["AccessLogSetting"]
+    assert resources["HubHttpApi"]["Type"] == "AWS::Serverless::HttpApi"
+    setting = resources["HubHttpApi"]["Properties"]["AccessLogSettings"]
     group = _ref_target(setting["DestinationArn"])
     assert group is not None
     assert resources[group]["Type"] == "AWS::Logs::LogGroup"
     assert resources[group]["Properties"].get("RetentionInDays")
     fields = json.loads(setting["Format"])  # one JSON object per request, every value a $context variable
-    assert {"requestId", "lambdaRequestId", "route", "path", "status", "latencyMs"} <= set(fields)
+    assert {"requestId", "lambdaRequestId", "routeKey", "path", "status", "latencyMs", "integrationError"} <= set(fields)
+    assert fields["routeKey"] == "$context.routeKey"
+    assert fields["lambdaRequestId"] == "$context.integration.requestId"
+    assert fields["integrationError"] == "$context.integrationErrorMessage"
     assert fields["status"] == "$context.status"
     assert fields["latencyMs"] == "$context.responseLatency"
     assert all(str(value).startswith("$context.") for value in fields.values()), fields
@@ -369,17 +383,15 @@ def test_reserved_concurrency_comes_from_the_parameters_and_can_be_switched_off(
     assert poller == {"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 0}
 
 
-@pytest.mark.parametrize(
-    ("tracing", "mode", "api", "disabled"), [("Disabled", "PassThrough", False, "true"), ("Enabled", "Active", True, "false")]
-)
-def test_the_tracing_parameter_switches_functions_and_api(
-    template: dict[str, Any], resources: dict[str, Any], tracing: str, mode: str, api: bool, disabled: str
+@pytest.mark.parametrize(("tracing", "mode", "disabled"), [("Disabled", "PassThrough", "true"), ("Enabled", "Active", "false")])
+def test_the_tracing_parameter_switches_the_functions_and_their_tracer(
+    template: dict[str, Any], resources: dict[str, Any], tracing: str, mode: str, disabled: str
 ) -> None:
     resolver = _resolver(template, {"Tracing": tracing})
     function_globals = template["Globals"]["Function"]
     assert resolver.resolve(function_globals["Tracing"]) == mode
     assert resolver.resolve(function_globals["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"]) == disabled
-    assert resolver.resolve(resources["HubApi"]["Properties"]["TracingEnabled"]) is api
+    assert "TracingEnabled" not in resources["HubHttpApi"]["Properties"]  # HTTP APIs have no X-Ray tracing of their own
     assert parameter_values(template)["Tracing"] == "Disabled"
 
 

@@ -19,6 +19,7 @@ from order_hub.config import require
 from order_hub.edge import check_json_body
 from order_hub.errors import HubError, InvalidInput, Unauthorized, UnsupportedMediaType
 from order_hub.http_api import (
+    check_body_size,
     http_status_of,
     install_error_handlers,
     json_body,
@@ -97,6 +98,7 @@ def authenticate(event: dict[str, Any]) -> None:
     every other webhook by signature or token against ``hub/<tenant>/wms-webhook``, over the exact bytes received."""
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     tenant_id = str((event.get("pathParameters") or {}).get("tenant_id", ""))
+    check_body_size(event)  # a size, not a parse: refused before the signature is computed over it
     try:
         body = raw_body(event)
     except InvalidInput as error:  # not even bytes we could check a signature over

@@ -30,27 +30,46 @@ REPO_EVENTS = Path(__file__).resolve().parents[2] / "events"
 # -- the real stack -------------------------------------------------------------------------------
 
 
-def _gateway_error(response: requests.Response, path: str, status: int, code: int) -> None:
-    """API Gateway's own answer, shaped by template.yaml's GatewayResponses: Shipper's envelope."""
-    assert response.status_code == status
+def _envelope_error(response: requests.Response, path: str, status: int, code: int) -> None:
+    """A function's answer in Shipper's envelope with x-request-id."""
+    assert response.status_code == status, response.text
     assert response.headers["x-request-id"]
     metadata = response.json()["metadata"]
     assert metadata["path"] == path and metadata["http_status_code"] == status
     assert [error["code"] for error in metadata["errors"]] == [code]
 
 
-def test_unknown_route_is_missing_authentication_token(stack: dict[str, Any]) -> None:
+def _bare(response: requests.Response, status: int, message: str) -> None:
+    """One of HTTP API's own answers: it has no gateway responses, so no envelope can shape them."""
+    assert response.status_code == status, response.text
+    assert response.json() == {"message": message}
+    assert response.headers["apigw-requestid"]
+
+
+def test_an_unknown_route_reaches_default_and_answers_the_shipper_404_without_a_key(stack: dict[str, Any]) -> None:
     response = requests.get(f"{stack['api_url']}/v3/nope", timeout=TIMEOUT)
 
-    _gateway_error(response, "/v3/nope", 404, 810)
+    _envelope_error(response, "/v3/nope", 404, 810)
+    assert response.json()["metadata"]["errors"][0]["message"] == "No resource at this path and method"
 
 
-def test_unknown_method_on_a_known_path_is_missing_authentication_token(stack: dict[str, Any]) -> None:
+def test_an_unknown_method_on_a_known_path_reaches_default_and_answers_the_shipper_404(stack: dict[str, Any]) -> None:
     response = requests.delete(
         f"{stack['api_url']}/v3/fulfillment/outbounds/OMS", headers={"x-api-key": stack["api_key"]}, timeout=TIMEOUT
     )
 
-    _gateway_error(response, "/v3/fulfillment/outbounds/OMS", 404, 810)
+    _envelope_error(response, "/v3/fulfillment/outbounds/OMS", 404, 810)
+
+
+def test_a_body_over_the_hub_limit_answers_the_shipper_413(stack: dict[str, Any]) -> None:
+    response = requests.post(
+        f"{stack['api_url']}/v3/fulfillment/outbound/oms",
+        headers={"x-api-key": stack["api_key"], "Content-Type": "application/json"},
+        data=b'{"x": "' + b"a" * (1024 * 1024) + b'"}',
+        timeout=TIMEOUT,
+    )
+
+    _envelope_error(response, "/v3/fulfillment/outbound/oms", 413, 810)
 
 
 def test_list_orders_with_the_demo_key(stack: dict[str, Any]) -> None:
@@ -246,7 +265,7 @@ def spec(logical_id: str, *routes: tuple[str, str]) -> FunctionSpec:
         environment={},
         memory_size=256,
         timeout=5,
-        routes=[ApiRoute(f"E{index}", method, path) for index, (method, path) in enumerate(routes)],
+        routes=[ApiRoute(f"E{index}", method, path, payload_format_version="1.0") for index, (method, path) in enumerate(routes)],
     )
 
 
@@ -276,7 +295,7 @@ def gateway_factory() -> Iterator[Any]:
     started: list[ApiGateway] = []
 
     def start(specs: list[FunctionSpec], handlers: dict[str, Any]) -> ApiGateway:
-        gateway = ApiGateway(specs, stage="dev", port=0, handlers=handlers)
+        gateway = ApiGateway(specs, port=0, handlers=handlers)
         gateway.start()
         started.append(gateway)
         return gateway
@@ -308,10 +327,38 @@ def test_literal_segments_win_over_path_parameters(gateway_factory: Any) -> None
     assert who("GET", "/orders/special/") == "Literal"
     assert who("GET", "/orders/A-1") == "Param"
     assert who("GET", "/orders/a/b") == "Greedy"
-    assert requests.get(f"{gateway.url}/orders", timeout=TIMEOUT).status_code == 404
+    assert who("POST", "/orders/A-1") == "Greedy"  # HTTP API: the next route that takes the method
+    _bare(requests.get(f"{gateway.url}/orders", timeout=TIMEOUT), 404, "Not Found")
 
 
-def test_the_proxy_event_and_context_look_like_api_gateway_and_lambda(gateway_factory: Any) -> None:
+def test_what_no_route_takes_goes_to_default_and_only_then_is_not_found(gateway_factory: Any) -> None:
+    without_default = gateway_factory([spec("Echo", ("GET", "/things/{id}"))], {"Echo": echo})
+    with_default = gateway_factory(
+        [spec("Echo", ("GET", "/things/{id}")), spec("Rest", ("$default", "$default"))], {"Echo": echo, "Rest": echo}
+    )
+
+    _bare(requests.delete(f"{without_default.url}/things/1", timeout=TIMEOUT), 404, "Not Found")
+    for method, path in (("DELETE", "/things/1"), ("GET", "/"), ("PATCH", "/a/b/c")):
+        event = requests.request(method, f"{with_default.url}{path}", timeout=TIMEOUT).json()["event"]
+        assert (event["resource"], event["path"], event["httpMethod"]) == ("$default", path, method)
+        context = event["requestContext"]
+        assert (context["resourceId"], context["resourcePath"], context["stage"]) == ("$default", "$default", "$default")
+        assert event["pathParameters"] is None
+
+
+def test_a_body_over_10_mb_is_http_apis_bare_413(gateway_factory: Any) -> None:
+    gateway = gateway_factory([spec("Echo", ("POST", "/big"))], {"Echo": echo})
+
+    _bare(requests.post(f"{gateway.url}/big", data=b"x" * (10 * 1024 * 1024 + 1), timeout=30), 413, "Request Entity Too Large")
+
+
+def test_an_event_over_lambdas_6_mb_payload_is_http_apis_bare_500(gateway_factory: Any) -> None:
+    gateway = gateway_factory([spec("Echo", ("POST", "/big"))], {"Echo": echo})
+
+    _bare(requests.post(f"{gateway.url}/big", data=b"x" * (6 * 1024 * 1024 + 1), timeout=30), 500, "Internal Server Error")
+
+
+def test_the_event_is_http_api_payload_1_0_and_the_context_looks_like_lambda(gateway_factory: Any) -> None:
     gateway = gateway_factory([spec("Echo", ("POST", "/items/{item_id}"))], {"Echo": echo})
 
     response = requests.post(
@@ -323,6 +370,7 @@ def test_the_proxy_event_and_context_look_like_api_gateway_and_lambda(gateway_fa
 
     assert response.status_code == 200, response.text
     event, context = response.json()["event"], response.json()["context"]
+    assert event["version"] == "1.0"
     assert event["resource"] == "/items/{item_id}"
     assert event["path"] == "/items/a b"
     assert event["httpMethod"] == "POST"
@@ -331,13 +379,20 @@ def test_the_proxy_event_and_context_look_like_api_gateway_and_lambda(gateway_fa
     assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
     assert event["headers"]["x-api-key"] == "k"
     assert event["multiValueHeaders"]["X-Trace"] == ["t"]
+    assert event["headers"]["X-Forwarded-Proto"] == "https" and event["headers"]["X-Forwarded-For"] == HOST
+    assert event["headers"]["X-Amzn-Trace-Id"].startswith("Root=1-")
     assert event["stageVariables"] is None
     assert event["body"] == '{"hello": "world"}'
     assert event["isBase64Encoded"] is False
     request_context = event["requestContext"]
     assert request_context["resourcePath"] == "/items/{item_id}"
-    assert request_context["path"] == "/dev/items/a b"
-    assert request_context["stage"] == "dev"
+    assert request_context["resourceId"] == "POST /items/{item_id}"  # payload 1.0 carries the route key here
+    assert "routeKey" not in request_context
+    assert request_context["path"] == "/items/a b"  # the $default stage adds no prefix
+    assert request_context["stage"] == "$default"
+    assert request_context["requestId"] == request_context["extendedRequestId"]
+    assert response.headers["apigw-requestid"] == request_context["requestId"]
+    assert request_context["authorizer"] == {"claims": None, "scopes": None}
     assert request_context["httpMethod"] == "POST"
     assert request_context["accountId"] == "123456789012"
     assert request_context["apiId"] == "local"
@@ -386,15 +441,15 @@ def test_response_headers_are_merged_and_base64_bodies_decoded(gateway_factory: 
     [None, {"body": "no status"}, {"statusCode": "abc"}, {"statusCode": 200, "body": {"not": "a string"}}],
     ids=["none", "no-status", "bad-status", "non-string-body"],
 )
-def test_a_malformed_proxy_response_is_a_502(gateway_factory: Any, result: Any) -> None:
+def test_a_malformed_proxy_response_is_http_apis_bare_500(gateway_factory: Any, result: Any) -> None:
     gateway = gateway_factory([spec("Bad", ("GET", "/bad"))], {"Bad": lambda event, context: result})
 
     response = requests.get(f"{gateway.url}/bad", timeout=TIMEOUT)
 
-    _gateway_error(response, "/bad", 502, 803)
+    _bare(response, 500, "Internal Server Error")
 
 
-def test_a_handler_exception_is_a_502_and_is_logged(gateway_factory: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_handler_exception_is_http_apis_bare_500_and_is_logged(gateway_factory: Any, caplog: pytest.LogCaptureFixture) -> None:
     def boom(event: Event, context: Any) -> dict[str, Any]:
         raise RuntimeError("kaboom")
 
@@ -403,7 +458,7 @@ def test_a_handler_exception_is_a_502_and_is_logged(gateway_factory: Any, caplog
     with caplog.at_level("ERROR", logger="local_stack.apigw"):
         response = requests.get(f"{gateway.url}/boom", timeout=TIMEOUT)
 
-    _gateway_error(response, "/boom", 502, 803)
+    _bare(response, 500, "Internal Server Error")
     assert any(record.exc_info and "kaboom" in str(record.exc_info[1]) for record in caplog.records)
 
 

@@ -32,7 +32,7 @@ def _function(logical_id: str, path: str) -> FunctionSpec:
         code_uri=".",
         environment={},
         timeout=10,
-        routes=[ApiRoute(event_id="Api", method="POST", path=path)],
+        routes=[ApiRoute(event_id="Api", method="POST", path=path, payload_format_version="1.0")],
     )
 
 
@@ -64,8 +64,8 @@ def _resolver(tenant: str) -> Any:
 @pytest.fixture
 def gateway() -> Iterator[ApiGateway]:
     specs = [_function(ORDERS, "/{kind}/{tenant_id}/{item}"), _function(WEBHOOKS, "/webhooks/{tenant_id}/{item}")]
-    specs[0].routes[0] = ApiRoute(event_id="Api", method="POST", path="/orders/{tenant_id}/{item}")
-    gateway = ApiGateway(specs, stage="test", handlers={ORDERS: _resolver("orders"), WEBHOOKS: _resolver("webhooks")})
+    specs[0].routes[0] = ApiRoute(event_id="Api", method="POST", path="/orders/{tenant_id}/{item}", payload_format_version="1.0")
+    gateway = ApiGateway(specs, handlers={ORDERS: _resolver("orders"), WEBHOOKS: _resolver("webhooks")})
     gateway.start()
     yield gateway
     gateway.stop()

@@ -122,11 +122,12 @@ def test_every_function_and_api_route_has_an_event() -> None:
 
     for target in function_targets():
         assert list((EVENTS_DIR / target.directory).glob("*.json")), f"no event for {target.directory}"
-        routes = {(route.method.upper(), route.path) for route in target.spec.routes}
+        routes = {("*", "$default") if route.is_default else (route.method.upper(), route.path) for route in target.spec.routes}
         covered = set()
         for path in (EVENTS_DIR / target.directory).glob("*.json"):
             event = json.loads(path.read_text())
-            covered.add((event.get("httpMethod", "").upper(), event.get("resource", "")))
+            method = "*" if event.get("resource") == "$default" else event.get("httpMethod", "").upper()
+            covered.add((method, event.get("resource", "")))
         assert routes <= covered, f"{target.directory}: no event for {sorted(routes - covered)}"
 
 

@@ -174,7 +174,8 @@ def test_parameter_values_use_defaults_and_overrides(template: dict[str, Any]) -
         "DispatcherConcurrency": "20",
         "WmsForwarderConcurrency": "10",
         "DeliveryWorkerConcurrency": "20",
-        "ApiGatewayLogsRole": "create",
+        "ApiRouteRateLimit": "500",
+        "ApiRouteBurstLimit": "1000",
     }
     assert parameter_values(template, {"AuthCacheTtlSeconds": "0", "Stage": "prod"})["AuthCacheTtlSeconds"] == "0"
 
@@ -403,8 +404,10 @@ def test_orders_api_function_spec(template: dict[str, Any]) -> None:
         "DELIVERY_RETRY_SCHEDULE": "5,300,1800,7200,18000,36000,36000",
         "CALLBACK_TIMEOUT_SECONDS": "15",
     }
-    assert ApiRoute("ListOrders", "GET", "/v3/fulfillment/outbounds/{outbound_type}", "HubApi") in spec.routes
-    assert {(route.method, route.path) for route in spec.routes} == {
+    assert ApiRoute("ListOrders", "GET", "/v3/fulfillment/outbounds/{outbound_type}", "HubHttpApi", "1.0") in spec.routes
+    assert ApiRoute("NoRoute", "$default", "$default", "HubHttpApi", "1.0") in spec.routes
+    assert {route.payload_format_version for route in spec.routes} == {"1.0"}
+    assert {(route.method, route.path) for route in spec.routes if not route.is_default} == {
         ("POST", "/v3/fulfillment/outbound/oms"),
         ("PUT", "/v3/fulfillment/outbound/oms"),
         ("PATCH", "/v3/fulfillment/outbound/oms/cancel"),
@@ -498,8 +501,8 @@ def test_the_stage_parameter_drives_conditions(template: dict[str, Any]) -> None
     assert spec.environment["POWERTOOLS_LOGGER_SAMPLE_RATE"] == "0.01"
     assert spec.environment["POWERTOOLS_TRACE_DISABLED"] == "true"
     assert spec.environment["AUTH_CACHE_TTL_SECONDS"] == "60"
-    assert api_stage_name(template, {"Stage": "prod"}) == "prod"
-    assert api_stage_name(template) == "dev"
+    assert api_stage_name(template, {"Stage": "prod"}) == "$default"  # the HTTP API serves $default whatever the stage
+    assert api_stage_name(template) == "$default"
 
 
 def test_an_unresolvable_environment_variable_names_function_and_variable(template: dict[str, Any]) -> None:
@@ -521,7 +524,8 @@ Resources:
       Handler: pkg/worker.handle
       Environment: {Variables: {B: own, C: !Sub "${Stage}-c", GONE: !Ref AWS::NoValue}}
       Events:
-        Any: {Type: Api, Properties: {Path: "/things/{proxy+}", Method: any}}
+        Any: {Type: HttpApi, Properties: {Path: "/things/{proxy+}", Method: any}}
+        Rest: {Type: HttpApi}
         Stream: {Type: DynamoDB, Properties: {Stream: "arn:x", StartingPosition: LATEST}}
         Nightly: {Type: ScheduleV2, Properties: {ScheduleExpression: "rate(1 day)"}}
 """
@@ -536,7 +540,8 @@ def test_globals_merge_with_the_function_and_unemulated_events_are_kept_with_a_r
     assert spec.timeout == 5
     assert spec.memory_size is None
     assert spec.environment == {"A": "global", "B": "own", "FLAG": "true", "N": "3", "C": "dev-c"}
-    assert spec.routes == [ApiRoute("Any", "ANY", "/things/{proxy+}", None)]
+    assert spec.routes == [ApiRoute("Any", "ANY", "/things/{proxy+}", None, "2.0"), ApiRoute("Rest", "$default", "$default")]
+    assert [route.route_key for route in spec.routes] == ["ANY /things/{proxy+}", "$default"]
     assert [(event.event_id, event.type, event.reason) for event in spec.other_events] == [
         ("Stream", "DynamoDB", "Stream is not !GetAtt <table>.StreamArn of a table in this template"),
     ]

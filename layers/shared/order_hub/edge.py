@@ -14,6 +14,11 @@ from typing import Any
 
 from order_hub.errors import InvalidInput
 
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest request body the API functions take (413 in Shipper's envelope above it). Far below HTTP
+API's 10 MB cap and Lambda's 6 MB invocation payload, whose own answers cannot be shaped; far above
+any order the table can store (400 KB an item)."""
+
 MAX_DEPTH = 32
 """Arrays and objects inside each other (an order is 4 deep, a PGI 3)."""
 MAX_NUMBER_DIGITS = 30

@@ -37,6 +37,10 @@ class UnsupportedMediaType(InvalidInput):
     """The body is not declared as JSON."""
 
 
+class PayloadTooLarge(InvalidInput):
+    """The request body is over the hub's limit (``order_hub.edge.MAX_BODY_BYTES``): 413 in the envelope."""
+
+
 class NotFound(InvalidInput):
     """No such endpoint or delivery for this tenant (other tenants' ones too: existence never leaks)."""
 

@@ -16,6 +16,7 @@ from order_hub.errors import (
     NotFound,
     OrderConflict,
     OrderNotFound,
+    PayloadTooLarge,
     PricingUnavailable,
     RateLimited,
     TenantNotFound,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 HTTP_STATUS: dict[type[HubError], int] = {
     InvalidInput: 400,
     UnsupportedMediaType: 415,
+    PayloadTooLarge: 413,
     NotFound: 404,
     OrderNotFound: 404,
     TenantNotFound: 404,
@@ -130,6 +132,35 @@ def refused_response(event: dict[str, Any], error: HubError) -> dict[str, Any]:
     }
 
 
+NO_ROUTE_MESSAGE = "No resource at this path and method"
+DEFAULT_ROUTE = "$default"
+
+
+def is_default_route(event: dict[str, Any]) -> bool:
+    """True for a request the HTTP API's ``$default`` route brought: no route takes its path and method."""
+    return event.get("resource") == DEFAULT_ROUTE or (event.get("requestContext") or {}).get("resourceId") == DEFAULT_ROUTE
+
+
+def no_route_response(event: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a request no route takes: Shipper's 404/810 envelope (x-request-id is added by the caller)."""
+    return {
+        "statusCode": 404,
+        "headers": {"Content-Type": "application/json"},
+        "body": json_body(str(event.get("path", "")), 404, errors=[{"code": CODE_INVALID_INPUT, "message": NO_ROUTE_MESSAGE}]),
+        "isBase64Encoded": False,
+    }
+
+
+def check_body_size(event: dict[str, Any]) -> None:
+    """``PayloadTooLarge`` (413) when the body is over ``MAX_BODY_BYTES``: before authentication or parsing."""
+    from order_hub.edge import MAX_BODY_BYTES
+
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(str(body).encode("utf-8", errors="surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Invalid Input. body: is larger than {MAX_BODY_BYTES // 1024} KB", field="body")
+
+
 def with_request_id(response: dict[str, Any], request_id: str) -> dict[str, Any]:
     response.setdefault("headers", {})["x-request-id"] = request_id
     if response.get("multiValueHeaders") is not None:
@@ -198,6 +229,7 @@ def preflight(event: dict[str, Any]) -> Tenant:
     from order_hub.config import ApiSettings, load
     from order_hub.observability import logger
 
+    check_body_size(event)
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     tenant = wiring.authenticator().authenticate(headers.get("x-api-key"))
     logger.append_keys(tenant_id=tenant.tenant_id)
@@ -233,6 +265,9 @@ def serve_tenant_request(app: APIGatewayRestResolver, event: dict[str, Any], con
     request_context = event.get("requestContext") or {}
     request_id = request_id_from(event.get("headers"), request_context.get("requestId"))
     logger.set_correlation_id(request_id)
+    if is_default_route(event):  # no route takes this path and method: nothing to authenticate or read
+        logger.info("no route", extra={"status": 404, "method": event.get("httpMethod"), "path": event.get("path")})
+        return with_request_id(no_route_response(event), request_id)
     try:
         tenant = preflight(event)
     except HubError as error:
