@@ -16,7 +16,11 @@ For every function it prints:
   do not depend on what else the machine is doing (system calls are not counted);
 - a cold request: the import plus the first invocation (which imports boto3 and makes the clients)
   on a committed event from events/, with AWS played by a moto server on 127.0.0.1; then the next,
-  warm invocation.
+  warm invocation. With bytecode it is measured twice: tracing off (the Tracing parameter's default,
+  POWERTOOLS_TRACE_DISABLED=true: no X-Ray SDK is imported) and tracing on (=false, as Tracing=Enabled
+  sets it, in a Lambda-like environment with a sampled trace header: Powertools Tracer imports the
+  X-Ray SDK on the first invocation, patches boto3 and requests, and sends its segments over UDP to
+  127.0.0.1:2000, where no daemon listens), and a line per function prints what tracing adds.
 
     python -m benchmarks.coldstart [--runs 11] [--instructions] [--invocation-runs 5]
 """
@@ -283,20 +287,35 @@ class RequestBench:
         events.write_text(json.dumps(self.events(name)))
         return REQUEST_PROBE.format(path=layout.path(name), name=name, events=str(events), warm=warm)
 
-    def probe(self, layout: Layout, name: str, scratch: Path) -> dict[str, float]:
-        return json.loads(
-            _run(_python(self._code(layout, name, scratch, warm=True)), env=self.environment).strip().splitlines()[-1]
-        )
+    def tracing_environment(self, layout: Layout, name: str, tracing: bool) -> dict[str, str]:
+        """The process environment with tracing off, or on as Lambda runs a sampled, traced request."""
+        if not tracing:
+            return {**self.environment, "POWERTOOLS_TRACE_DISABLED": "true"}
+        return {
+            **self.environment,
+            "POWERTOOLS_TRACE_DISABLED": "false",
+            "LAMBDA_TASK_ROOT": str(layout.functions[name]),  # the X-Ray SDK's sign that it runs in Lambda
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "_X_AMZN_TRACE_ID": "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1",
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        }
+
+    def probe(self, layout: Layout, name: str, scratch: Path, tracing: bool = False) -> dict[str, float]:
+        environment = self.tracing_environment(layout, name, tracing)
+        return json.loads(_run(_python(self._code(layout, name, scratch, warm=True)), env=environment).strip().splitlines()[-1])
 
     def instructions(self, layout: Layout, name: str, scratch: Path) -> int:
         """Instructions of a whole process that imports the handler and serves one request."""
-        return _count(_python(self._code(layout, name, scratch, warm=False)), self.environment)
+        return _count(_python(self._code(layout, name, scratch, warm=False)), self.tracing_environment(layout, name, False))
 
     def stop(self) -> None:
         self.server.stop()
 
 
-def _print_requests(names: list[str], layouts: dict[str, Layout], runs: int, scratch: Path, instructions: bool) -> None:
+def _print_requests(
+    names: list[str], layouts: dict[str, tuple[Layout, bool]], runs: int, scratch: Path, instructions: bool
+) -> None:
+    """``layouts``: variant name -> (layout, tracing on)."""
     print(
         f"a cold request in a fresh `python -S -B` with Lambda's sys.path (AWS = a moto server on 127.0.0.1), median of {runs}:"
     )
@@ -306,23 +325,33 @@ def _print_requests(names: list[str], layouts: dict[str, Layout], runs: int, scr
         samples: dict[tuple[str, str], list[dict[str, float]]] = {(v, n): [] for v in layouts for n in names}
         for _ in range(runs):  # interleaved, like the imports
             for name in names:
-                for variant, layout in layouts.items():
-                    samples[(variant, name)].append(bench.probe(layout, name, scratch))
+                for variant, (layout, tracing) in layouts.items():
+                    samples[(variant, name)].append(bench.probe(layout, name, scratch, tracing))
         if instructions:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 counts = dict(
-                    zip(names, pool.map(lambda name: bench.instructions(layouts["bytecode"], name, scratch), names), strict=True)
+                    zip(
+                        names,
+                        pool.map(lambda name: bench.instructions(layouts["bytecode"][0], name, scratch), names),
+                        strict=True,
+                    )
                 )
     finally:
         bench.stop()
+    cold: dict[tuple[str, str], float] = {}
     for (variant, name), figures in samples.items():
         imported, first, warm = (
             statistics.median(f[key] for f in figures) * 1000 for key in ("import", "first_call", "warm_call")
         )
-        total = statistics.median(f["import"] + f["first_call"] for f in figures) * 1000
+        total = cold[(variant, name)] = statistics.median(f["import"] + f["first_call"] for f in figures) * 1000
         print(
-            f"  {name:16s} {variant:12s} import {imported:6.1f} ms + first {first:6.1f} ms = {total:6.1f} ms; next {warm:5.1f} ms"
+            f"  {name:16s} {variant:18s} import {imported:6.1f} ms + first {first:6.1f} ms = {total:6.1f} ms; next {warm:5.1f} ms"
         )
+    if "tracing on" in layouts:
+        print("cold request with bytecode, tracing off -> on (the Tracing parameter):")
+        for name in names:
+            off, on = cold[("bytecode", name)], cold[("tracing on", name)]
+            print(f"  {name:16s} off {off:6.1f} ms   on {on:6.1f} ms   tracing adds {on - off:+6.1f} ms")
     if instructions:
         print("instructions (valgrind) of a whole process that imports the handler and serves one cold request, bytecode:")
         for name in names:
@@ -359,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.instructions:
             _print_instructions(names, probes)
         if args.invocation_runs:
-            layouts = {"no bytecode": plain, "bytecode": compiled}
+            layouts = {"no bytecode": (plain, False), "bytecode": (compiled, False), "tracing on": (compiled, True)}
             _print_requests(names, layouts, args.invocation_runs, Path(scratch), args.instructions)
     return 0
 

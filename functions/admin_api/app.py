@@ -36,7 +36,7 @@ from order_hub.models.admin import (
     SetEnabledRequest,
 )
 from order_hub.models.tenant import Tenant
-from order_hub.observability import logger, metrics
+from order_hub.observability import logger, metrics, traced
 from order_hub.rendering.envelope import envelope
 
 app = APIGatewayRestResolver(enable_validation=True, serializer=dumps)
@@ -143,6 +143,7 @@ def replay_delivery(delivery_id: DeliveryId) -> Response[DeliveryResponse]:
     return _respond(200, replays.delivery_summary(reopened))
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
 from order_hub.config import DeliverySettings, load, require
-from order_hub.observability import logger, metrics
+from order_hub.observability import logger, metrics, traced
 from order_hub.services.callback_delivery import Received, deliver_batch
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -38,6 +38,7 @@ class RetryLater(Exception):
     """Reported as a batch item failure: SQS brings the message back after the delay set."""
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

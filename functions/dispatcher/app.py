@@ -22,7 +22,7 @@ from order_hub import wiring
 from order_hub.config import require
 from order_hub.jsonutil import doc_text
 from order_hub.models.order import OrderEvent
-from order_hub.observability import logger, metrics
+from order_hub.observability import logger, metrics, traced
 from order_hub.services.dispatch import dispatch_event
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
@@ -48,6 +48,7 @@ def handle_record(record: DynamoDBRecord) -> None:
     logger.info("event dispatched", extra={"event_type": event.type, "seq": event.seq, "deliveries": done.deliveries})
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

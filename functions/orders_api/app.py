@@ -30,7 +30,7 @@ from order_hub.models.responses import (
 )
 from order_hub.models.status import ApiStatus
 from order_hub.models.tenant import Tenant
-from order_hub.observability import logger, metrics
+from order_hub.observability import logger, metrics, traced
 from order_hub.rendering.api_views import oms_detail, order_summary, wms_detail
 from order_hub.rendering.envelope import envelope, pagination_block
 from order_hub.services import orders
@@ -219,6 +219,7 @@ def pricing_domestic(request: Annotated[PricingRequest, Body()]) -> Response[Pri
     return response
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

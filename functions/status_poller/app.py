@@ -8,12 +8,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
 from order_hub.config import require
-from order_hub.observability import logger, metrics
+from order_hub.observability import logger, metrics, traced
 from order_hub.services.polling import poll_all
 
 SAFETY_MARGIN_MS = 30_000
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from order_hub.http_api import (
 )
 from order_hub.models.logistics import LogisticsCreatedWebhook, LogisticsTrackingWebhook
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
-from order_hub.observability import logger, metrics
+from order_hub.observability import logger, metrics, traced
 from order_hub.services.logistics import UNKNOWN_CODE, ingest_logistics_webhook
 from order_hub.services.webhook_auth import authenticate_webhook
 from order_hub.services.webhooks import NO_OPEN_QUANTITY, REJECTED, WebhookResult, ingest_order_confirmation, ingest_pgi
@@ -111,6 +111,7 @@ def authenticate(event: dict[str, Any]) -> None:
     logger.append_keys(tenant_id=tenant_id)
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from order_hub import wiring
 from order_hub.config import WorkerSettings, load, require
 from order_hub.errors import WmsUnavailable
 from order_hub.models.messages import WmsForwardMessage
-from order_hub.observability import logger, metrics
+from order_hub.observability import logger, metrics, traced
 from order_hub.services.forwarding import forward_message
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -47,6 +47,7 @@ def handle_record(record: SQSRecord) -> None:
     logger.info("forward done", extra={"action": outcome.result.action})
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

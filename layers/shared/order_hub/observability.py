@@ -10,8 +10,10 @@ before the JSON line is written. The rules live in :mod:`order_hub.redaction` (s
 
 from __future__ import annotations
 
+import functools
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -53,3 +55,40 @@ metrics = Metrics(namespace="OutboundOrderHub")
 
 # Read-only requests emit no business metric; Powertools would warn about it on every one of them.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+
+
+def tracing_enabled() -> bool:
+    """The Tracing parameter as the functions see it: ``POWERTOOLS_TRACE_DISABLED`` (template.yaml sets
+    ``false`` only when Tracing is Enabled; unset counts as off)."""
+    import os
+
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() not in ("1", "true")
+
+
+_HandlerT = TypeVar("_HandlerT", bound=Callable[..., Any])
+
+
+def traced(handler: _HandlerT) -> _HandlerT:
+    """A function's handler, run under Powertools Tracer when tracing is on.
+
+    Decided on the first invocation, not at import: with tracing off the X-Ray SDK is never imported
+    (Powertools' ``Tracer()`` imports it even when disabled) and the handler runs as it is. With
+    tracing on, ``Tracer`` patches boto3 and requests (a subsegment per AWS or HTTP call) and wraps
+    the handler in a ``## lambda_handler`` subsegment annotated with the cold start. Neither the
+    response nor the error is copied into the trace: they carry personal data the log redaction
+    masks and X-Ray would not.
+    """
+    chosen: list[Callable[..., Any]] = []
+
+    @functools.wraps(handler)
+    def entry(event: Any, context: Any) -> Any:
+        if not chosen:
+            if tracing_enabled():
+                from aws_lambda_powertools import Tracer
+
+                chosen.append(Tracer().capture_lambda_handler(handler, capture_response=False, capture_error=False))
+            else:
+                chosen.append(handler)
+        return chosen[0](event, context)
+
+    return cast(_HandlerT, entry)
