@@ -982,6 +982,13 @@ def _add_event(
         spec.other_events.append(EventSource(event_id, event_type, dict(properties), reason=typed))
 
 
+def api_types(template: Mapping[str, Any]) -> set[str]:
+    """The API Gateway resource types the template serves its routes with (``AWS::Serverless::HttpApi``
+    today; ``AWS::Serverless::Api`` is a REST API): what a request costs depends on it."""
+    kinds = {"AWS::Serverless::HttpApi", "AWS::Serverless::Api", "AWS::ApiGatewayV2::Api", "AWS::ApiGateway::RestApi"}
+    return {str(resource.get("Type")) for resource in (template.get("Resources") or {}).values() if resource.get("Type") in kinds}
+
+
 def api_stage_name(template: Mapping[str, Any], parameter_overrides: Mapping[str, str] | None = None) -> str:
     """The stage of the (first) ``AWS::Serverless::HttpApi``: ``$default`` unless it names one."""
     resolver = Resolver(template, parameter_values(template, parameter_overrides))

@@ -22,6 +22,7 @@ from local_stack.template import (
     SqsEvent,
     TemplateError,
     api_stage_name,
+    api_types,
     create_queues,
     create_tables,
     function_specs,
@@ -501,6 +502,7 @@ def test_the_stage_parameter_drives_conditions(template: dict[str, Any]) -> None
     assert spec.environment["POWERTOOLS_LOGGER_SAMPLE_RATE"] == "0.01"
     assert spec.environment["POWERTOOLS_TRACE_DISABLED"] == "true"
     assert spec.environment["AUTH_CACHE_TTL_SECONDS"] == "60"
+    assert api_types(template) == {"AWS::Serverless::HttpApi"}  # the cost model prices requests by it
     assert api_stage_name(template, {"Stage": "prod"}) == "$default"  # the HTTP API serves $default whatever the stage
     assert api_stage_name(template) == "$default"
 
