@@ -23,6 +23,7 @@ For every function it prints:
   127.0.0.1:2000, where no daemon listens), and a line per function prints what tracing adds.
 
     python -m benchmarks.coldstart [--runs 11] [--instructions] [--invocation-runs 5]
+                                   [--functions orders_api ...] [--skip-imports]
 """
 
 from __future__ import annotations
@@ -365,28 +366,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--invocation-runs", type=int, default=5, help="fresh processes per function for the invocations (0: none)"
     )
+    parser.add_argument("--functions", nargs="+", metavar="NAME", help="only these functions (e.g. orders_api)")
+    parser.add_argument("--skip-imports", action="store_true", help="only the cold requests (tracing off and on)")
     args = parser.parse_args(argv)
     template = load_template()
     specs = function_specs(template, local_table_names(template), {}, resolve_environment=False)
     names = [spec.module.split(".")[1] for spec in specs]
+    if args.functions:
+        unknown = sorted(set(args.functions) - set(names))
+        if unknown:
+            parser.error(f"unknown function(s) {unknown}; choose from {names}")
+        names = [name for name in names if name in args.functions]
     with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
         plain = build_layout(Path(scratch) / "plain", names, bytecode=False)
         compiled = build_layout(Path(scratch) / "compiled", names, bytecode=True)
-        probes: dict[str, tuple[Layout, str | None, str]] = {
-            "boto3 plain": (plain, None, "import boto3"),
-            "boto3": (compiled, None, "import boto3"),
-        }
-        for name in names:
-            probes[f"{name} plain"] = (plain, name, "import app")
-            probes[name] = (compiled, name, "import app")
-            probes[f"{name} floor"] = (compiled, name, library_floor(compiled, name))
-        samples: dict[str, list[float]] = {key: [] for key in probes}
-        for _ in range(args.runs):  # interleaved, so machine noise hits every probe alike
-            for key, (layout, function, statement) in probes.items():
-                samples[key].append(_time(layout.path(function), statement))
-        _print_times(names, samples, args.runs)
-        if args.instructions:
-            _print_instructions(names, probes)
+        if not args.skip_imports:
+            probes: dict[str, tuple[Layout, str | None, str]] = {
+                "boto3 plain": (plain, None, "import boto3"),
+                "boto3": (compiled, None, "import boto3"),
+            }
+            for name in names:
+                probes[f"{name} plain"] = (plain, name, "import app")
+                probes[name] = (compiled, name, "import app")
+                probes[f"{name} floor"] = (compiled, name, library_floor(compiled, name))
+            samples: dict[str, list[float]] = {key: [] for key in probes}
+            for _ in range(args.runs):  # interleaved, so machine noise hits every probe alike
+                for key, (layout, function, statement) in probes.items():
+                    samples[key].append(_time(layout.path(function), statement))
+            _print_times(names, samples, args.runs)
+            if args.instructions:
+                _print_instructions(names, probes)
         if args.invocation_runs:
             layouts = {"no bytecode": (plain, False), "bytecode": (compiled, False), "tracing on": (compiled, True)}
             _print_requests(names, layouts, args.invocation_runs, Path(scratch), args.instructions)

@@ -484,3 +484,36 @@ def test_invocations_of_one_function_are_serialized(gateway_factory: Any) -> Non
 
     assert statuses == [204] * 6
     assert peak == 1
+
+
+def test_a_payload_2_0_route_gets_the_2_0_event_and_may_return_a_bare_object(gateway_factory: Any) -> None:
+    seen: list[Event] = []
+
+    def bare(event: Event, context: Any) -> dict[str, Any]:
+        seen.append(event)
+        return {"hello": "world"}  # no statusCode: HTTP API infers a 200 with this JSON body
+
+    function = spec("V2")
+    function.routes.append(ApiRoute("V2", "POST", "/v2/{id}", payload_format_version="2.0"))
+    gateway = gateway_factory([function], {"V2": bare})
+
+    response = requests.post(
+        f"{gateway.url}/v2/a?x=1&x=2",
+        headers={"X-Trace": "t", "Cookie": "a=1; b=2"},
+        data=b"{}",
+        timeout=TIMEOUT,
+    )
+
+    assert response.status_code == 200 and response.json() == {"hello": "world"}
+    [event] = seen
+    assert (event["version"], event["routeKey"], event["rawPath"], event["rawQueryString"]) == (
+        "2.0",
+        "POST /v2/{id}",
+        "/v2/a",
+        "x=1&x=2",
+    )
+    assert event["queryStringParameters"] == {"x": "1,2"}
+    assert event["headers"]["x-trace"] == "t" and "cookie" not in event["headers"]
+    assert event["cookies"] == ["a=1", "b=2"]
+    assert event["pathParameters"] == {"id": "a"}
+    assert event["requestContext"]["http"]["method"] == "POST" and event["requestContext"]["stage"] == "$default"
