@@ -305,9 +305,9 @@ class RequestBench:
         environment = self.tracing_environment(layout, name, tracing)
         return json.loads(_run(_python(self._code(layout, name, scratch, warm=True)), env=environment).strip().splitlines()[-1])
 
-    def instructions(self, layout: Layout, name: str, scratch: Path) -> int:
+    def instructions(self, layout: Layout, name: str, scratch: Path, tracing: bool = False) -> int:
         """Instructions of a whole process that imports the handler and serves one request."""
-        return _count(_python(self._code(layout, name, scratch, warm=False)), self.tracing_environment(layout, name, False))
+        return _count(_python(self._code(layout, name, scratch, warm=False)), self.tracing_environment(layout, name, tracing))
 
     def stop(self) -> None:
         self.server.stop()
@@ -329,11 +329,12 @@ def _print_requests(
                 for variant, (layout, tracing) in layouts.items():
                     samples[(variant, name)].append(bench.probe(layout, name, scratch, tracing))
         if instructions:
+            jobs = [(name, tracing) for name in names for tracing in (False, True)]
             with ThreadPoolExecutor(max_workers=2) as pool:
                 counts = dict(
                     zip(
-                        names,
-                        pool.map(lambda name: bench.instructions(layouts["bytecode"][0], name, scratch), names),
+                        jobs,
+                        pool.map(lambda job: bench.instructions(layouts["bytecode"][0], job[0], scratch, job[1]), jobs),
                         strict=True,
                     )
                 )
@@ -354,9 +355,12 @@ def _print_requests(
             off, on = cold[("bytecode", name)], cold[("tracing on", name)]
             print(f"  {name:16s} off {off:6.1f} ms   on {on:6.1f} ms   tracing adds {on - off:+6.1f} ms")
     if instructions:
-        print("instructions (valgrind) of a whole process that imports the handler and serves one cold request, bytecode:")
+        print("instructions (valgrind) of a whole process that imports the handler and serves one cold request, bytecode,")
+        print("tracing off -> on (these do not depend on the machine's load):")
         for name in names:
-            print(f"  {name:16s} {counts[name] / 1e6:6.0f} M")
+            off, on = counts[(name, False)], counts[(name, True)]
+            added = f"{(on - off) / 1e6:+5.0f} M ({on / off - 1:+.0%})"
+            print(f"  {name:16s} off {off / 1e6:6.0f} M   on {on / 1e6:6.0f} M   tracing adds {added}")
 
 
 def main(argv: list[str] | None = None) -> int:
