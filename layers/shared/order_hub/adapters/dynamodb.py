@@ -4,10 +4,11 @@ Orders table (pk/sk):
 - order:  pk ``ORDER#<tenant>#<warehouse>#<order_no>``, sk ``ORDER``; ``doc`` is the order JSON
   (zlib-compressed with a preset dictionary, Binary; plain zlib or String in older items, still read),
   ``version`` guards updates. Two list indexes, both spread over one partition per tenant and day (no
-  tenant's writes meet in one key) and both projecting only what never changes (``warehouse_id``,
-  ``order_type``): ``by_created`` (``gsi1pk`` ``C#<tenant>#<created day>``, written once) and
-  ``by_updated`` (``gsi2pk`` ``U#<tenant>#<day of the last change>``, moved only when a change falls on a
-  later day); the sort key of both is ``<created_at>#<warehouse>#<order_no>``.
+  tenant's writes meet in one key), sort key ``<created_at>#<warehouse>#<order_no>`` (never changes):
+  ``by_created`` (``gsi1pk`` ``C#<tenant>#<created day>``) projects ``warehouse_id``, ``order_type``,
+  ``so_status`` and ``in_wms``: rewritten only when the status or ``in_wms`` changes; ``by_updated``
+  (``gsi2pk`` ``U#<tenant>#<day of the last change>``) projects only what never changes and moves only
+  when a change falls on a later day. Lists read the page's orders by key (no list item is stored).
 - event:  same pk, sk ``EVENT#<seq>``; written in the same transaction as the order (the outbox);
   ``doc`` is the event JSON (with a full copy of the order), compressed the same way.
 - day counts: pk ``COUNTS#<tenant>``, sk ``M#<yyyy-mm>`` with ``c<dd>`` = orders created that day
@@ -47,6 +48,8 @@ EVENT_RETENTION = timedelta(days=90)
 _KEY_END = "\uffff"
 ITEM_LIMIT_BYTES = 400 * 1024
 INBOX_PAYLOAD_BYTES = 300_000
+MAX_LIST_CANDIDATES = 2_000  # index entries a filtered list reads at most (~150 B each: ~40 RRU at worst)
+MAX_LIST_FETCHES = 100  # orders a filtered list reads at most to test a filter the index cannot (0.5 RRU each)
 
 
 def attribute_size(value: Mapping[str, Any]) -> int:
@@ -152,6 +155,8 @@ class DynamoOrderRepository(_DynamoAdapter):
             "gsi2sk": {"S": entry},
             "warehouse_id": {"S": order.warehouse_id},
             "order_type": {"S": order.order_type},
+            "so_status": {"S": order.status.value},
+            "in_wms": {"S": "1" if order.in_wms else "0"},
             "version": {"N": str(order.version)},
             "doc": pack_doc(order.model_dump_json()),
         }
@@ -338,6 +343,27 @@ class DynamoOrderRepository(_DynamoAdapter):
             }
         }
 
+    def bulk_load(self, orders: list[Order]) -> None:
+        """Store orders as creates would (items, index entries, day counts) without their events: for
+        benchmarks and tests that need many orders fast (25 per BatchWriteItem, one count update per day)."""
+        per_day: dict[tuple[str, str], int] = {}
+        items = [self._order_item(order) for order in orders]
+        for order in orders:
+            key = (order.tenant_id, _ts(order.created_at)[:10])
+            per_day[key] = per_day.get(key, 0) + 1
+        for start in range(0, len(items), 25):
+            request: dict[str, Any] = {self._table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+            while request:
+                request = dict(self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {})
+        for (tenant_id, day), count in per_day.items():
+            self.client.update_item(
+                TableName=self._table,
+                Key=_counts_key(tenant_id, day),
+                UpdateExpression="ADD #day :count",
+                ExpressionAttributeNames={"#day": f"c{day[8:]}"},
+                ExpressionAttributeValues={":count": {"N": str(count)}},
+            )
+
     # -- lists -------------------------------------------------------------------------------
     def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
         """One page, newest first, reading what the page needs rather than the tenant's orders.
@@ -346,10 +372,12 @@ class DynamoOrderRepository(_DynamoAdapter):
         partition per tenant and day; the days that have orders come from the tenant's day counts
         (``COUNTS#<tenant>``), newest first, and each day's partition is read newest first, so pages
         merge across days in order. Without filters (other than a created range) the total is the sum of
-        the day counts (exact) and whole days before the page are skipped by their count. Otherwise the
-        page's candidates are read in order (warehouse and order type filtered by the index, status, WMS
-        and a second range on the orders) up to the end of the next page: the total is exact when that
-        reached the last candidate, else it counts the matches found so far (``ListPage.exact`` False).
+        the day counts (exact), whole days before the page are skipped by their count, and the page's
+        orders are read by key. Otherwise the candidates are read in order, filtered by the index where it
+        projects the attribute (warehouse and order type; status and WMS too in ``by_created``) and else on
+        the orders, up to the end of the next page and within a read budget (``MAX_LIST_CANDIDATES``
+        entries, ``MAX_LIST_FETCHES`` orders): the total is exact when that reached the last candidate,
+        else it counts the matches found so far (``ListPage.exact`` False).
         """
         by_created = query.created_start is not None or query.created_end is not None
         by_updated = query.updated_start is not None or query.updated_end is not None
@@ -359,6 +387,12 @@ class DynamoOrderRepository(_DynamoAdapter):
         days = self._days(tenant_id, "U" if use_updated else "C", start, end)
         index = ("by_updated", "gsi2pk", "U") if use_updated else ("by_created", "gsi1pk", "C")
         first = (query.page - 1) * query.limit
+
+        in_index = {"warehouse_id": query.warehouse_id, "order_type": query.order_type}
+        if not use_updated:  # by_created also projects the status and whether the WMS knows the order
+            in_index |= {"so_status": query.so_status.value if query.so_status else None}
+            in_index |= {"in_wms": "1" if query.outbound_type == "WMS" else None}
+        index_filters = {name: value for name, value in in_index.items() if value is not None}
 
         def on_order(order: Order) -> bool:
             return (
@@ -370,9 +404,9 @@ class DynamoOrderRepository(_DynamoAdapter):
                 )
             )
 
-        needs_order = query.so_status is not None or query.outbound_type == "WMS" or (by_created and by_updated)
-        counted = not use_updated and not needs_order and query.warehouse_id is None and query.order_type is None
-        if counted:
+        needs_order = use_updated and (query.so_status is not None or query.outbound_type == "WMS")
+        needs_order = needs_order or (by_created and by_updated)
+        if not use_updated and not needs_order and not index_filters:
             total = sum(count for _, count in days)
             skip, keys = first, list[str]()
             for day, count in days:
@@ -380,29 +414,34 @@ class DynamoOrderRepository(_DynamoAdapter):
                     skip -= count
                     continue
                 wanted = skip + query.limit - len(keys)
-                entries = self._entries(tenant_id, index, day, query, wanted)
+                entries = self._entries(tenant_id, index, day, {}, wanted)
                 keys += entries[skip:wanted]
                 skip = 0
                 if len(keys) >= query.limit:
                     break
             orders = self._batch_get(keys, consistent=False)
             return ListPage(items=[self._list_view(orders[key]) for key in keys if key in orders], total=total)
-        wanted = first + 2 * query.limit  # the page and the next one
+        # Filtered: the candidates in order, up to the end of the next page, within a read budget.
+        wanted = first + 2 * query.limit
         matches: list[Order | str] = []
-        exhausted = True
-        for day, _ in days:
+        exhausted, read, fetched_count = True, 0, 0
+        for position, (day, _) in enumerate(days):
             last: dict[str, Any] | None = None
-            while len(matches) < wanted:
-                entries, last = self._entry_page(tenant_id, index, day, query, max(10, min(100, wanted - len(matches))), last)
+            while len(matches) < wanted and read < MAX_LIST_CANDIDATES and fetched_count < MAX_LIST_FETCHES:
+                size = min(max(100, wanted - len(matches)), MAX_LIST_CANDIDATES - read)  # few calls: RRU round per call
+                entries, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last)
+                read += evaluated
                 if needs_order:
                     fetched = self._batch_get(entries, consistent=False)
+                    fetched_count += len(entries)
                     matches += [fetched[key] for key in entries if key in fetched and on_order(fetched[key])]
                 else:
                     matches += entries
                 if last is None:
                     break
-            if len(matches) >= wanted:
-                exhausted = last is None and day == days[-1][0]
+            budget_left = read < MAX_LIST_CANDIDATES and fetched_count < MAX_LIST_FETCHES
+            if last is not None or (position < len(days) - 1 and (len(matches) >= wanted or not budget_left)):
+                exhausted = False
                 break
         page = matches[first : first + query.limit]
         pending = [entry for entry in page if isinstance(entry, str)]
@@ -442,30 +481,34 @@ class DynamoOrderRepository(_DynamoAdapter):
             items.extend(page.get("Items", []))
         return items
 
-    def _entries(self, tenant_id: str, index: tuple[str, str, str], day: str, query: ListQuery, count: int) -> list[str]:
+    def _entries(self, tenant_id: str, index: tuple[str, str, str], day: str, filters: dict[str, str], count: int) -> list[str]:
         """The first ``count`` order keys of one day's index partition, newest first."""
         keys: list[str] = []
         last: dict[str, Any] | None = None
         while len(keys) < count:
-            entries, last = self._entry_page(tenant_id, index, day, query, count - len(keys), last)
+            entries, last, _ = self._entry_page(tenant_id, index, day, filters, count - len(keys), last)
             keys += entries
             if last is None:
                 break
         return keys
 
     def _entry_page(
-        self, tenant_id: str, index: tuple[str, str, str], day: str, query: ListQuery, limit: int, start: dict[str, Any] | None
-    ) -> tuple[list[str], dict[str, Any] | None]:
-        """Up to ``limit`` entries of one day's partition from ``start``: (order keys, where to go on or None)."""
+        self,
+        tenant_id: str,
+        index: tuple[str, str, str],
+        day: str,
+        filters: dict[str, str],
+        limit: int,
+        start: dict[str, Any] | None,
+    ) -> tuple[list[str], dict[str, Any] | None, int]:
+        """Up to ``limit`` entries of one day's partition from ``start``, newest first, filtered on projected
+        attributes: (matching order keys, where to go on or None, entries read)."""
         name, pk_name, kind = index
         names: dict[str, str] = {"#pk": pk_name}
         values: dict[str, Any] = {":pk": {"S": f"{kind}#{tenant_id}#{day}"}}
-        filters = []
-        for attribute, value in (("warehouse_id", query.warehouse_id), ("order_type", query.order_type)):
-            if value is not None:
-                names[f"#{attribute}"] = attribute
-                values[f":{attribute}"] = {"S": value}
-                filters.append(f"#{attribute} = :{attribute}")
+        for attribute, value in filters.items():
+            names[f"#{attribute}"] = attribute
+            values[f":{attribute}"] = {"S": value}
         request: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": name,
@@ -476,11 +519,16 @@ class DynamoOrderRepository(_DynamoAdapter):
             "Limit": limit,
         }
         if filters:
-            request["FilterExpression"] = " AND ".join(filters)
+            request["FilterExpression"] = " AND ".join(f"#{attribute} = :{attribute}" for attribute in filters)
         if start:
             request["ExclusiveStartKey"] = start
         response = self.client.query(**request)
-        return [item["pk"]["S"] for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+        items = response.get("Items", [])
+        return (
+            [item["pk"]["S"] for item in items],
+            response.get("LastEvaluatedKey"),
+            int(response.get("ScannedCount", len(items))),
+        )
 
 
 def _counts_pk(tenant_id: str) -> str:
