@@ -443,6 +443,8 @@ class DynamoOrderRepository(_DynamoAdapter):
             if last is not None or (position < len(days) - 1 and (len(matches) >= wanted or not budget_left)):
                 exhausted = False
                 break
+        if not exhausted:
+            matches = matches[:wanted]  # the total counts up to the end of the next page, no further
         page = matches[first : first + query.limit]
         pending = [entry for entry in page if isinstance(entry, str)]
         found = self._batch_get(pending, consistent=False) if pending else {}
