@@ -97,7 +97,8 @@ class InMemoryOrderRepository:
         by_created = by_created or (query.updated_start is None and query.updated_end is None)
         found = sorted(
             (o for o in self.orders.values() if matches(o)),
-            key=lambda o: (o.created_at if by_created else o.updated_at, o.warehouse_id, o.order_no),
+            # by_updated: newest day of the last change first, then newest created (DynamoOrderRepository's order)
+            key=lambda o: (o.created_at if by_created else (o.updated_at.date(), o.created_at), o.warehouse_id, o.order_no),
             reverse=True,
         )
         first = (query.page - 1) * query.limit

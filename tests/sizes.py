@@ -32,7 +32,7 @@ TENANT = Tenant(tenant_id="acme", name="Acme", warehouse_ids=["WH-TGR04"], creat
 
 def issue_line(n: int) -> dict[str, Any]:
     """A line of the issue's kind: a 200-character name and 20 tax lines, texts that do not repeat
-    (seeded random, so they compress as little as real text can). 216 of them fit, 217 do not."""
+    (seeded random, so they compress as little as real text can). 218 of them fit, 219 do not."""
     pick = random.Random(n)
 
     def text(alphabet: str, size: int) -> str:

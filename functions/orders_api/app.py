@@ -164,7 +164,7 @@ def list_orders(
     return _respond(
         200,
         data={"outbounds": result.items},
-        pagination=pagination_block(query.page, query.limit, len(result.items), result.total),
+        pagination=pagination_block(query.page, query.limit, len(result.items), result.total, result.exact),
     )
 
 

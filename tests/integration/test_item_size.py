@@ -27,7 +27,7 @@ SECRET = "whsec-test-size"
 PK = "ORDER#acme#WH-TGR04#SO-2026-0001"
 
 
-@pytest.mark.parametrize("lines", [217, 500])
+@pytest.mark.parametrize("lines", [219, 500])
 def test_an_order_too_large_to_store_is_a_400_naming_size_and_limit_and_nothing_is_written(
     hub: Hub, invoke: Invoke, lines: int
 ) -> None:
@@ -45,7 +45,7 @@ def test_an_order_too_large_to_store_is_a_400_naming_size_and_limit_and_nothing_
 
 def test_the_size_limit_is_the_same_for_an_update(invoke: Invoke, hub: Hub) -> None:
     assert invoke("create_order", body=big_order(2)).status == 200
-    reply = invoke("update_order", body=big_order(217))
+    reply = invoke("update_order", body=big_order(219))
     assert reply.status == 400 and reply.codes == [810] and reply.fields == ["items"]
     stored = json.loads(doc_text(next(i for i in hub.raw_items(PK) if i["sk"]["S"] == "ORDER")["doc"]))
     assert len(stored["lines"]) == 2 and stored["version"] == 1
@@ -127,7 +127,7 @@ def test_the_213_line_order_is_stored_and_takes_a_pgi_with_one_detail_per_line(w
 
 def test_the_largest_accepted_order_is_one_line_short_of_a_refusal(webhook_hub: dict[str, Any]) -> None:
     most = largest_accepted(issue_line)
-    assert 213 <= most < 217
+    assert 213 <= most < 219
     assert _create(webhook_hub, big_order(most + 1, so_number="SO-TOO-BIG")) == 400
     assert order_rows(webhook_hub, "ORDER#demo#WH-TGR04#SO-TOO-BIG") == {}
     assert _create(webhook_hub, big_order(most, so_number="SO-LARGEST")) == 200

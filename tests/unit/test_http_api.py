@@ -38,7 +38,9 @@ def test_envelope_and_pagination_follow_shipper() -> None:
         "current_elements": 5,
         "total_pages": 2,
         "total_elements": 25,
+        "total_exact": True,
     }
+    assert pagination_block(page=1, limit=20, current=20, total=40, exact=False)["total_exact"] is False
 
 
 def test_every_domain_error_has_its_http_status_in_one_place() -> None:

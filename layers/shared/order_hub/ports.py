@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # annotations only: a function loads the models it uses, not 
 class ListPage:
     items: list[dict[str, Any]]
     total: int
+    exact: bool = True  # False: ``total`` counts the matches up to the end of the next page; more may follow
 
 
 class OrderRepository(Protocol):
@@ -42,7 +43,11 @@ class OrderRepository(Protocol):
         """
 
     def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
-        """One page of Shipper list items, newest first, plus the total number of matches (no scans)."""
+        """One page of Shipper list items, newest first, plus the total number of matches (no scans).
+
+        Reads in proportion to the page (and how deep it is), never the tenant's whole range: the total is
+        exact for lists without filters other than a created range, else exact when the matches end within
+        the next page, and otherwise the matches counted so far (``exact`` False)."""
 
     def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
         """Several orders of one warehouse by number (missing ones are absent from the result)."""

@@ -2,12 +2,20 @@
 
 Orders table (pk/sk):
 - order:  pk ``ORDER#<tenant>#<warehouse>#<order_no>``, sk ``ORDER``; ``doc`` is the order JSON
-  (zlib-compressed Binary; String in items written before compression, still read),
-  ``version`` guards updates; ``gsi1*``/``gsi2*`` index it by tenant + created/updated time, with a
-  ready-made list item (``list_view``, computed by the service's ``list_view`` function the repository
-  is built with) projected so lists never read the orders themselves.
+  (zlib-compressed with a preset dictionary, Binary; plain zlib or String in older items, still read),
+  ``version`` guards updates. Two list indexes, both spread over one partition per tenant and day (no
+  tenant's writes meet in one key), sort key ``<created_at>#<warehouse>#<order_no>`` (never changes):
+  ``by_created`` (``gsi1pk`` ``C#<tenant>#<created day>``) projects ``warehouse_id``, ``order_type``,
+  ``so_status`` and ``in_wms``: rewritten only when the status or ``in_wms`` changes; ``by_updated``
+  (``gsi2pk`` ``U#<tenant>#<day of the last change>``) projects only what never changes and moves only
+  when a change falls on a later day. Lists read the page's orders by key (no list item is stored).
 - event:  same pk, sk ``EVENT#<seq>``; written in the same transaction as the order (the outbox);
   ``doc`` is the event JSON (with a full copy of the order), compressed the same way.
+- day counts: pk ``COUNTS#<tenant>``, sk ``M#<yyyy-mm>`` with ``c<dd>`` = orders created that day
+  (added in the create's transaction: exact list totals), and ``U#<yyyy-mm-dd>`` markers of days on
+  which orders created earlier changed (where ``by_updated`` may hold entries). Lists find the days
+  they read here, newest first, instead of reading the tenant's orders.
+- inbox:  ``INBOX#<tenant>#<natural key>`` / ``INBOX``: webhooks, for duplicate detection.
 
 Every order and event item is sized as DynamoDB counts it (``item_size``) before it is written;
 one that would pass the 400 KB item limit is refused with ``InvalidInput`` (services.limits keeps
@@ -20,13 +28,14 @@ Tenants table: ``TENANT#<id>/PROFILE``, ``TENANT#<id>/KEY#<key_id>`` (listing) a
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from order_hub.adapters.aws import dynamodb_client
 from order_hub.errors import ConcurrentModification, InvalidInput
-from order_hub.jsonutil import doc_text, dumps, pack_doc
+from order_hub.jsonutil import doc_text, pack_doc
 from order_hub.models.api import ListQuery
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
@@ -39,6 +48,8 @@ EVENT_RETENTION = timedelta(days=90)
 _KEY_END = "\uffff"
 ITEM_LIMIT_BYTES = 400 * 1024
 INBOX_PAYLOAD_BYTES = 300_000
+MAX_LIST_CANDIDATES = 2_000  # index entries a filtered list reads at most (~150 B each: ~40 RRU at worst)
+MAX_LIST_FETCHES = 100  # orders a filtered list reads at most to test a filter the index cannot (0.5 RRU each)
 
 
 def attribute_size(value: Mapping[str, Any]) -> int:
@@ -125,25 +136,28 @@ class DynamoOrderRepository(_DynamoAdapter):
     ) -> None:
         super().__init__(table_name, client)
         self._list_view = list_view
+        self._marked_days: set[tuple[str, str]] = set()  # (tenant, day) updated-day markers this container wrote
 
     # -- items -------------------------------------------------------------------------------
     def _order_item(self, order: Order) -> dict[str, Any]:
-        suffix = f"#{order.warehouse_id}#{order.order_no}"
-        tenant_key = f"T#{order.tenant_id}"
+        created = _ts(order.created_at)
+        entry = f"{created}#{order.warehouse_id}#{order.order_no}"
         return {
             "pk": {"S": order_pk(order.tenant_id, order.warehouse_id, order.order_no)},
             "sk": {"S": "ORDER"},
             "entity": {"S": "order"},
-            "gsi1pk": {"S": tenant_key},
-            "gsi1sk": {"S": _ts(order.created_at) + suffix},
-            "gsi2pk": {"S": tenant_key},
-            "gsi2sk": {"S": _ts(order.updated_at) + suffix},
+            # by_created: one partition per tenant and creation day; the entry never changes (written once)
+            "gsi1pk": {"S": f"C#{order.tenant_id}#{created[:10]}"},
+            "gsi1sk": {"S": entry},
+            # by_updated: one partition per tenant and day of the last change; the entry moves only when
+            # a change falls on a later day (the sort key is the creation time, which never changes)
+            "gsi2pk": {"S": f"U#{order.tenant_id}#{_ts(order.updated_at)[:10]}"},
+            "gsi2sk": {"S": entry},
             "warehouse_id": {"S": order.warehouse_id},
             "order_type": {"S": order.order_type},
             "so_status": {"S": order.status.value},
             "in_wms": {"S": "1" if order.in_wms else "0"},
             "version": {"N": str(order.version)},
-            "list_view": {"S": dumps(self._list_view(order))},
             "doc": pack_doc(order.model_dump_json()),
         }
 
@@ -168,6 +182,33 @@ class DynamoOrderRepository(_DynamoAdapter):
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
+
+    def _created_count(self, order: Order) -> Any:
+        """The creation day's count (exact list totals): part of the create's transaction."""
+        day = _ts(order.created_at)[:10]
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": _counts_key(order.tenant_id, day),
+                "UpdateExpression": "ADD #day :one",
+                "ExpressionAttributeNames": {"#day": f"c{day[8:]}"},
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        }
+
+    def _mark_updated_day(self, order: Order) -> None:
+        """Note that ``by_updated`` may hold entries of the order's update day (lists find its partition).
+
+        Only needed for a day other than the creation day (those are counted); idempotent, written before
+        the change (a crash in between leaves a day that is looked at and found empty), once per container."""
+        day = _ts(order.updated_at)[:10]
+        if day == _ts(order.created_at)[:10] or (order.tenant_id, day) in self._marked_days:
+            return
+        self.client.put_item(
+            TableName=self._table,
+            Item={"pk": {"S": _counts_pk(order.tenant_id)}, "sk": {"S": f"U#{day}"}, "entity": {"S": "day"}},
+        )
+        self._marked_days.add((order.tenant_id, day))
 
     def _checked(self, item: dict[str, Any]) -> dict[str, Any]:
         """``item``, or InvalidInput (never DynamoDB's ValidationException, a 500) when it would not fit.
@@ -199,6 +240,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                         }
                     },
                     self._event_put(event),
+                    self._created_count(order),
                 ]
             )
         except self.client.exceptions.TransactionCanceledException as error:
@@ -226,6 +268,7 @@ class DynamoOrderRepository(_DynamoAdapter):
         return Order.model_validate_json(doc_text(item["doc"])) if item else None
 
     def replace(self, order: Order, expected_version: int, event: OrderEvent) -> None:
+        self._mark_updated_day(order)
         try:
             self.client.transact_write_items(
                 TransactItems=[self._conditional_order_put(order, expected_version), self._event_put(event)]
@@ -234,19 +277,27 @@ class DynamoOrderRepository(_DynamoAdapter):
             raise ConcurrentModification(f"order_no '{order.order_no}' changed since version {expected_version}") from error
 
     def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
+        found = self._batch_get([order_pk(tenant_id, warehouse_id, no) for no in order_nos], consistent=True)
+        return {order.order_no: order for order in found.values()}
+
+    def _batch_get(self, pks: list[str], consistent: bool) -> dict[str, Order]:
+        """Orders by item key (100 per BatchGetItem; unprocessed keys again after a growing pause)."""
         found: dict[str, Order] = {}
-        unique = list(dict.fromkeys(order_nos))
+        unique = list(dict.fromkeys(pks))
         for start in range(0, len(unique), 100):
-            keys: list[dict[str, Any]] = [
-                {"pk": {"S": order_pk(tenant_id, warehouse_id, no)}, "sk": {"S": "ORDER"}} for no in unique[start : start + 100]
-            ]
-            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "doc"}}
+            keys: list[dict[str, Any]] = [{"pk": {"S": pk}, "sk": {"S": "ORDER"}} for pk in unique[start : start + 100]]
+            request: dict[str, Any] = {
+                self._table: {"Keys": keys, "ConsistentRead": consistent, "ProjectionExpression": "pk, doc"}
+            }
+            pause = 0.05
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
-                    order = Order.model_validate_json(doc_text(item["doc"]))
-                    found[order.order_no] = order
+                    found[item["pk"]["S"]] = Order.model_validate_json(doc_text(item["doc"]))
                 request = dict(response.get("UnprocessedKeys") or {})
+                if request:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 1.0)
         return found
 
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
@@ -270,6 +321,7 @@ class DynamoOrderRepository(_DynamoAdapter):
         ]
         if change is not None:
             order, expected_version, event = change
+            self._mark_updated_day(order)
             items.append(self._conditional_order_put(order, expected_version))
             items.append(self._event_put(event))
         try:
@@ -291,70 +343,202 @@ class DynamoOrderRepository(_DynamoAdapter):
             }
         }
 
+    def bulk_load(self, orders: list[Order]) -> None:
+        """Store orders as creates would (items, index entries, day counts) without their events: for
+        benchmarks and tests that need many orders fast (25 per BatchWriteItem, one count update per day)."""
+        per_day: dict[tuple[str, str], int] = {}
+        items = [self._order_item(order) for order in orders]
+        for order in orders:
+            key = (order.tenant_id, _ts(order.created_at)[:10])
+            per_day[key] = per_day.get(key, 0) + 1
+        for start in range(0, len(items), 25):
+            request: dict[str, Any] = {self._table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+            while request:
+                request = dict(self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {})
+        for (tenant_id, day), count in per_day.items():
+            self.client.update_item(
+                TableName=self._table,
+                Key=_counts_key(tenant_id, day),
+                UpdateExpression="ADD #day :count",
+                ExpressionAttributeNames={"#day": f"c{day[8:]}"},
+                ExpressionAttributeValues={":count": {"N": str(count)}},
+            )
+
+    # -- lists -------------------------------------------------------------------------------
     def list_page(self, tenant_id: str, query: ListQuery) -> ListPage:
-        # The index follows the created range when there is one, else the updated range; a second
-        # range (both given) is applied to the projected list item while counting.
+        """One page, newest first, reading what the page needs rather than the tenant's orders.
+
+        The created index (or the updated index when only an updated range is given) is split into one
+        partition per tenant and day; the days that have orders come from the tenant's day counts
+        (``COUNTS#<tenant>``), newest first, and each day's partition is read newest first, so pages
+        merge across days in order. Without filters (other than a created range) the total is the sum of
+        the day counts (exact), whole days before the page are skipped by their count, and the page's
+        orders are read by key. Otherwise the candidates are read in order, filtered by the index where it
+        projects the attribute (warehouse and order type; status and WMS too in ``by_created``) and else on
+        the orders, up to the end of the next page and within a read budget (``MAX_LIST_CANDIDATES``
+        entries, ``MAX_LIST_FETCHES`` orders): the total is exact when that reached the last candidate,
+        else it counts the matches found so far (``ListPage.exact`` False).
+        """
         by_created = query.created_start is not None or query.created_end is not None
         by_updated = query.updated_start is not None or query.updated_end is not None
         use_updated = by_updated and not by_created
-        index, pk_name, sk_name = ("by_updated", "gsi2pk", "gsi2sk") if use_updated else ("by_created", "gsi1pk", "gsi1sk")
         start = query.updated_start if use_updated else query.created_start
         end = query.updated_end if use_updated else query.created_end
-        names: dict[str, str] = {"#pk": pk_name}
-        values: dict[str, Any] = {":pk": {"S": f"T#{tenant_id}"}}
-        condition = "#pk = :pk"
-        if start or end:
-            names["#sk"] = sk_name
-            # Sort keys start with an ISO timestamp: a day's keys sort between "<day>" and "<day>\uffff".
-            if start:
-                values[":lo"] = {"S": start.isoformat()}
-            if end:
-                values[":hi"] = {"S": end.isoformat() + _KEY_END}
-            condition += {
-                (True, True): " AND #sk BETWEEN :lo AND :hi",
-                (True, False): " AND #sk >= :lo",
-                (False, True): " AND #sk <= :hi",
-            }[(start is not None, end is not None)]
-        filters = []
-        for attribute, value in (
-            ("warehouse_id", query.warehouse_id),
-            ("order_type", query.order_type),
-            ("so_status", query.so_status.value if query.so_status else None),
-            ("in_wms", "1" if query.outbound_type == "WMS" else None),
+        days = self._days(tenant_id, "U" if use_updated else "C", start, end)
+        index = ("by_updated", "gsi2pk", "U") if use_updated else ("by_created", "gsi1pk", "C")
+        first = (query.page - 1) * query.limit
+
+        in_index = {"warehouse_id": query.warehouse_id, "order_type": query.order_type}
+        if not use_updated:  # by_created also projects the status and whether the WMS knows the order
+            in_index |= {"so_status": query.so_status.value if query.so_status else None}
+            in_index |= {"in_wms": "1" if query.outbound_type == "WMS" else None}
+        index_filters = {name: value for name, value in in_index.items() if value is not None}
+
+        def on_order(order: Order) -> bool:
+            return (
+                (query.so_status is None or order.status == query.so_status)
+                and (query.outbound_type != "WMS" or order.in_wms)
+                and (
+                    not (by_created and by_updated)
+                    or _in_range(_ts(order.updated_at)[:10], query.updated_start, query.updated_end)
+                )
+            )
+
+        needs_order = use_updated and (query.so_status is not None or query.outbound_type == "WMS")
+        needs_order = needs_order or (by_created and by_updated)
+        if not use_updated and not needs_order and not index_filters:
+            total = sum(count for _, count in days)
+            skip, keys = first, list[str]()
+            for day, count in days:
+                if skip >= count:
+                    skip -= count
+                    continue
+                wanted = skip + query.limit - len(keys)
+                entries = self._entries(tenant_id, index, day, {}, wanted)
+                keys += entries[skip:wanted]
+                skip = 0
+                if len(keys) >= query.limit:
+                    break
+            orders = self._batch_get(keys, consistent=False)
+            return ListPage(items=[self._list_view(orders[key]) for key in keys if key in orders], total=total)
+        # Filtered: the candidates in order, up to the end of the next page, within a read budget.
+        wanted = first + 2 * query.limit
+        matches: list[Order | str] = []
+        exhausted, read, fetched_count = True, 0, 0
+        for position, (day, _) in enumerate(days):
+            last: dict[str, Any] | None = None
+            while len(matches) < wanted and read < MAX_LIST_CANDIDATES and fetched_count < MAX_LIST_FETCHES:
+                size = min(max(100, wanted - len(matches)), MAX_LIST_CANDIDATES - read)  # few calls: RRU round per call
+                entries, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last)
+                read += evaluated
+                if needs_order:
+                    fetched = self._batch_get(entries, consistent=False)
+                    fetched_count += len(entries)
+                    matches += [fetched[key] for key in entries if key in fetched and on_order(fetched[key])]
+                else:
+                    matches += entries
+                if last is None:
+                    break
+            budget_left = read < MAX_LIST_CANDIDATES and fetched_count < MAX_LIST_FETCHES
+            if last is not None or (position < len(days) - 1 and (len(matches) >= wanted or not budget_left)):
+                exhausted = False
+                break
+        if not exhausted:
+            matches = matches[:wanted]  # the total counts up to the end of the next page, no further
+        page = matches[first : first + query.limit]
+        pending = [entry for entry in page if isinstance(entry, str)]
+        found = self._batch_get(pending, consistent=False) if pending else {}
+        shown = [entry if isinstance(entry, Order) else found.get(entry) for entry in page]
+        items = [self._list_view(order) for order in shown if order is not None]
+        return ListPage(items=items, total=len(matches), exact=exhausted)
+
+    def _days(self, tenant_id: str, kind: str, start: date | None, end: date | None) -> list[tuple[str, int]]:
+        """(day, orders created that day) of the tenant's days in the range, newest first: days with
+        orders created, plus for the updated index the days marked as holding later changes."""
+        lo, hi = (start.isoformat() if start else "0000-00-00"), (end.isoformat() if end else "9999-99-99")
+        counts: dict[str, int] = {}
+        for item in self._query_all(
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": {"S": _counts_pk(tenant_id)},
+                ":lo": {"S": f"M#{lo[:7]}"},
+                ":hi": {"S": f"M#{hi[:7]}"},
+            },
         ):
-            if value is not None:
-                names[f"#{attribute}"] = attribute
-                values[f":{attribute}"] = {"S": value}
-                filters.append(f"#{attribute} = :{attribute}")
+            month = item["sk"]["S"].removeprefix("M#")
+            for name, value in item.items():
+                if name.startswith("c") and len(name) == 3 and int(value["N"]) > 0:
+                    counts[f"{month}-{name[1:]}"] = int(value["N"])
+        if kind == "U":
+            for item in self._query_all(
+                KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
+                ExpressionAttributeValues={":pk": {"S": _counts_pk(tenant_id)}, ":lo": {"S": f"U#{lo}"}, ":hi": {"S": f"U#{hi}"}},
+            ):
+                counts.setdefault(item["sk"]["S"].removeprefix("U#"), 0)
+        return sorted(((day, n) for day, n in counts.items() if lo <= day <= hi), reverse=True)
+
+    def _query_all(self, **request: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in self.client.get_paginator("query").paginate(TableName=self._table, **request):
+            items.extend(page.get("Items", []))
+        return items
+
+    def _entries(self, tenant_id: str, index: tuple[str, str, str], day: str, filters: dict[str, str], count: int) -> list[str]:
+        """The first ``count`` order keys of one day's index partition, newest first."""
+        keys: list[str] = []
+        last: dict[str, Any] | None = None
+        while len(keys) < count:
+            entries, last, _ = self._entry_page(tenant_id, index, day, filters, count - len(keys), last)
+            keys += entries
+            if last is None:
+                break
+        return keys
+
+    def _entry_page(
+        self,
+        tenant_id: str,
+        index: tuple[str, str, str],
+        day: str,
+        filters: dict[str, str],
+        limit: int,
+        start: dict[str, Any] | None,
+    ) -> tuple[list[str], dict[str, Any] | None, int]:
+        """Up to ``limit`` entries of one day's partition from ``start``, newest first, filtered on projected
+        attributes: (matching order keys, where to go on or None, entries read)."""
+        name, pk_name, kind = index
+        names: dict[str, str] = {"#pk": pk_name}
+        values: dict[str, Any] = {":pk": {"S": f"{kind}#{tenant_id}#{day}"}}
+        for attribute, value in filters.items():
+            names[f"#{attribute}"] = attribute
+            values[f":{attribute}"] = {"S": value}
         request: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": condition,
+            "IndexName": name,
+            "KeyConditionExpression": "#pk = :pk",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
+            "Limit": limit,
         }
         if filters:
-            request["FilterExpression"] = " AND ".join(filters)
-        updated_too = by_created and by_updated
-        first = (query.page - 1) * query.limit
-        last = first + query.limit
-        total = 0
-        items: list[dict[str, Any]] = []
-        # Exact Shipper-style totals need every match counted: only the requested page's list_view
-        # values are decoded (unless a second range needs them); the rest is counted.
-        paginator = self.client.get_paginator("query")
-        for page in paginator.paginate(**request):
-            for item in page.get("Items", []):
-                view: dict[str, Any] | None = None
-                if updated_too:
-                    view = json.loads(item["list_view"]["S"])
-                    if not _in_range(view["updated_at"][:10], query.updated_start, query.updated_end):
-                        continue
-                if first <= total < last:
-                    items.append(view if view is not None else json.loads(item["list_view"]["S"]))
-                total += 1
-        return ListPage(items=items, total=total)
+            request["FilterExpression"] = " AND ".join(f"#{attribute} = :{attribute}" for attribute in filters)
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self.client.query(**request)
+        items = response.get("Items", [])
+        return (
+            [item["pk"]["S"] for item in items],
+            response.get("LastEvaluatedKey"),
+            int(response.get("ScannedCount", len(items))),
+        )
+
+
+def _counts_pk(tenant_id: str) -> str:
+    return f"COUNTS#{tenant_id}"
+
+
+def _counts_key(tenant_id: str, day: str) -> dict[str, Any]:
+    return {"pk": {"S": _counts_pk(tenant_id)}, "sk": {"S": f"M#{day[:7]}"}}
 
 
 def _in_range(day: str, start: date | None, end: date | None) -> bool:

@@ -44,6 +44,14 @@ class Pagination(_Out):
     current_elements: int
     total_pages: int
     total_elements: int
+    total_exact: bool = Field(
+        description=(
+            "The hub's addition. True: total_elements is exact. False: more matches may follow; total_elements "
+            "counts those up to the end of the next page (lists with a warehouse_id, order_type, so_status, WMS "
+            "or updated_* filter read only as far as the next page, so a page costs the same at any tenant size); "
+            "lists without filters, or with a created_* range only, are always exact"
+        )
+    )
 
 
 class LineRef(_Out):

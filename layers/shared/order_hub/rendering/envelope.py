@@ -37,10 +37,13 @@ def envelope(
     return body
 
 
-def pagination_block(page: int, limit: int, current: int, total: int) -> dict[str, int]:
+def pagination_block(page: int, limit: int, current: int, total: int, exact: bool = True) -> dict[str, int | bool]:
+    """Shipper's pagination block; ``total_exact`` (the hub's addition) is False when ``total_elements``
+    counts the matches only up to the end of the next page (filtered lists of large tenants)."""
     return {
         "current_page": page,
         "current_elements": current,
         "total_pages": (total + limit - 1) // limit,
         "total_elements": total,
+        "total_exact": exact,
     }
