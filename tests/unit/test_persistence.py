@@ -76,6 +76,7 @@ def test_unread_stream_records_are_saved_and_come_back(tmp_path: Path) -> None:
         from moto.dynamodb.models import dynamodb_backends
 
         shard = dynamodb_backends["123456789012"][REGION].tables["snap-Events"].stream_shard
+        assert shard is not None
         (restored,) = [item.to_json() for item in shard.items]
         assert restored["dynamodb"]["NewImage"] == {"pk": {"S": "EVENT#1"}}
         assert restored["dynamodb"]["ApproximateCreationDateTime"] == record["dynamodb"]["ApproximateCreationDateTime"]
