@@ -831,10 +831,14 @@ class Pumps:
         for pump in self.pumps:
             pump.start()
 
-    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
-        """Stop every pump; True if all threads ended within ``timeout`` (shared)."""
+    def request_stop(self) -> None:
+        """Tell every pump to take no new work (returns at once; ``stop`` waits for them)."""
         for pump in self.pumps:
             pump.request_stop()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
+        """Stop every pump; True if all threads ended within ``timeout`` (shared)."""
+        self.request_stop()
         deadline = time.monotonic() + timeout
         stopped = True
         for pump in self.pumps:
