@@ -12,14 +12,17 @@ own ``contextvars.Context`` (``local_stack.isolation``), so the state Powertools
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import secrets
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 from local_stack.isolation import run_isolated
@@ -58,21 +61,41 @@ class FunctionRuntime:
     def __init__(self, spec: FunctionSpec, region: str = DEFAULT_REGION, handler: Handler | None = None) -> None:
         """``handler`` skips the import of ``spec.module`` (tests)."""
         self.spec = spec
+        self.region = region
+        self.container = 0  # 0: the first container, whose handler module is the imported one
         self.function_name = f"{FUNCTION_NAME_PREFIX}-{spec.logical_id}"
         self.arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{self.function_name}"
         self.log_stream_name = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{secrets.token_hex(16)}"
         self.lock = threading.Lock()
         self._handler: Handler | None = handler
+        self._injected = handler is not None
+
+    def another_container(self, number: int) -> FunctionRuntime:
+        """Container ``number`` (>= 1) of the same function, for concurrent invocations (an SQS event
+        source's pollers): its own lock and its own copy of the handler module, so module-level request
+        state (e.g. a batch processor) is its own, as in a separate Lambda execution environment. What the
+        handler module imports (the domain package, its clients and caches) is shared by the containers."""
+        runtime = FunctionRuntime(self.spec, self.region, self._handler if self._injected else None)
+        runtime.container = number
+        runtime.function_name, runtime.arn = self.function_name, self.arn
+        return runtime
 
     def _load(self) -> Handler:
         if self._handler is None:
             started = time.perf_counter()
-            module = importlib.import_module(self.spec.module)
+            name = self.spec.module
+            module = _module_copy(name, self.container) if self.container else importlib.import_module(name)
             handler = getattr(module, self.spec.handler, None)
             if not callable(handler):
                 raise RuntimeError(f"{self.spec.module}.{self.spec.handler} is not a callable handler")
             self._handler = handler
-            log.info("cold start %s (%s) in %.0f ms", self.spec.logical_id, self.spec.module, ms_since(started))
+            log.info(
+                "cold start %s (%s, container %d) in %.0f ms",
+                self.spec.logical_id,
+                self.spec.module,
+                self.container,
+                ms_since(started),
+            )
         return self._handler
 
     def context(self, request_id: str) -> LocalLambdaContext:
@@ -103,6 +126,32 @@ class FunctionRuntime:
                         elapsed,
                         self.spec.timeout,
                     )
+
+
+def _module_copy(name: str, number: int) -> ModuleType:
+    """A fresh execution of module ``name``'s source as ``<name>__container<number>`` (once per process)."""
+    alias = f"{name}__container{number}"
+    with _copy_lock:
+        existing = sys.modules.get(alias)
+        if existing is not None:
+            return existing
+        found = importlib.util.find_spec(name)
+        if found is None or found.origin is None:
+            raise ModuleNotFoundError(f"no module named {name!r}")
+        spec = importlib.util.spec_from_file_location(alias, found.origin)
+        if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
+            raise ImportError(f"cannot load {found.origin}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[alias] = module  # dataclasses and pydantic look their module up there
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[alias]
+            raise
+        return module
+
+
+_copy_lock = threading.Lock()
 
 
 def ms_since(started: float) -> float:

@@ -59,6 +59,7 @@ def install() -> None:
         StreamShard.get = _shard_get  # type: ignore[method-assign]
         ShardIterator.__init__ = _iterator_init(ShardIterator.__init__)  # type: ignore[method-assign]
         _patch_sqs()
+        _patch_server()
         _installed = True
 
 
@@ -231,6 +232,84 @@ def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> No
         if any(code is not None for code, _, _ in errors):
             undo.undo()
             raise TransactionCanceledException(errors)
+
+
+# -- the HTTP server: keep-alive, and no directory listing per request ------------------------------
+
+KEEP_ALIVE_MAX_BODY = 16 * 1024 * 1024  # a request body this large or larger is read as werkzeug does
+
+
+def _patch_server() -> None:
+    """Two costs of moto's server paid on every call, which the stack makes thousands of a minute.
+
+    - werkzeug's development server answers every request with ``Connection: close`` (http.server
+      cannot drain a body the application left unread), so each AWS call opened a new TCP
+      connection and a new server thread. The handler now reads a request's whole body (when it has
+      a ``Content-Length``: every AWS SDK request) before the application runs, so nothing is left
+      unread, and keeps the connection for the SDK's next call. werkzeug's drain after the response
+      (``rfile.read(10_000_000)`` while the socket is readable) would swallow that next request: on
+      a kept connection it reads nothing.
+    - moto finds a request's service by listing its own package directory (``os.listdir`` and one
+      ``isdir`` per service) on every request; that list never changes while the process runs.
+    """
+    import io
+    import socket
+
+    from moto import backends
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+
+    original_setup = MotoRequestHandler.setup
+    original_make_environ = MotoRequestHandler.make_environ
+    original_send_header = MotoRequestHandler.send_header
+
+    class _Input:
+        """The connection's reader; its drain read is empty while the current request keeps it open."""
+
+        def __init__(self, handler: Any, raw: Any) -> None:
+            self._handler = handler
+            self._raw = raw
+
+        def read(self, size: int = -1) -> bytes:
+            if size == _WERKZEUG_DRAIN and getattr(self._handler, "_hub_keep_alive", False):
+                return b""
+            return bytes(self._raw.read(size))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._raw, name)
+
+    def setup(self: Any) -> None:
+        original_setup(self)
+        # headers and body go out in separate writes: without this, a kept connection waits for
+        # the client's delayed ACK (40 ms) before each response's second write
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = _Input(self, self.rfile)
+
+    def make_environ(self: Any) -> dict[str, Any]:
+        self._hub_keep_alive = False
+        environ: dict[str, Any] = original_make_environ(self)
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if "chunked" not in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower() and length.isdigit():
+            size = int(length)
+            if size < KEEP_ALIVE_MAX_BODY:
+                body = self.rfile.read(size) if size else b""
+                environ["wsgi.input"] = io.BytesIO(body)
+                self._hub_keep_alive = len(body) == size and not self.close_connection
+        return environ
+
+    def send_header(self: Any, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and getattr(self, "_hub_keep_alive", False):
+            return  # the body was read whole: the connection can serve the next request
+        original_send_header(self, keyword, value)
+
+    MotoRequestHandler.setup = setup  # type: ignore[method-assign]
+    MotoRequestHandler.make_environ = make_environ  # type: ignore[method-assign]
+    MotoRequestHandler.send_header = send_header  # type: ignore[method-assign]
+
+
+_WERKZEUG_DRAIN = 10_000_000  # the size werkzeug's post-response drain reads with
 
 
 # -- SQS ------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,15 +109,20 @@ class Snapshot:
 
 
 def _encode(value: Any) -> Any:
-    """Binary attributes (``B``, e.g. the compressed order ``doc``) as base64 in the JSON file."""
+    """Binary attributes (``B``, e.g. the compressed order ``doc``) as base64 in the JSON file, and
+    the times of stream records (``ApproximateCreationDateTime``) as ISO text."""
     if isinstance(value, bytes | bytearray):
         return {"__bytes__": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, datetime):
+        return {"__datetime__": value.isoformat()}
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _decode(document: dict[str, Any]) -> Any:
     if len(document) == 1 and "__bytes__" in document:
         return base64.b64decode(document["__bytes__"])
+    if len(document) == 1 and "__datetime__" in document:
+        return datetime.fromisoformat(document["__datetime__"])
     return document
 
 

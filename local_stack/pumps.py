@@ -16,6 +16,11 @@ Every pump is a daemon thread that feeds one event source of template.yaml to it
 - ``SqsPump`` (``Type: SQS``) long-polls the queue (``WaitTimeSeconds`` 1, up to ``BatchSize``
   messages), invokes the function with Lambda's SQS event and deletes the messages that
   succeeded: all of them, all but the ``batchItemFailures``, or none if the handler raised.
+  Like Lambda, it runs several batches at once, up to the event source's
+  ``ScalingConfig.MaximumConcurrency`` (5 when the template sets none, Lambda's initial number of
+  pollers): one receiver takes a batch whenever a container is free and hands it to that container
+  (``FunctionRuntime.another_container``: its own handler module and lock), so a slow batch holds
+  up no other batch.
   Visibility timeouts, ``DelaySeconds`` and the redrive to a dead-letter queue are left to SQS
   (moto implements them).
 - ``SchedulePump`` (``Type: ScheduleV2`` / ``Schedule``) fires the function with the ``Input``
@@ -74,6 +79,7 @@ STOP_TIMEOUT_SECONDS = 3.0  # then in-flight work is abandoned, as a frozen Lamb
 ERROR_PAUSE_SECONDS = 1.0
 GET_RECORDS_LIMIT = 1000
 SQS_MAX_RECEIVE = 10  # ReceiveMessage's MaxNumberOfMessages limit
+SQS_DEFAULT_CONCURRENCY = 5  # Lambda's initial pollers for an SQS event source without ScalingConfig
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)$")
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -583,6 +589,7 @@ class SqsPump(Pump):
         *,
         region: str = DEFAULT_REGION,
         wait_seconds: int = SQS_WAIT_SECONDS,
+        concurrency: int | None = None,
     ) -> None:
         super().__init__(runtime, f"queue {source.queue}")
         self.source = source
@@ -590,23 +597,95 @@ class SqsPump(Pump):
         self.sqs = sqs_client
         self.region = region
         self.wait_seconds = wait_seconds
+        self.concurrency = max(1, concurrency or source.maximum_concurrency or SQS_DEFAULT_CONCURRENCY)
+        self._containers: list[FunctionRuntime] = [runtime]  # created as the load needs them
+        self._free: list[FunctionRuntime] = [runtime]
+        self._free_changed = threading.Condition()
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    def describe(self) -> str:
+        return f"{self.name} (up to {self.concurrency} batches at once) -> {self.function}"
 
     def step(self) -> float:
-        self.poll_once()
-        return 0.0  # the long poll paces the loop
+        if self.concurrency == 1:
+            self.poll_once()
+            return 0.0  # the long poll paces the loop
+        container = self._take_container()
+        if container is None:
+            return 0.0  # stopping, or still all busy: look again
+        try:
+            messages = self._receive(self.wait_seconds)
+        except BaseException:
+            self._give_back(container)
+            raise
+        if not messages or self.stopping:
+            self._give_back(container)  # messages received while stopping reappear after their visibility timeout
+            return 0.0
+        with self._free_changed:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        threading.Thread(
+            target=self._run_batch, args=(container, messages), name=f"{self.describe()} #{container.container}", daemon=True
+        ).start()
+        return 0.0
+
+    def _take_container(self) -> FunctionRuntime | None:
+        with self._free_changed:
+            while not self._free and len(self._containers) >= self.concurrency:
+                if self.stopping:
+                    return None
+                self._free_changed.wait(0.25)
+            if self._free:
+                return self._free.pop()
+            container = self.runtime.another_container(len(self._containers))
+            self._containers.append(container)
+            return container
+
+    def _give_back(self, container: FunctionRuntime) -> None:
+        with self._free_changed:
+            self._free.append(container)
+            self._free_changed.notify()
+
+    def _run_batch(self, container: FunctionRuntime, messages: list[MessageTypeDef]) -> None:
+        try:
+            self._deliver(messages, container)
+        except Exception:
+            log.exception("pump %s failed on a batch; its messages come back after their visibility timeout", self.describe())
+        finally:
+            with self._free_changed:
+                self.in_flight -= 1
+            self._give_back(container)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """The receiver has ended and so has every batch in flight (within ``timeout``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not super().join(timeout):
+            return False
+        with self._free_changed:
+            while self.in_flight:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._free_changed.wait(remaining if remaining is None else min(remaining, 0.25))
+        return True
 
     def poll_once(self, wait_seconds: int | None = None) -> int:
-        """Receive one batch and deliver it; return how many messages were received."""
+        """Receive one batch and deliver it (in this thread); return how many messages were received."""
         messages = self._receive(self.wait_seconds if wait_seconds is None else wait_seconds)
         if not messages or self.stopping:
             return len(messages)  # messages received while stopping reappear after their visibility timeout
+        self._deliver(messages, self.runtime)
+        return len(messages)
+
+    def _deliver(self, messages: list[MessageTypeDef], runtime: FunctionRuntime) -> None:
         records = [lambda_sqs_record(message, self.queue.arn, self.region) for message in messages]
         kept = [record for record in records if matches_any(self.source.filter_patterns, _filter_view(record))]
         kept_ids = {record["messageId"] for record in kept}
         self._delete([record for record in records if record["messageId"] not in kept_ids])  # filtered out
         if not kept:
-            return len(messages)
-        outcome = invoke(self.runtime, {"Records": kept}, f"{self.name} ({len(kept)} messages)")
+            return
+        outcome = invoke(runtime, {"Records": kept}, f"{self.name} ({len(kept)} messages)")
         if not outcome.ok:
             log.warning(
                 "%s <- %s: %d message(s) stay on the queue (visible again after the visibility timeout)",
@@ -614,7 +693,7 @@ class SqsPump(Pump):
                 self.name,
                 len(kept),
             )
-            return len(messages)
+            return
         failed: set[str] = set()
         if self.source.report_batch_item_failures:
             reported = batch_item_failures(outcome.result, [record["messageId"] for record in kept])
@@ -625,7 +704,7 @@ class SqsPump(Pump):
                     self.name,
                     outcome.result,
                 )
-                return len(messages)
+                return
             failed = reported
         if failed:
             log.warning(
@@ -636,7 +715,6 @@ class SqsPump(Pump):
                 len(kept),
             )
         self._delete([record for record in kept if record["messageId"] not in failed])
-        return len(messages)
 
     def _receive(self, wait_seconds: int) -> list[MessageTypeDef]:
         messages: list[MessageTypeDef] = []
@@ -753,10 +831,14 @@ class Pumps:
         for pump in self.pumps:
             pump.start()
 
-    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
-        """Stop every pump; True if all threads ended within ``timeout`` (shared)."""
+    def request_stop(self) -> None:
+        """Tell every pump to take no new work (returns at once; ``stop`` waits for them)."""
         for pump in self.pumps:
             pump.request_stop()
+
+    def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> bool:
+        """Stop every pump; True if all threads ended within ``timeout`` (shared)."""
+        self.request_stop()
         deadline = time.monotonic() + timeout
         stopped = True
         for pump in self.pumps:

@@ -71,6 +71,7 @@ STATE_FILE = "stack.json"
 IAM_REPORT_FILE = "iam.json"
 TABLE_PREFIX = "hub-local"
 QUEUE_PREFIX = "hub-local"
+PUMPS_STOP_SECONDS = 3.0  # from the stop request: then batches still in their handler are abandoned
 
 DEMO_TENANT_ID = "demo"
 DEMO_TENANT_NAME = "Demo Seller"
@@ -551,11 +552,18 @@ class LocalStack:
         if self._snapshotter is not None:
             self._snapshotter.join(10)
             self._snapshotter = None
+        # The pumps and the API wind down side by side (each waits up to a few seconds for work in
+        # flight): one after the other, a busy stack took more than the 5 s a Ctrl-C may take.
+        pumps_asked = time.monotonic()
+        if self.pumps is not None:
+            self.pumps.request_stop()
         if self.gateway is not None:  # no new requests while the last state is taken
             self._timed("API gateway", self.gateway.stop)
             self.gateway = None
         if self.pumps is not None:
-            self._timed("pumps", self.pumps.stop)
+            pumps = self.pumps
+            left = max(0.1, PUMPS_STOP_SECONDS - (time.monotonic() - pumps_asked))
+            self._timed("pumps", lambda: pumps.stop(left))
             self.pumps = None
         if self.info and self.moto is not None:  # started fully: what it holds now is the state to keep
             try:

@@ -721,6 +721,7 @@ class SqsEvent:
     batch_size: int = 10
     report_batch_item_failures: bool = False
     filter_patterns: tuple[dict[str, Any], ...] = ()
+    maximum_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency (None: not set)
 
 
 @dataclass(frozen=True)
@@ -883,7 +884,18 @@ def _sqs_event(
         batch_size=_int_property(resolver, properties, "BatchSize", 10, where),
         report_batch_item_failures=_report_batch_item_failures(resolver, properties),
         filter_patterns=_filter_patterns(resolver, properties, where),
+        maximum_concurrency=_maximum_concurrency(resolver, properties, where),
     )
+
+
+def _maximum_concurrency(resolver: Resolver, properties: Mapping[str, Any], where: str) -> int | None:
+    scaling = properties.get("ScalingConfig")
+    if not isinstance(scaling, Mapping) or "MaximumConcurrency" not in scaling:
+        return None
+    value = _int_property(resolver, scaling, "MaximumConcurrency", 2, where + ".ScalingConfig")
+    if value < 2:  # Lambda's own range is 2..1000
+        raise TemplateError(f"{where}: ScalingConfig.MaximumConcurrency must be at least 2")
+    return value
 
 
 def _schedule_event(

@@ -120,8 +120,8 @@ def test_stack_json_describes_the_queues_streams_and_pumps(stack: dict[str, Any]
     assert stack["schedule_seconds"] == SESSION_SCHEDULE_SECONDS
     assert stack["pumps"] == [
         "stream OrdersTable -> DispatcherFunction",
-        "queue WmsForwardQueue -> WmsForwarderFunction",
-        "queue DeliveryQueue -> DeliveryWorkerFunction",
+        "queue WmsForwardQueue (up to 10 batches at once) -> WmsForwarderFunction",
+        "queue DeliveryQueue (up to 20 batches at once) -> DeliveryWorkerFunction",
         f"schedule Poll rate(1 minute) (every {SESSION_SCHEDULE_SECONDS:g} s) -> StatusPollerFunction",
     ]
 
@@ -144,7 +144,7 @@ def test_the_banner_lists_the_running_pumps(stack_process: StackProcess) -> None
     line = stack_process.wait_for_output("  pumps ")
 
     assert "stream OrdersTable -> DispatcherFunction" in line
-    assert "queue WmsForwardQueue -> WmsForwarderFunction" in line
+    assert "queue WmsForwardQueue (up to 10 batches at once) -> WmsForwarderFunction" in line
     assert "-> StatusPollerFunction" in line
 
 

@@ -643,8 +643,8 @@ def test_the_templates_pumps_carry_an_order_event_from_the_table_to_the_forwarde
 
         assert pumps.describe() == [
             "stream OrdersTable -> DispatcherFunction",
-            "queue WmsForwardQueue -> WmsForwarderFunction",
-            "queue DeliveryQueue -> DeliveryWorkerFunction",
+            "queue WmsForwardQueue (up to 10 batches at once) -> WmsForwarderFunction",
+            "queue DeliveryQueue (up to 20 batches at once) -> DeliveryWorkerFunction",
             "schedule Poll rate(1 minute) (every 0.2 s) -> StatusPollerFunction",
         ]
         stream_pump = next(p for p in pumps if isinstance(p, DynamoStreamPump))

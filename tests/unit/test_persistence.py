@@ -42,3 +42,41 @@ def test_a_snapshot_round_trips_binary_attributes(tmp_path: Path) -> None:
         _table(client, "snap-Orders")
         restore(REGION, snapshot, {"Orders": "snap-Orders"}, {})
         assert client.get_item(TableName="snap-Orders", Key={"pk": {"S": "ORDER#1"}})["Item"] == item
+
+
+def test_unread_stream_records_are_saved_and_come_back(tmp_path: Path) -> None:
+    """Stream records carry their creation time (a datetime in moto): a snapshot with unread records
+    is written (it failed with "datetime is not JSON serializable") and restores them."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="snap-Events",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        client.put_item(TableName="snap-Events", Item={"pk": {"S": "EVENT#1"}})
+        write_snapshot(tmp_path / "state.json.gz", take_snapshot(REGION, {"Events": "snap-Events"}, {}, {}))
+
+    snapshot = read_snapshot(tmp_path / "state.json.gz")
+    assert snapshot is not None
+    (record,) = snapshot.streams["Events"]
+    assert record["dynamodb"]["NewImage"] == {"pk": {"S": "EVENT#1"}}
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(
+            TableName="snap-Events",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        restore(REGION, snapshot, {"Events": "snap-Events"}, {})
+        from moto.dynamodb.models import dynamodb_backends
+
+        shard = dynamodb_backends["123456789012"][REGION].tables["snap-Events"].stream_shard
+        assert shard is not None
+        (restored,) = [item.to_json() for item in shard.items]
+        assert restored["dynamodb"]["NewImage"] == {"pk": {"S": "EVENT#1"}}
+        assert restored["dynamodb"]["ApproximateCreationDateTime"] == record["dynamodb"]["ApproximateCreationDateTime"]
