@@ -195,7 +195,7 @@ def order_detail_wms(
 
 
 PRICING_UNAVAILABLE: dict[int, OpenAPIResponse] = {
-    503: _error_doc("No pricing provider could answer (code 803); when only some failed, the answer is 200 with pricing_errors[]")
+    503: _error_doc("The account's pricing provider could not answer (code 803); no other provider stands in")
 }
 
 
@@ -203,9 +203,11 @@ PRICING_UNAVAILABLE: dict[int, OpenAPIResponse] = {
     "/v3/fulfillment/pricing/domestic",
     summary="Domestic shipping prices for a parcel, cheapest first",
     description=(
-        "Quotes from the account's providers: Shipper logistics when the account has logistics credentials, "
-        "its own rate card when one is stored, else the built-in rate card. A courier or provider that cannot "
-        "quote is listed in `pricing_errors[]` (803: the provider failed; 810: not served). Prices are IDR integers. "
+        "Quotes from the account's one provider, first match wins: Shipper logistics when the account has "
+        "logistics credentials, else its own rate card when one is stored, else the built-in rate card (the "
+        "choice is remembered for 5 minutes). A courier that cannot quote is listed in `pricing_errors[]` (810: "
+        "not served, or its price would exceed 10^13 IDR; 803: the provider could not read that courier's price); "
+        "an answer with no quote says why there. Prices are IDR integers. "
         "Identical requests are answered from a short cache (header `x-cache: hit`)."
     ),
     tags=["logistics"],
