@@ -97,10 +97,21 @@ def create_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[Order
     OMS,
     summary="Update (replace) a B2C sales order before allocation",
     tags=["outbound"],
-    responses={**_ok(OrderSummaryResponse), **ERRORS, **NOT_FOUND, **CONFLICT, **JSON_BODY},
+    description=(
+        "Only before the warehouse allocates stock (`REGISTERED`/`CREATED`). An order the WMS already has is "
+        "updated in the WMS first, synchronously: 200 when the warehouse took it, 400/810 when it refused "
+        "(e.g. it allocated a moment ago), 503/803 when it could not be reached; in both failures nothing "
+        "changes. An identical body changes nothing (200), except on an order that can no longer be updated "
+        "(allocated, shipped or cancelled): 400/810 naming its state."
+    ),
+    responses={**_ok(OrderSummaryResponse), **ERRORS, **NOT_FOUND, **CONFLICT, **JSON_BODY, **UNAVAILABLE},
 )
 def update_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[OrderSummaryResponse]:
-    updated = orders.update_order(_tenant(), order, wiring.order_repository())
+    tenant = _tenant()
+    logger.append_keys(warehouse_id=order.warehouse_id, order_no=order.so_number)
+    updated = orders.update_order(
+        tenant, order, wiring.order_repository(), wms=lambda: wiring.wms_directory().client_for(tenant.tenant_id)
+    )
     metrics.add_metric(name="OrdersUpdated", unit="Count", value=1)
     return _respond(200, data=order_summary(updated))
 

@@ -155,6 +155,76 @@ def test_update_is_forwarded_when_the_details_changed(tenant: Tenant, repo: InMe
     assert wms.calls == ["create", "update"]
 
 
+def _update(tenant: Tenant, repo: InMemoryOrderRepository, wms: FakeWms, **overrides: object) -> Order:
+    request = CreateOrderRequest.model_validate(order_body(**overrides))
+    return orders.update_order(tenant, request, repo, _now, wms=lambda: wms)
+
+
+def test_update_of_a_forwarded_order_is_decided_by_the_warehouse_first(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+
+    updated = _update(tenant, repo, wms, notes="ring twice")
+
+    assert wms.calls == ["create", "update"] and wms.bodies[-1]["notes"] == "ring twice"
+    assert updated.notes == "ring twice" and updated.forward.forwarded_body_hash == updated.body_hash
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "nothing"  # no second update from the forwarder
+    assert wms.calls == ["create", "update"]
+
+
+def test_an_update_the_warehouse_refuses_or_cannot_hear_changes_nothing(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+    before = _stored(repo, tenant)
+
+    wms.set_status(WH, NO, "ALLOCATED")  # the warehouse allocated a moment ago; the hub has not polled yet
+    with pytest.raises(TransitionRefused, match=r"the warehouse refused .*already allocated"):
+        _update(tenant, repo, wms, notes="too late")
+    assert _stored(repo, tenant) == before
+
+    wms.set_status(WH, NO, "OPEN")
+    wms.fail_with, wms.fail_times = WmsUnavailable("timeout"), 1
+    with pytest.raises(WarehouseUnavailable):
+        _update(tenant, repo, wms, notes="nobody home")
+    assert _stored(repo, tenant) == before and len(repo.events) == 2  # created, forwarded
+
+
+def test_an_update_the_warehouse_took_is_stored_even_when_a_write_race_follows(
+    tenant: Tenant, repo: InMemoryOrderRepository
+) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+    repo.fail_next_replace = 1  # e.g. the poller recorded ALLOCATED just after the WMS took the update
+
+    updated = _update(tenant, repo, wms, notes="ring twice")
+
+    assert updated.notes == "ring twice" and wms.calls == ["create", "update"]  # the warehouse is asked once
+
+
+def test_orders_only_in_the_hub_are_updated_without_the_warehouse(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    assert _update(tenant, repo, wms, notes="before forwarding").notes == "before forwarding"
+    assert wms.calls == []
+
+
+@pytest.mark.parametrize("status", [ApiStatus.ALLOCATED, ApiStatus.CLOSED, ApiStatus.CANCELLED])
+def test_an_identical_update_of_an_order_past_change_says_so(
+    tenant: Tenant, repo: InMemoryOrderRepository, status: ApiStatus
+) -> None:
+    _create(tenant, repo)
+    order = _stored(repo, tenant)
+    moved = order.model_copy(update={"status": status, "version": order.version + 1})
+    repo.replace(moved, order.version, orders.make_event(moved, "order.status_changed", "poller", order))
+    wms = FakeWms()
+    with pytest.raises(TransitionRefused, match=r"cannot be updated: .* \(its details already equal this body\)"):
+        _update(tenant, repo, wms)
+    assert wms.calls == []
+
+
 def test_cancel_of_a_forwarded_order_asks_the_warehouse_first(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     _create(tenant, repo)
     wms = FakeWms()
