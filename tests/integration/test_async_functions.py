@@ -275,3 +275,26 @@ def test_an_identical_update_of_an_allocated_order_says_so(env: dict[str, Any]) 
     assert reply["status"] == 400
     message = reply["body"]["metadata"]["errors"][0]["message"]
     assert "already allocated stock (status ALLOCATED)" in message and "its details already equal this body" in message
+
+
+def test_the_poll_finds_the_rest_of_a_partly_shipped_order_cancelled_by_the_wms(env: dict[str, Any]) -> None:
+    from functions.status_poller.app import lambda_handler as poll
+
+    _forwarded(env)
+    sim = env["sim"]
+    sim.set_webhooks(enabled=False)  # no hub URL in this test: the poll repairs the PGI
+    sim.advance(WH, NO, to="SHIPPED", ship_qty={"TSHIRT-BLK-M": 1, "CAP-RED": 0})
+    summary = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+    assert summary["written"] == 1  # the PGI repair: one package, quantity still open
+    order = _order(env)
+    assert order["status"] == "CLOSED" and [line["qty_shipped"] for line in order["lines"]] == [1, 0]
+
+    sim.cancel_rest(WH, NO)
+    summary = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+
+    assert summary["written"] == 1 and summary["conflicts"] == 0
+    order = _order(env)
+    assert order["status"] == "CLOSED" and order["wms_status"] == "CLOSED"
+    assert [(line["qty_shipped"], line["qty_cancelled"]) for line in order["lines"]] == [(1, 1), (0, 1)]
+    again = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+    assert again["written"] == 0

@@ -411,6 +411,73 @@ def test_poll_maps_the_closed_trap_and_repairs_a_lost_pgi(
     assert len(_stored(repo, tenant, "SO-2").shipments) == 1
 
 
+def _partly_shipped(tenant: Tenant, repo: InMemoryOrderRepository, wms: FakeWms) -> Order:
+    _create(tenant, repo)
+    forward_order("acme", WH, NO, repo, wms, _now)
+    ingest_pgi("acme", _pgi(details=[{"sku": "TSHIRT-BLK-M", "qty_shipped": 1}]), "{}", repo, _now)
+    order = _stored(repo, tenant)
+    assert order.status == ApiStatus.CLOSED and order.partially_shipped
+    return order
+
+
+def test_a_poll_finds_the_rest_of_a_partly_shipped_order_cancelled(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    _partly_shipped(tenant, repo, wms)
+    events = len(repo.events)
+    wms.set_status(WH, NO, "CLOSED", delivery_no="JNE0001", details=[WmsLine(sku="TSHIRT-BLK-M", qty_shipped=1)])
+
+    stats = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now)
+
+    order = _stored(repo, tenant)
+    assert stats.written == 1 and stats.conflicts == 0
+    assert order.status == ApiStatus.CLOSED and order.wms_status == "CLOSED" and not order.partially_shipped
+    assert [(line.qty_ordered, line.qty_shipped, line.qty_cancelled) for line in order.lines] == [(2, 1, 1), (1, 0, 1)]
+    assert order.history[-1].note == "the warehouse cancelled the open rest (CLOSED): 1 x TSHIRT-BLK-M, 1 x CAP-RED"
+    assert [e.type for e in repo.events[events:]] == ["order.partially_cancelled"]
+    assert len(order.shipments) == 1
+
+    again = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now)
+    assert again.written == 0 and again.conflicts == 0 and len(repo.events) == events + 1
+
+
+def test_a_poll_records_a_missed_pgi_before_the_cancelled_rest(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    _create(tenant, repo)
+    forward_order("acme", WH, NO, repo, wms, _now)
+    events = len(repo.events)
+    wms.set_status(
+        WH, NO, "CLOSED", delivery_no="AWB-7", carrier_name="JNE REG", details=[WmsLine(sku="TSHIRT-BLK-M", qty_shipped=1)]
+    )
+
+    poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now)
+
+    order = _stored(repo, tenant)
+    assert [e.type for e in repo.events[events:]] == ["order.shipped", "order.partially_cancelled"]
+    assert order.status == ApiStatus.CLOSED and [s.awb for s in order.shipments] == ["AWB-7"]
+    assert [(line.qty_shipped, line.qty_cancelled) for line in order.lines] == [(1, 1), (0, 1)]
+
+
+def test_a_warehouse_cancellation_webhook_after_a_partial_shipment_cancels_the_rest(
+    tenant: Tenant, repo: InMemoryOrderRepository
+) -> None:
+    wms = FakeWms()
+    _partly_shipped(tenant, repo, wms)
+    closed = OrderConfirmationWebhook(order_no=NO, warehouse_id=WH, so_status="CANCELLED")
+
+    result = ingest_order_confirmation("acme", closed, "{}", repo, _now)
+
+    order = _stored(repo, tenant)
+    assert result.outcome == "applied" and repo.events[-1].type == "order.partially_cancelled"
+    assert [line.qty_cancelled for line in order.lines] == [1, 1] and order.status == ApiStatus.CLOSED
+    closed_too = OrderConfirmationWebhook(order_no=NO, warehouse_id=WH, so_status="CLOSED")
+    assert ingest_order_confirmation("acme", closed_too, "{}", repo, _now).outcome == "recorded"
+    assert _stored(repo, tenant).version == order.version  # nothing more to cancel
+
+
 def test_a_poll_out_of_time_resumes_at_the_next_page(
     tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
 ) -> None:
