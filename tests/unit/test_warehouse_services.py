@@ -132,6 +132,21 @@ def test_a_create_that_got_through_before_a_crash_is_not_duplicated(tenant: Tena
     assert len(wms.orders) == 1 and _stored(repo, tenant).forward.state == "forwarded"
 
 
+def test_a_create_found_in_the_wms_sends_the_details_changed_since(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    wms.create_outbound(create_body(_stored(repo, tenant)))  # got through, but its answer was lost ("retrying")
+    orders.update_order(tenant, CreateOrderRequest.model_validate(order_body(notes="ring twice")), repo, _now, wms=lambda: wms)
+    assert wms.calls == ["create"]  # the hub did not know the WMS had it: the update stayed in the hub
+
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "created"
+
+    assert wms.calls == ["create", "create", "update"] and wms.bodies[-1]["notes"] == "ring twice"
+    stored = _stored(repo, tenant)
+    assert stored.forward.forwarded_body_hash == stored.body_hash
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "nothing"
+
+
 def test_warehouse_down_is_recorded_and_raised_for_retry(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     _create(tenant, repo)
     wms = FakeWms()
