@@ -390,3 +390,9 @@ def test_provider_choice_is_remembered_for_its_ttl() -> None:
     clock.now += 301
     choose.provider_for("t")
     assert cards.reads == 2
+
+
+def test_provider_choices_are_cached_for_five_minutes_by_default() -> None:
+    from order_hub.config import PricingSettings
+
+    assert PricingSettings.model_fields["PRICING_CONFIG_TTL_SECONDS"].default == 300  # the README's "5 minutes"
