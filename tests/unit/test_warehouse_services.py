@@ -217,6 +217,9 @@ def test_an_update_the_warehouse_took_is_stored_even_when_a_write_race_follows(
     updated = _update(tenant, repo, wms, notes="ring twice")
 
     assert updated.notes == "ring twice" and wms.calls == ["create", "update"]  # the warehouse is asked once
+    repo.fail_next_replace = 4  # more races than one request's usual 3 attempts: still recorded
+    assert _update(tenant, repo, wms, notes="ring thrice").notes == "ring thrice"
+    assert wms.calls == ["create", "update", "update"]
 
 
 def test_orders_only_in_the_hub_are_updated_without_the_warehouse(tenant: Tenant, repo: InMemoryOrderRepository) -> None:

@@ -262,7 +262,13 @@ def update_order(
             updated = updated.model_copy(update={"forward": forward})
         return updated, "order.updated"
 
-    return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
+    try:
+        return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
+    except ConcurrentModification:
+        if not taken_by_wms:
+            raise
+        # The warehouse has the new details: keep trying to record them rather than leave the two apart.
+        return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
 
 
 @dataclass(frozen=True)
