@@ -184,6 +184,9 @@ class FakeWms:
 
     def update_outbound(self, body: dict[str, Any]) -> None:
         self._maybe_fail("update")
+        stored = self.orders.get((body["warehouse_id"], body["so_number"]))
+        if stored is not None and stored.so_status not in ("OPEN", "DUE_OUT"):
+            raise WmsRejected(f"HTTP 400: order {body['so_number']} is already allocated ({stored.so_status})")
         self.bodies.append(body)
 
     def cancel_outbound(self, warehouse_id: str, order_no: str, reason: str) -> None:

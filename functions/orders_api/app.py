@@ -97,10 +97,21 @@ def create_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[Order
     OMS,
     summary="Update (replace) a B2C sales order before allocation",
     tags=["outbound"],
-    responses={**_ok(OrderSummaryResponse), **ERRORS, **NOT_FOUND, **CONFLICT, **JSON_BODY},
+    description=(
+        "Only before the warehouse allocates stock (`REGISTERED`/`CREATED`). An order the WMS already has is "
+        "updated in the WMS first, synchronously: 200 when the warehouse took it, 400/810 when it refused "
+        "(e.g. it allocated a moment ago), 503/803 when it could not be reached; in both failures nothing "
+        "changes. An identical body changes nothing (200), except on an order that can no longer be updated "
+        "(allocated, shipped or cancelled): 400/810 naming its state."
+    ),
+    responses={**_ok(OrderSummaryResponse), **ERRORS, **NOT_FOUND, **CONFLICT, **JSON_BODY, **UNAVAILABLE},
 )
 def update_order(order: Annotated[CreateOrderRequest, Body()]) -> Response[OrderSummaryResponse]:
-    updated = orders.update_order(_tenant(), order, wiring.order_repository())
+    tenant = _tenant()
+    logger.append_keys(warehouse_id=order.warehouse_id, order_no=order.so_number)
+    updated = orders.update_order(
+        tenant, order, wiring.order_repository(), wms=lambda: wiring.wms_directory().client_for(tenant.tenant_id)
+    )
     metrics.add_metric(name="OrdersUpdated", unit="Count", value=1)
     return _respond(200, data=order_summary(updated))
 
@@ -195,7 +206,7 @@ def order_detail_wms(
 
 
 PRICING_UNAVAILABLE: dict[int, OpenAPIResponse] = {
-    503: _error_doc("No pricing provider could answer (code 803); when only some failed, the answer is 200 with pricing_errors[]")
+    503: _error_doc("The account's pricing provider could not answer (code 803); no other provider stands in")
 }
 
 
@@ -203,9 +214,11 @@ PRICING_UNAVAILABLE: dict[int, OpenAPIResponse] = {
     "/v3/fulfillment/pricing/domestic",
     summary="Domestic shipping prices for a parcel, cheapest first",
     description=(
-        "Quotes from the account's providers: Shipper logistics when the account has logistics credentials, "
-        "its own rate card when one is stored, else the built-in rate card. A courier or provider that cannot "
-        "quote is listed in `pricing_errors[]` (803: the provider failed; 810: not served). Prices are IDR integers. "
+        "Quotes from the account's one provider, first match wins: Shipper logistics when the account has "
+        "logistics credentials, else its own rate card when one is stored, else the built-in rate card (the "
+        "choice is remembered for 5 minutes). A courier that cannot quote is listed in `pricing_errors[]` (810: "
+        "not served, or its price would exceed 10^13 IDR; 803: the provider could not read that courier's price); "
+        "an answer with no quote says why there. Prices are IDR integers. "
         "Identical requests are answered from a short cache (header `x-cache: hit`)."
     ),
     tags=["logistics"],

@@ -4,7 +4,10 @@
 through the raw warehouse statuses (``OPEN -> DUE_OUT -> ALLOCATED -> PICKING -> PICKED ->
 PACKING -> PACKED -> SHIPPING -> SHIPPED``, plus ``CANCELLED`` and ``CLOSED`` = cancelled by the
 warehouse) on command or on a clock, can be told to fail, and sends signed webhooks to the hub
-(order confirmation on create, PGI on ``SHIPPED``) from a background sender thread.
+(order confirmation on create, PGI on ``SHIPPED``) from a background sender thread. A partly
+shipped order can ship its rest as a second package (``ship_rest``, its own PGI) or be closed short
+(``cancel_rest``: ``CLOSED`` with the shipped quantities kept, no webhook). Updates and cancels are
+refused (400/810) once stock is allocated, as Shipper's WMS does.
 
 The API key (``x-api-key``) identifies the tenant; every tenant has a ``TenantConfig`` with its key
 and its webhook secret. Webhooks are signed ``x-hub-signature: v1=<hex HMAC-SHA256(secret,

@@ -58,6 +58,10 @@ def _ship_rest(sim: WmsSimulator, request: Request, warehouse_id: str, order_no:
     return {"order": sim.ship_rest(warehouse_id, order_no, request.owner)}
 
 
+def _cancel_rest(sim: WmsSimulator, request: Request, warehouse_id: str, order_no: str) -> Any:
+    return {"order": sim.cancel_rest(warehouse_id, order_no, request.owner)}
+
+
 def _hold(sim: WmsSimulator, request: Request, warehouse_id: str, order_no: str) -> Any:
     hold = request.payload.get("hold", True)
     if not isinstance(hold, bool):
@@ -130,6 +134,7 @@ ROUTES: Routes[ControlHandler] = Routes(
         ("GET", ("orders", ANY, ANY), _order),
         ("POST", ("orders", ANY, ANY, "advance"), _advance),
         ("POST", ("orders", ANY, ANY, "ship-rest"), _ship_rest),
+        ("POST", ("orders", ANY, ANY, "cancel-rest"), _cancel_rest),
         ("POST", ("orders", ANY, ANY, "hold"), _hold),
         ("POST", ("orders", ANY, ANY, "touch"), _touch),
         ("GET", ("faults",), _faults),

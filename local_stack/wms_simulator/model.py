@@ -199,6 +199,7 @@ class Order:
     history: list[dict[str, str]] = field(default_factory=list)
     pgi_confirmations: int = 0  # PGI webhooks the hub forwarded back (seed 002 step 7)
     later_awbs: list[str] = field(default_factory=list)  # AWBs of later packages (ship_rest)
+    rest_cancelled: bool = False  # CLOSED after a partial shipment: the open rest was cancelled (cancel_rest)
 
     @property
     def key(self) -> OrderKey:
@@ -207,6 +208,8 @@ class Order:
     def quantities(self, line: Line) -> tuple[int, int, int]:
         """(allocated, picked, shipped) of ``line`` at the current status."""
         if self.status in CANCELLED_STATUSES:
+            if self.rest_cancelled:  # closed short: what shipped stays shipped, the rest was let go
+                return line.qty_to_ship, line.qty_to_ship, line.qty_to_ship
             return 0, 0, 0
         rank = RANK[self.status]
         allocated = line.qty if rank >= RANK[ALLOCATED] else 0
@@ -216,7 +219,11 @@ class Order:
 
     @property
     def released(self) -> bool:
-        return self.status in RANK and RANK[self.status] >= RANK[ALLOCATED]
+        return (self.status in RANK and RANK[self.status] >= RANK[ALLOCATED]) or self.rest_cancelled
+
+    def open_rest(self) -> list[int]:
+        """Per line, what a partial shipment left open (0 everywhere unless partly shipped)."""
+        return [0 if line.to_ship is None else line.qty - line.to_ship for line in self.lines]
 
     def refusal(self, verb: str) -> str:
         """Why the client can no longer ``verb`` (update/cancel) this order."""

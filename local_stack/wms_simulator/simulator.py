@@ -154,6 +154,14 @@ class WmsSimulator(LoopbackService):
             self._warehouse.ship_rest(order)
             return control_view(order)
 
+    def cancel_rest(self, warehouse_id: str, order_no: str, tenant_id: str | None = None) -> dict[str, Any]:
+        """Close a partly shipped order short: the open rest is cancelled (WMS ``CLOSED``, shipped quantities
+        kept); no webhook, the hub's poll finds it."""
+        with self._lock:
+            order = self._warehouse.find(warehouse_id, order_no, tenant_id)
+            self._warehouse.cancel_rest(order)
+            return control_view(order)
+
     def hold(self, warehouse_id: str, order_no: str, hold: bool = True, tenant_id: str | None = None) -> None:
         """Keep the clock ticker from moving this order (``hold=False`` lets it go again)."""
         with self._lock:

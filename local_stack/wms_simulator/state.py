@@ -20,6 +20,7 @@ from local_stack.wms_simulator.model import (
     CANCELLED,
     CANCELLED_STATUSES,
     CHANGEABLE,
+    CLOSED,
     FLOW,
     OPEN,
     PACKED,
@@ -164,7 +165,8 @@ class Warehouse:
             order = self.orders.get((tenant_id, warehouse_id, doc_no))
             if order is None:
                 raise SimulatorError(404, f"order {doc_no} not found", field="doc_no")
-            if order.status != SHIPPED or delivery_no not in (order.delivery_no, *order.later_awbs):
+            shipped = order.status == SHIPPED or order.rest_cancelled
+            if not shipped or delivery_no not in (order.delivery_no, *order.later_awbs):
                 raise SimulatorError(400, f"order {order.order_no} has no PGI {delivery_no}", field="delivery_no")
             order.pgi_confirmations += 1
             return order
@@ -189,7 +191,7 @@ class Warehouse:
         """A second package: ship what a partial shipment left open, under a new AWB, with its own
         PGI webhook (only this package's quantities). Refused (400) when nothing is open."""
         with self.lock:
-            rest = [0 if line.to_ship is None else line.qty - line.to_ship for line in order.lines]
+            rest = order.open_rest()
             if order.status != SHIPPED or not any(rest):
                 raise SimulatorError(400, f"order {order.order_no} has no open quantity to ship", field="order_no")
             moment = whole_seconds(self._now())
@@ -206,6 +208,23 @@ class Warehouse:
             self.outbox.raise_webhook(order, KIND_PGI, payload)
             order.later_awbs.append(order.delivery_no)
             order.delivery_no = first_awb  # the order's AWB stays the first package's
+
+    def cancel_rest(self, order: Order) -> None:
+        """The warehouse closes a partly shipped order short: what shipped stays shipped, the open rest is
+        cancelled. The order becomes ``CLOSED`` (Shipper's "void, cancelled or any other reason", API
+        ``CANCELLED``) with its shipped quantities kept in the detail; no webhook (Shipper documents none
+        for a cancellation): the hub learns it from its poll. Refused (400) when nothing is open."""
+        with self.lock:
+            rest = order.open_rest()
+            if order.status != SHIPPED or not any(rest):
+                raise SimulatorError(400, f"order {order.order_no} has no open quantity to cancel", field="order_no")
+            moment = whole_seconds(self._now())
+            order.status = CLOSED
+            order.rest_cancelled = True
+            order.updated_at = moment
+            cancelled = ", ".join(f"{qty} x {line.sku}" for line, qty in zip(order.lines, rest, strict=True) if qty)
+            order.history.append({"status": CLOSED, "at": iso_z(moment), "source": f"cancel_rest {cancelled}"})
+            self._bump()
 
     def touch(self, order: Order, status: str, updated_at: datetime | str | None) -> None:
         """Set the status directly (any status, any direction), without webhooks."""

@@ -80,6 +80,7 @@ def control_view(order: Order) -> dict[str, Any]:
         "carrier_name": carrier_name,
         "delivery_no": order.delivery_no,
         "pgi_confirmations": order.pgi_confirmations,
+        "rest_cancelled": order.rest_cancelled,
         "created_at": iso_z(order.created_at),
         "updated_at": iso_z(order.updated_at),
         "lines": lines,

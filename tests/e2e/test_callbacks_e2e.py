@@ -248,8 +248,36 @@ def test_a_second_package_ships_the_rest_and_increff_gets_dispatch_then_complete
         "increff", so, lambda rs: any(payload(r)["eventType"] == "OUTWARD_ORDER_COMPLETE" for r in rs), "COMPLETE"
     )
     kinds = [payload(r)["eventType"] for r in increff if r["outcome"] == "accepted"]
-    assert kinds.index("OUTWARD_ORDER_SHIPMENT_DISPATCH") < kinds.index("OUTWARD_ORDER_COMPLETE")
+    assert kinds == ["OUTWARD_ORDER_CREATE", "OUTWARD_ORDER_SHIPMENT_DISPATCH", "OUTWARD_ORDER_COMPLETE"], kinds
     deadline = time.monotonic() + 60  # the hub forwards both PGIs back to the warehouse (seed 002 step 7)
     while hub.sim("GET", f"/_sim/orders/WH-TGR04/{so}")["order"]["pgi_confirmations"] < 2:
         assert time.monotonic() < deadline, "the second package's PGI did not reach the warehouse"
         time.sleep(0.25)
+
+
+def test_the_warehouse_cancels_the_rest_and_increff_gets_create_dispatch_then_partial_cancel(hub: Hub) -> None:
+    so = _create(hub)
+    hub.forwarded(so)
+    hub.advance(so, "SHIPPED", ship_qty={"TSHIRT-BLK-M": 1, "CAP-RED": 0})
+    hub.wait_for(so, lambda d: len(d["shipments"]) == 1 and d["partially_shipped"], "partially shipped")
+
+    hub.sim("POST", f"/_sim/orders/WH-TGR04/{so}/cancel-rest", {})  # no webhook: the hub's poll finds it
+
+    done = hub.wait_for(so, lambda d: any(line["qty_cancelled"] for line in d["details"]), "the rest cancelled")
+    assert not done["partially_shipped"]
+    assert done["so_status"] == "CLOSED" and len(done["shipments"]) == 1
+    assert [(d["qty_ordered"], d["qty_shipped"], d["qty_cancelled"]) for d in done["details"]] == [(2, 1, 1), (1, 0, 1)]
+    increff = hub.wait_received(
+        "increff", so, lambda rs: any(payload(r)["eventType"] == "OUTWARD_ORDER_PARTIAL_CANCEL" for r in rs), "PARTIAL_CANCEL"
+    )
+    accepted = [payload(r) for r in increff if r["outcome"] == "accepted"]
+    kinds = [body["eventType"] for body in accepted]
+    assert kinds == ["OUTWARD_ORDER_CREATE", "OUTWARD_ORDER_SHIPMENT_DISPATCH", "OUTWARD_ORDER_PARTIAL_CANCEL"], kinds
+    assert [body["messageId"] for body in accepted] == sorted(body["messageId"] for body in accepted)
+    partial = accepted[-1]
+    assert [i["cancelledQuantity"] for i in partial["orderItems"]] == [1, 1]
+    assert [i["quantity"] for i in partial["shipments"][0]["shipmentItems"]] == [1]
+    standard = hub.wait_received(
+        "standard", so, lambda rs: any(payload(r)["type"] == "order.partially_cancelled" for r in rs), "order.partially_cancelled"
+    )
+    assert [payload(r)["type"] for r in standard].count("order.partially_cancelled") == 1

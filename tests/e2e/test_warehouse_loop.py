@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.e2e.client import OMS, WH, Hub
-from tests.payloads import cancel_body
+from tests.payloads import cancel_body, order_body
 
 
 @pytest.fixture
@@ -115,6 +115,52 @@ def test_cancel_after_allocation_is_refused(hub: Hub) -> None:
     assert response.status_code == 400 and response.json()["metadata"]["errors"][0]["code"] == 810
     assert hub.wms_orders(so)[0]["status"] == "ALLOCATED"
     hub.wait_for(so, lambda d: d["so_status"] == "ALLOCATED", "ALLOCATED")
+
+
+BIGGER = [{"sku": "TSHIRT-BLK-M", "name": "T-Shirt Black M", "uom": "PCS", "qty": 5, "unit_price": 75000}]
+
+
+def _wms_lines(hub: Hub, so: str) -> list[tuple[str, int]]:
+    return [(line["sku"], line["qty_ordered"]) for line in hub.wms_orders(so)[0]["lines"]]
+
+
+def _hub_lines(hub: Hub, so: str) -> list[tuple[str, int]]:
+    return [(line["sku"], line["qty_ordered"]) for line in hub.detail(so)["details"]]
+
+
+def test_an_update_reaches_the_warehouse_before_the_answer(hub: Hub) -> None:
+    so = hub.create()
+    hub.forwarded(so)
+    response = hub.api("PUT", OMS, json=order_body(so_number=so, items=BIGGER, consignee="Siti Rahma"))
+    assert response.status_code == 200, response.text
+    assert _wms_lines(hub, so) == [("TSHIRT-BLK-M", 5)]  # already there: no queue hop in between
+    detail = hub.detail(so)
+    assert _hub_lines(hub, so) == [("TSHIRT-BLK-M", 5)] and detail["forward"]["state"] == "forwarded"
+
+
+def test_an_update_after_the_warehouse_allocated_is_refused_and_changes_nothing(hub: Hub) -> None:
+    so = hub.create()
+    hub.forwarded(so)
+    hub.advance(so, "ALLOCATED")  # the hub may not know yet: the warehouse decides the race
+    response = hub.api("PUT", OMS, json=order_body(so_number=so, items=BIGGER))
+    assert response.status_code == 400, response.text
+    error = response.json()["metadata"]["errors"][0]
+    assert error["code"] == 810 and "the warehouse refused" in error["message"]
+    assert _hub_lines(hub, so) == _wms_lines(hub, so) == [("TSHIRT-BLK-M", 2), ("CAP-RED", 1)]
+    hub.wait_for(so, lambda d: d["so_status"] == "ALLOCATED", "ALLOCATED")
+    again = hub.api("PUT", OMS, json=order_body(so_number=so))  # the stored body again: no longer a quiet 200
+    assert again.status_code == 400 and "status ALLOCATED" in again.json()["metadata"]["errors"][0]["message"]
+
+
+def test_an_update_while_the_warehouse_is_down_is_503_and_changes_nothing(hub: Hub) -> None:
+    so = hub.create()
+    hub.forwarded(so)
+    hub.sim("POST", "/_sim/faults", {"mode": "error", "status": 503, "count": 1, "paths": ["/v3/fulfillment/outbound/oms"]})
+    response = hub.api("PUT", OMS, json=order_body(so_number=so, items=BIGGER))
+    assert response.status_code == 503, response.text
+    assert response.json()["metadata"]["errors"][0]["code"] == 803
+    assert _hub_lines(hub, so) == _wms_lines(hub, so) == [("TSHIRT-BLK-M", 2), ("CAP-RED", 1)]
+    assert hub.detail(so)["so_status"] == "CREATED"
 
 
 def _post_webhook(hub: Hub, route: str, body: bytes, headers: dict[str, str]) -> requests.Response:

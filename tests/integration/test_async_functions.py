@@ -197,3 +197,104 @@ def test_the_dispatcher_sees_an_endpoint_change_at_the_next_event(env: dict[str,
     set_enabled(wiring.endpoint_registry(), "demo", "erp", False, "paused")
     assert dispatch(event, FakeContext()) == {"batchItemFailures": []}
     assert _planned_endpoints(env) == []
+
+
+# -- updates of orders the WMS holds are decided with the WMS, synchronously ------------------------
+
+
+def _forwarded(env: dict[str, Any]) -> None:
+    from functions.wms_forwarder.app import lambda_handler
+
+    _create(env)
+    assert lambda_handler(load_event("wms_forwarder/forward_order"), FakeContext()) == {"batchItemFailures": []}
+    assert _order(env)["forward"]["state"] == "forwarded"
+
+
+def _put(env: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    from functions.orders_api.app import lambda_handler
+
+    body = json.loads(load_event("orders_api/create_order")["body"])
+    body.update(changes)
+    response: dict[str, Any] = lambda_handler(api_event("orders_api/update_order", env["key"], body=body), FakeContext())
+    return {"status": response["statusCode"], "body": json.loads(response["body"])}
+
+
+def _lines_in_the_wms(env: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(line["sku"], line["qty_ordered"]) for line in env["sim"].order(WH, NO)["lines"]]
+
+
+BIGGER = [
+    {"sku": "TSHIRT-BLK-M", "name": "T-Shirt Black M", "uom": "PCS", "qty": 5, "unit_price": 75000},
+]
+
+
+def test_an_update_of_a_forwarded_order_reaches_the_wms_before_the_answer(env: dict[str, Any]) -> None:
+    _forwarded(env)
+    reply = _put(env, items=BIGGER)
+    assert reply["status"] == 200, reply
+    assert _lines_in_the_wms(env) == [("TSHIRT-BLK-M", 5)]  # the warehouse has it now, not after a queue hop
+    order = _order(env)
+    assert [(line["sku"], line["qty_ordered"]) for line in order["lines"]] == [("TSHIRT-BLK-M", 5)]
+    assert order["forward"]["forwarded_body_hash"] == order["body_hash"]
+
+
+def test_an_update_after_the_wms_allocated_is_400_and_changes_nothing(env: dict[str, Any]) -> None:
+    _forwarded(env)
+    env["sim"].advance(WH, NO, to="ALLOCATED")  # the hub has not polled yet: it still says CREATED
+    before = _order(env)
+
+    reply = _put(env, items=BIGGER)
+
+    assert reply["status"] == 400 and [e["code"] for e in reply["body"]["metadata"]["errors"]] == [810]
+    assert "the warehouse refused" in reply["body"]["metadata"]["errors"][0]["message"]
+    assert _order(env) == before and _lines_in_the_wms(env) == [("TSHIRT-BLK-M", 2), ("CAP-RED", 1)]
+
+
+def test_an_update_while_the_wms_is_down_is_503_and_changes_nothing(env: dict[str, Any]) -> None:
+    _forwarded(env)
+    env["sim"].set_faults("error", status=503, count=1)
+    before = _order(env)
+
+    reply = _put(env, items=BIGGER)
+
+    assert reply["status"] == 503 and [e["code"] for e in reply["body"]["metadata"]["errors"]] == [803]
+    assert _order(env) == before and _lines_in_the_wms(env) == [("TSHIRT-BLK-M", 2), ("CAP-RED", 1)]
+
+
+def test_an_identical_update_of_an_allocated_order_says_so(env: dict[str, Any]) -> None:
+    from functions.status_poller.app import lambda_handler
+
+    _forwarded(env)
+    assert _put(env)["status"] == 200  # identical, still changeable: nothing to do
+    env["sim"].advance(WH, NO, to="ALLOCATED")
+    lambda_handler(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+    assert _order(env)["status"] == "ALLOCATED"
+
+    reply = _put(env)
+
+    assert reply["status"] == 400
+    message = reply["body"]["metadata"]["errors"][0]["message"]
+    assert "already allocated stock (status ALLOCATED)" in message and "its details already equal this body" in message
+
+
+def test_the_poll_finds_the_rest_of_a_partly_shipped_order_cancelled_by_the_wms(env: dict[str, Any]) -> None:
+    from functions.status_poller.app import lambda_handler as poll
+
+    _forwarded(env)
+    sim = env["sim"]
+    sim.set_webhooks(enabled=False)  # no hub URL in this test: the poll repairs the PGI
+    sim.advance(WH, NO, to="SHIPPED", ship_qty={"TSHIRT-BLK-M": 1, "CAP-RED": 0})
+    summary = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+    assert summary["written"] == 1  # the PGI repair: one package, quantity still open
+    order = _order(env)
+    assert order["status"] == "CLOSED" and [line["qty_shipped"] for line in order["lines"]] == [1, 0]
+
+    sim.cancel_rest(WH, NO)
+    summary = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+
+    assert summary["written"] == 1 and summary["conflicts"] == 0
+    order = _order(env)
+    assert order["status"] == "CLOSED" and order["wms_status"] == "CLOSED"
+    assert [(line["qty_shipped"], line["qty_cancelled"]) for line in order["lines"]] == [(1, 1), (0, 1)]
+    again = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+    assert again["written"] == 0

@@ -153,26 +153,45 @@ def test_a_stored_tenant_card_replaces_the_built_in_one(hub: Hub, invoke: Invoke
     assert {p["logistic"]["code"] for p in other.body["data"]["pricings"]} == {"jne", "sicepat"}
 
 
-def test_a_failing_logistics_provider_is_listed_and_the_card_quotes_stand(hub: Hub, invoke: Invoke) -> None:
+def test_logistics_credentials_win_over_a_stored_card_even_when_shipper_is_down(hub: Hub, invoke: Invoke) -> None:
     put_secret("hub/acme/logistics", {"base_url": "http://127.0.0.1:9", "api_key": "k"})  # nothing listens there
     DynamoRateCardStore(hub.tables["TenantsTable"]).put_rate_card("acme", tenant_card())
 
     reply = invoke(EVENT)
 
-    assert reply.status == 200
-    assert [p["logistic"]["code"] for p in reply.body["data"]["pricings"]] == ["own"]
-    (error,) = reply.body["data"]["pricing_errors"]
-    assert error["code"] == 803 and error["message"].startswith("shipper-logistics: Shipper logistics unreachable")
-    assert invoke(EVENT).headers["x-cache"] == "miss"  # a degraded answer is not cached
-
-
-def test_nothing_to_quote_with_is_503_803(invoke: Invoke) -> None:
-    put_secret("hub/acme/logistics", {"base_url": "http://127.0.0.1:9", "api_key": "k"})
-    reply = invoke(EVENT)
+    # first match wins: the account prices with Shipper logistics only; its card is no fallback
     assert reply.status == 503 and reply.codes == [803]
     assert reply.body["metadata"]["errors"][0]["message"].startswith(
-        "No shipping price is available right now: Shipper logistics"
+        "No shipping price is available right now: shipper-logistics: Shipper logistics unreachable"
     )
+    assert "data" not in reply.body
+    assert invoke(EVENT).headers.get("x-cache") != "hit"  # a failure is not cached
+
+
+def test_trucking_with_no_trucking_courier_says_why(invoke: Invoke) -> None:
+    reply = invoke(EVENT, body=body(rate_type_id="trucking"))
+    assert reply.status == 200
+    assert reply.body["data"] == {
+        "pricings": [],
+        "pricing_errors": [
+            {
+                "code": 810,
+                "message": "no courier of this account offers rate type 'trucking' "
+                "(offered: express, instant, regular, same-day)",
+                "logistic_id": None,
+            }
+        ],
+    }
+
+
+def test_a_price_beyond_the_input_bound_is_declined_per_courier(invoke: Invoke) -> None:
+    biggest = {"height": 10_000, "length": 10_000, "width": 10_000, "weight": 100_000, "qty": 100_000, "price": 10**13}
+    reply = invoke(EVENT, body=body(rate_type_id="regular", skus=[biggest] * 100, order_price=10**13))
+    assert reply.status == 200
+    data = reply.body["data"]
+    assert data["pricings"] == []
+    assert [(e["code"], e["logistic_id"]) for e in data["pricing_errors"]] == [(810, 4), (810, 6)]
+    assert all("the price would exceed 10,000,000,000,000 IDR" in e["message"] for e in data["pricing_errors"])
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, invoke: Invoke) -> None:

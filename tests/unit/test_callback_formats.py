@@ -24,7 +24,7 @@ from order_hub.rendering.callbacks.base import Verdict
 from order_hub.services import orders
 from order_hub.services.forwarding import forward_order
 from order_hub.services.orders import make_event
-from order_hub.services.status import Fact, apply_fact
+from order_hub.services.status import Fact, apply_fact, remainder_cancelled
 from order_hub.services.webhooks import ingest_order_confirmation, ingest_pgi, ship
 from tests.fakes import FakeWms, InMemoryOrderRepository
 from tests.payloads import SHIPPER_PGI_FIELDS, make_endpoint, order_body
@@ -325,6 +325,10 @@ def test_increff_event_type_table(tenant: Tenant, repo: InMemoryOrderRepository)
     wms_cancelled = apply_fact(order, Fact("poller", T_001, ApiStatus.CANCELLED, "CANCELLED")).order
     allocated = apply_fact(order, Fact("poller", T_001, ApiStatus.ALLOCATED, "ALLOCATED")).order
     assert wms_cancelled is not None and allocated is not None
+    rest_cancelled = remainder_cancelled(
+        _shipped(order, full[:1], T_001).order, Fact("poller", T_001, ApiStatus.CANCELLED, "CLOSED")
+    )
+    assert rest_cancelled is not None and rest_cancelled.status == ApiStatus.CLOSED
 
     cases: list[tuple[OrderEvent, str | None]] = [
         (_event(order, "order.created"), "OUTWARD_ORDER_CREATE"),
@@ -333,6 +337,7 @@ def test_increff_event_type_table(tenant: Tenant, repo: InMemoryOrderRepository)
         (_shipped(order, full, T_001), "OUTWARD_ORDER_COMPLETE"),
         (_shipped(order, full[:1], T_001), "OUTWARD_ORDER_SHIPMENT_DISPATCH"),
         (_shipped(wms_cancelled, full[:1], T_001), "OUTWARD_ORDER_PARTIAL_CANCEL"),
+        (_event(rest_cancelled, "order.partially_cancelled", ApiStatus.CLOSED), "OUTWARD_ORDER_PARTIAL_CANCEL"),
         (_event(allocated, "order.status_changed", ApiStatus.REGISTERED), None),
         (_event(order, "order.updated", ApiStatus.REGISTERED), None),
         (_event(order, "order.forwarded", ApiStatus.REGISTERED), None),
@@ -357,6 +362,7 @@ def test_increff_event_type_table(tenant: Tenant, repo: InMemoryOrderRepository)
             assert [s["orderItemCode"] for s in body["shipments"][0]["shipmentItems"]] == [f"{NO}-1"]
         if expected == "OUTWARD_ORDER_PARTIAL_CANCEL":
             assert [i["cancelledQuantity"] for i in body["orderItems"]] == [0, 1]
+            assert [i["quantity"] for i in body["shipments"][0]["shipmentItems"]] == [2]
 
 
 def test_increff_unknown_event_types_send_nothing_and_deliver_is_sent(tenant: Tenant, repo: InMemoryOrderRepository) -> None:

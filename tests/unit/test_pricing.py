@@ -192,6 +192,17 @@ def test_instant_and_same_day_need_coordinates_named_per_field() -> None:
     request(rate_type_id="regular")  # fine without coordinates
 
 
+def test_a_rate_type_no_courier_offers_says_so_in_pricing_errors() -> None:
+    answer = RateCardPricing(default_rate_card()).quote(request(rate_type_id="trucking"), "t")
+    assert answer.quotes == []
+    assert answer.errors == [
+        PricingErrorItem(
+            code=810,
+            message="no courier of this account offers rate type 'trucking' (offered: express, instant, regular, same-day)",
+        )
+    ]
+
+
 def test_rate_card_refuses_an_area_in_two_zones() -> None:
     with pytest.raises(ValidationError, match="area 1 is in zones A and B"):
         card(zones={"A": [1], "B": [1, 2]})
@@ -223,32 +234,59 @@ class FakeProvider:
         return ProviderQuotes(provider=self.name, quotes=self.quotes)
 
 
-def service(*providers: FakeProvider, ttl: float = 60, clock: Clock | None = None) -> PricingService:
-    return PricingService(lambda tenant_id: list(providers), PricingCache(ttl, clock=clock or Clock()))
+def service(provider: FakeProvider, ttl: float = 60, clock: Clock | None = None) -> PricingService:
+    return PricingService(lambda tenant_id: provider, PricingCache(ttl, clock=clock or Clock()))
 
 
-def test_quotes_of_every_provider_are_merged_cheapest_first() -> None:
-    data, cached = service(
-        FakeProvider("a", [quote(30000), quote(9000, "Z")]), FakeProvider("b", [quote(12000), quote(9000, "A")])
-    ).price("t", request())
+def test_the_providers_quotes_come_cheapest_first() -> None:
+    data, cached = service(FakeProvider("a", [quote(30000), quote(9000, "Z"), quote(12000), quote(9000, "A")])).price(
+        "t", request()
+    )
     assert [(q.final_price, q.logistic.name) for q in data.pricings] == [(9000, "A"), (9000, "Z"), (12000, "X"), (30000, "X")]
     assert not cached and data.pricing_errors == []
 
 
-def test_a_failing_provider_is_listed_and_the_others_quotes_stand() -> None:
-    data, _ = service(
-        FakeProvider("shipper-logistics", fail="Shipper logistics HTTP 502 after 2 attempts"), FakeProvider("card", [quote(1)])
-    ).price("t", request())
-    assert [q.final_price for q in data.pricings] == [1]
-    assert data.pricing_errors == [
-        PricingErrorItem(code=803, message="shipper-logistics: Shipper logistics HTTP 502 after 2 attempts")
-    ]
+def test_a_failing_provider_is_pricing_unavailable_and_not_cached() -> None:
+    provider = FakeProvider("shipper-logistics", fail="Shipper logistics HTTP 502 after 2 attempts")
+    pricing = service(provider)
+    for _ in range(2):
+        with pytest.raises(PricingUnavailable) as raised:
+            pricing.price("t", request())
+        assert (http_status_of(raised.value), raised.value.code) == (503, 803)
+        assert str(raised.value) == (
+            "No shipping price is available right now: shipper-logistics: Shipper logistics HTTP 502 after 2 attempts"
+        )
+    assert provider.calls == 2
 
 
-def test_every_provider_failing_is_pricing_unavailable() -> None:
-    with pytest.raises(PricingUnavailable, match="No shipping price is available right now: down") as raised:
-        service(FakeProvider("a", fail="down")).price("t", request())
-    assert (http_status_of(raised.value), raised.value.code) == (503, 803)
+def test_a_price_beyond_the_input_bound_is_declined_not_quoted() -> None:
+    data, _ = service(FakeProvider("a", [quote(10**13, "Edge"), quote(10**13 + 1, "Huge"), quote(5 * 10**19, "Int64")])).price(
+        "t", request()
+    )
+    assert [q.logistic.name for q in data.pricings] == ["Edge"]
+    assert [e.code for e in data.pricing_errors] == [810, 810]
+    assert data.pricing_errors[0].message == (
+        "Huge R: the price would exceed 10,000,000,000,000 IDR, the most this API quotes; split the parcel"
+    )
+
+
+def test_one_hundred_maximal_skus_give_declined_quotes_not_an_int64_overflow() -> None:
+    biggest = {"height": 10_000, "length": 10_000, "width": 10_000, "weight": 100_000, "qty": 100_000, "price": 10**13}
+    big = request(skus=[biggest] * 100, cod=True, with_insurance=True, order_price=10**13)
+    data, _ = service_over(RateCardPricing(default_rate_card())).price("t", big)
+    assert data.pricings == []
+    assert {e.code for e in data.pricing_errors} == {810}
+    assert sum("would exceed 10,000,000,000,000 IDR" in e.message for e in data.pricing_errors) == 2  # JNE REG, SiCepat REG
+
+
+def test_an_answer_with_nothing_in_it_says_why() -> None:
+    data, _ = service(FakeProvider("a", [])).price("t", request(rate_type_id="trucking"))
+    assert data.pricings == []
+    assert data.pricing_errors == [PricingErrorItem(code=810, message="no courier quoted rate type 'trucking' for this parcel")]
+
+
+def service_over(provider: Any) -> PricingService:
+    return PricingService(lambda tenant_id: provider, PricingCache(60, clock=Clock()))
 
 
 def test_identical_requests_hit_the_cache_until_the_ttl_runs_out() -> None:
@@ -274,12 +312,7 @@ def test_the_cache_key_is_the_tenant_and_the_whole_request() -> None:
     assert provider.calls == 3
 
 
-def test_degraded_answers_are_not_cached_and_ttl_zero_turns_the_cache_off() -> None:
-    healthy, broken = FakeProvider("a", [quote(5)]), FakeProvider("b", fail="down")
-    pricing = service(healthy, broken)
-    pricing.price("t", request())
-    pricing.price("t", request())
-    assert broken.calls == 2
+def test_ttl_zero_turns_the_cache_off() -> None:
     off = FakeProvider("a", [quote(5)])
     uncached = service(off, ttl=0)
     uncached.price("t", request())
@@ -317,32 +350,49 @@ def directory(secret: dict[str, Any] | None, cards: Cards, clock: Clock | None =
 
 
 def test_no_configuration_prices_with_the_built_in_card() -> None:
-    (provider,) = directory(None, Cards()).providers_for("t")
-    assert provider.name == "rate-card"
+    assert directory(None, Cards()).provider_for("t").name == "rate-card"
 
 
-def test_logistics_credentials_choose_shipper_and_a_stored_card_adds_itself() -> None:
+def test_first_match_wins_logistics_credentials_then_the_stored_card() -> None:
     stored = card().model_dump(mode="json")
-    names = [p.name for p in directory({"base_url": "https://x", "api_key": "k"}, Cards(stored)).providers_for("t")]
-    assert names == ["http:https://x", "tenant-rate-card"]
-    assert [p.name for p in directory({"base_url": "https://x", "api_key": "k"}, Cards()).providers_for("t")] == [
-        "http:https://x"
-    ]
-    assert [p.name for p in directory(None, Cards(stored)).providers_for("t")] == ["tenant-rate-card"]
+    cards = Cards(stored)
+    assert directory({"base_url": "https://x", "api_key": "k"}, cards).provider_for("t").name == "http:https://x"
+    assert cards.reads == 0  # the stored card is not even read
+    assert directory(None, Cards(stored)).provider_for("t").name == "tenant-rate-card"
 
 
-def test_an_invalid_stored_card_fails_as_a_provider() -> None:
-    (provider,) = directory(None, Cards({"zones": "nope"})).providers_for("t")
+def test_an_invalid_stored_card_fails_as_the_provider() -> None:
+    provider = directory(None, Cards({"zones": "nope"})).provider_for("t")
     with pytest.raises(ProviderError, match="stored rate card is invalid"):
         provider.quote(request(), "t")
+
+
+def test_unreadable_credentials_fail_and_are_looked_up_again() -> None:
+    calls = []
+
+    def unreadable(name: str) -> dict[str, Any] | None:
+        calls.append(name)
+        raise RuntimeError("throttled")
+
+    choose = ProviderDirectory(unreadable, Cards(), lambda base_url, api_key: FakeProvider("http"), ttl=300, clock=Clock())
+    with pytest.raises(ProviderError, match="credentials could not be read"):
+        choose.provider_for("t").quote(request(), "t")
+    choose.provider_for("t")
+    assert calls == ["hub/t/logistics", "hub/t/logistics"]
 
 
 def test_provider_choice_is_remembered_for_its_ttl() -> None:
     clock, cards = Clock(), Cards()
     choose = directory(None, cards, clock)
-    choose.providers_for("t")
-    choose.providers_for("t")
+    choose.provider_for("t")
+    choose.provider_for("t")
     assert cards.reads == 1
     clock.now += 301
-    choose.providers_for("t")
+    choose.provider_for("t")
     assert cards.reads == 2
+
+
+def test_provider_choices_are_cached_for_five_minutes_by_default() -> None:
+    from order_hub.config import PricingSettings
+
+    assert PricingSettings.model_fields["PRICING_CONFIG_TTL_SECONDS"].default == 300  # the README's "5 minutes"

@@ -132,6 +132,21 @@ def test_a_create_that_got_through_before_a_crash_is_not_duplicated(tenant: Tena
     assert len(wms.orders) == 1 and _stored(repo, tenant).forward.state == "forwarded"
 
 
+def test_a_create_found_in_the_wms_sends_the_details_changed_since(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    wms.create_outbound(create_body(_stored(repo, tenant)))  # got through, but its answer was lost ("retrying")
+    orders.update_order(tenant, CreateOrderRequest.model_validate(order_body(notes="ring twice")), repo, _now, wms=lambda: wms)
+    assert wms.calls == ["create"]  # the hub did not know the WMS had it: the update stayed in the hub
+
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "created"
+
+    assert wms.calls == ["create", "create", "update"] and wms.bodies[-1]["notes"] == "ring twice"
+    stored = _stored(repo, tenant)
+    assert stored.forward.forwarded_body_hash == stored.body_hash
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "nothing"
+
+
 def test_warehouse_down_is_recorded_and_raised_for_retry(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
     _create(tenant, repo)
     wms = FakeWms()
@@ -153,6 +168,79 @@ def test_update_is_forwarded_when_the_details_changed(tenant: Tenant, repo: InMe
     assert forward_order("acme", WH, NO, repo, wms, _now).action == "updated"
     assert forward_order("acme", WH, NO, repo, wms, _now).action == "nothing"
     assert wms.calls == ["create", "update"]
+
+
+def _update(tenant: Tenant, repo: InMemoryOrderRepository, wms: FakeWms, **overrides: object) -> Order:
+    request = CreateOrderRequest.model_validate(order_body(**overrides))
+    return orders.update_order(tenant, request, repo, _now, wms=lambda: wms)
+
+
+def test_update_of_a_forwarded_order_is_decided_by_the_warehouse_first(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+
+    updated = _update(tenant, repo, wms, notes="ring twice")
+
+    assert wms.calls == ["create", "update"] and wms.bodies[-1]["notes"] == "ring twice"
+    assert updated.notes == "ring twice" and updated.forward.forwarded_body_hash == updated.body_hash
+    assert forward_order("acme", WH, NO, repo, wms, _now).action == "nothing"  # no second update from the forwarder
+    assert wms.calls == ["create", "update"]
+
+
+def test_an_update_the_warehouse_refuses_or_cannot_hear_changes_nothing(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+    before = _stored(repo, tenant)
+
+    wms.set_status(WH, NO, "ALLOCATED")  # the warehouse allocated a moment ago; the hub has not polled yet
+    with pytest.raises(TransitionRefused, match=r"the warehouse refused .*already allocated"):
+        _update(tenant, repo, wms, notes="too late")
+    assert _stored(repo, tenant) == before
+
+    wms.set_status(WH, NO, "OPEN")
+    wms.fail_with, wms.fail_times = WmsUnavailable("timeout"), 1
+    with pytest.raises(WarehouseUnavailable):
+        _update(tenant, repo, wms, notes="nobody home")
+    assert _stored(repo, tenant) == before and len(repo.events) == 2  # created, forwarded
+
+
+def test_an_update_the_warehouse_took_is_stored_even_when_a_write_race_follows(
+    tenant: Tenant, repo: InMemoryOrderRepository
+) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    forward_order("acme", WH, NO, repo, wms, _now)
+    repo.fail_next_replace = 1  # e.g. the poller recorded ALLOCATED just after the WMS took the update
+
+    updated = _update(tenant, repo, wms, notes="ring twice")
+
+    assert updated.notes == "ring twice" and wms.calls == ["create", "update"]  # the warehouse is asked once
+    repo.fail_next_replace = 4  # more races than one request's usual 3 attempts: still recorded
+    assert _update(tenant, repo, wms, notes="ring thrice").notes == "ring thrice"
+    assert wms.calls == ["create", "update", "update"]
+
+
+def test_orders_only_in_the_hub_are_updated_without_the_warehouse(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
+    _create(tenant, repo)
+    wms = FakeWms()
+    assert _update(tenant, repo, wms, notes="before forwarding").notes == "before forwarding"
+    assert wms.calls == []
+
+
+@pytest.mark.parametrize("status", [ApiStatus.ALLOCATED, ApiStatus.CLOSED, ApiStatus.CANCELLED])
+def test_an_identical_update_of_an_order_past_change_says_so(
+    tenant: Tenant, repo: InMemoryOrderRepository, status: ApiStatus
+) -> None:
+    _create(tenant, repo)
+    order = _stored(repo, tenant)
+    moved = order.model_copy(update={"status": status, "version": order.version + 1})
+    repo.replace(moved, order.version, orders.make_event(moved, "order.status_changed", "poller", order))
+    wms = FakeWms()
+    with pytest.raises(TransitionRefused, match=r"cannot be updated: .* \(its details already equal this body\)"):
+        _update(tenant, repo, wms)
+    assert wms.calls == []
 
 
 def test_cancel_of_a_forwarded_order_asks_the_warehouse_first(tenant: Tenant, repo: InMemoryOrderRepository) -> None:
@@ -339,6 +427,73 @@ def test_poll_maps_the_closed_trap_and_repairs_a_lost_pgi(
     # the PGI webhook arrives late with the same AWB: no second shipment
     ingest_pgi("acme", _pgi(doc_no="SO-2", delivery_no="AWB-9"), "{}", repo, _now)
     assert len(_stored(repo, tenant, "SO-2").shipments) == 1
+
+
+def _partly_shipped(tenant: Tenant, repo: InMemoryOrderRepository, wms: FakeWms) -> Order:
+    _create(tenant, repo)
+    forward_order("acme", WH, NO, repo, wms, _now)
+    ingest_pgi("acme", _pgi(details=[{"sku": "TSHIRT-BLK-M", "qty_shipped": 1}]), "{}", repo, _now)
+    order = _stored(repo, tenant)
+    assert order.status == ApiStatus.CLOSED and order.partially_shipped
+    return order
+
+
+def test_a_poll_finds_the_rest_of_a_partly_shipped_order_cancelled(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    _partly_shipped(tenant, repo, wms)
+    events = len(repo.events)
+    wms.set_status(WH, NO, "CLOSED", delivery_no="JNE0001", details=[WmsLine(sku="TSHIRT-BLK-M", qty_shipped=1)])
+
+    stats = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now)
+
+    order = _stored(repo, tenant)
+    assert stats.written == 1 and stats.conflicts == 0
+    assert order.status == ApiStatus.CLOSED and order.wms_status == "CLOSED" and not order.partially_shipped
+    assert [(line.qty_ordered, line.qty_shipped, line.qty_cancelled) for line in order.lines] == [(2, 1, 1), (1, 0, 1)]
+    assert order.history[-1].note == "the warehouse cancelled the open rest (CLOSED): 1 x TSHIRT-BLK-M, 1 x CAP-RED"
+    assert [e.type for e in repo.events[events:]] == ["order.partially_cancelled"]
+    assert len(order.shipments) == 1
+
+    again = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now)
+    assert again.written == 0 and again.conflicts == 0 and len(repo.events) == events + 1
+
+
+def test_a_poll_records_a_missed_pgi_before_the_cancelled_rest(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    _create(tenant, repo)
+    forward_order("acme", WH, NO, repo, wms, _now)
+    events = len(repo.events)
+    wms.set_status(
+        WH, NO, "CLOSED", delivery_no="AWB-7", carrier_name="JNE REG", details=[WmsLine(sku="TSHIRT-BLK-M", qty_shipped=1)]
+    )
+
+    poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now)
+
+    order = _stored(repo, tenant)
+    assert [e.type for e in repo.events[events:]] == ["order.shipped", "order.partially_cancelled"]
+    assert order.status == ApiStatus.CLOSED and [s.awb for s in order.shipments] == ["AWB-7"]
+    assert [(line.qty_shipped, line.qty_cancelled) for line in order.lines] == [(1, 1), (0, 1)]
+
+
+def test_a_warehouse_cancellation_webhook_after_a_partial_shipment_cancels_the_rest(
+    tenant: Tenant, repo: InMemoryOrderRepository
+) -> None:
+    wms = FakeWms()
+    _partly_shipped(tenant, repo, wms)
+    closed = OrderConfirmationWebhook(order_no=NO, warehouse_id=WH, so_status="CANCELLED")
+
+    result = ingest_order_confirmation("acme", closed, "{}", repo, _now)
+
+    order = _stored(repo, tenant)
+    assert result.outcome == "applied" and repo.events[-1].type == "order.partially_cancelled"
+    assert [line.qty_cancelled for line in order.lines] == [1, 1] and order.status == ApiStatus.CLOSED
+    closed_too = OrderConfirmationWebhook(order_no=NO, warehouse_id=WH, so_status="CLOSED")
+    assert ingest_order_confirmation("acme", closed_too, "{}", repo, _now).outcome == "recorded"
+    assert _stored(repo, tenant).version == order.version  # nothing more to cancel
 
 
 def test_a_poll_out_of_time_resumes_at_the_next_page(

@@ -904,3 +904,38 @@ def test_ship_rest_sends_a_second_package_under_a_new_awb(sim: WmsSimulator, tra
     for pgi in (one, two):  # the hub forwards each PGI back (seed 002 step 7): both are the warehouse's own
         assert call(sim, "POST", "/v3/fulfillment/webhooks/pgi", pgi).status == 200
     assert sim.order(WH, SO)["pgi_confirmations"] == 2
+
+
+def test_cancel_rest_closes_a_partly_shipped_order_short(sim: WmsSimulator, transport: FakeTransport) -> None:
+    create(sim)
+    with pytest.raises(SimulatorError, match="no open quantity to cancel"):
+        sim.cancel_rest(WH, SO)  # nothing shipped yet: a plain cancel is the API's business
+    sim.advance(WH, SO, to="SHIPPED", ship_qty={"TSHIRT-BLK-M": 1, "CAP-RED": 0})
+    sim.deliver_pending_webhooks()
+    sent = len(transport.payloads())
+
+    order = sim.cancel_rest(WH, SO)
+
+    assert order["status"] == "CLOSED" and order["rest_cancelled"] is True
+    assert order["history"][-1]["source"] == "cancel_rest 1 x TSHIRT-BLK-M, 1 x CAP-RED"
+    sim.deliver_pending_webhooks()
+    assert len(transport.payloads()) == sent  # no webhook: the hub learns it from its poll
+    listed = call(sim, "GET", "/v3/fulfillment/outbounds/WMS").body["data"]["outbounds"]
+    assert [(o["order_no"], o["so_status"], o["release_status"]) for o in listed] == [(SO, "CLOSED", True)]
+    lines = detail(sim).body["data"]["outbound"]["details"]
+    assert [(d["qty_ordered"], d["qty_shipped"]) for d in lines] == [(2, 1), (1, 0)]  # what shipped stays shipped
+    with pytest.raises(SimulatorError, match="no open quantity"):
+        sim.cancel_rest(WH, SO)
+    with pytest.raises(SimulatorError, match="no open quantity"):
+        sim.ship_rest(WH, SO)
+    (pgi,) = transport.payloads("/pgi")
+    assert call(sim, "POST", "/v3/fulfillment/webhooks/pgi", pgi).status == 200  # the shipped package is still its own
+
+
+def test_cancel_rest_over_the_control_api(sim: WmsSimulator) -> None:
+    create(sim)
+    sim.advance(WH, SO, to="SHIPPED", ship_qty={"CAP-RED": 0})
+    reply = call(sim, "POST", f"/_sim/orders/{WH}/{SO}/cancel-rest", {}, key=None)
+    assert reply.status == 200 and reply.body["order"]["status"] == "CLOSED"
+    again = call(sim, "POST", f"/_sim/orders/{WH}/{SO}/cancel-rest", {}, key=None)
+    assert again.status == 400 and again.body == {"error": f"order {SO} has no open quantity to cancel", "field": "order_no"}

@@ -203,5 +203,5 @@ def pricing_service() -> PricingService:
         read_secret, DynamoRateCardStore(settings.TENANTS_TABLE_NAME), http_provider, ttl=settings.PRICING_CONFIG_TTL_SECONDS
     )
     return PricingService(
-        directory.providers_for, PricingCache(settings.PRICING_CACHE_TTL_SECONDS, settings.PRICING_CACHE_MAX_ENTRIES)
+        directory.provider_for, PricingCache(settings.PRICING_CACHE_TTL_SECONDS, settings.PRICING_CACHE_MAX_ENTRIES)
     )

@@ -185,6 +185,7 @@ EventType = Literal[
     "order.created",
     "order.updated",
     "order.cancelled",
+    "order.partially_cancelled",
     "order.status_changed",
     "order.forwarded",
     "order.forward_failed",

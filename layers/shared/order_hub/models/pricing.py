@@ -132,7 +132,10 @@ class PricingErrorItem(_Out):
     """A courier (or a whole provider) that could not quote; the other quotes stand."""
 
     code: int | str = Field(
-        description="803: a provider failed; 810: the service does not cover this parcel; else the provider's own"
+        description=(
+            "810: the service does not cover this parcel, its price would exceed 10^13 IDR, or no courier offers the "
+            "rate type; 803: the provider could not read that courier's price; else the provider's own"
+        )
     )
     message: str
     logistic_id: int | None = None

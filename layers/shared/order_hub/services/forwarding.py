@@ -78,6 +78,7 @@ def forward_order(
 ) -> ForwardResult:
     """Bring the WMS in line with the stored order. Raises ``WmsUnavailable`` to be retried later."""
     created_now: str | None = None  # the WMS order number, once this call created the order there
+    found_there = False  # the create found the order in the WMS already: its details were sent again
     for _ in range(_ATTEMPTS):
         order = repo.get(tenant_id, warehouse_id, order_no)
         if order is None:
@@ -103,7 +104,10 @@ def forward_order(
             repo.replace(changed, order.version, make_event(changed, event_type, "wms_forward", order))
         except ConcurrentModification:
             continue  # the order changed meanwhile (e.g. cancelled): look again
-        return ForwardResult(_DONE[step], changed)
+        if step == "create" and changed.forward.forwarded_body_hash != changed.body_hash:
+            found_there = True
+            continue  # found there already: bring its details in line (the update step) right away
+        return ForwardResult("created" if found_there else _DONE[step], changed)
     raise ConcurrentModification(f"order_no '{order_no}' kept changing while being forwarded")
 
 
@@ -122,17 +126,20 @@ def _next_step(order: Order, known_to_wms: bool, created_now: bool) -> str | Non
 def _perform(step: str, order: Order, wms: WmsClient, at: datetime, created_now: str | None) -> tuple[Order, EventType]:
     forward = order.forward
     if step == "create":
+        sent_hash = order.body_hash
         if created_now is not None:
             wms_order_no = created_now
         else:
             try:
                 wms_order_no = wms.create_outbound(create_body(order))
             except WmsAlreadyExists:
-                wms_order_no = forward.wms_order_no  # an earlier attempt got through
+                # An earlier attempt got through, perhaps with details the client has changed since:
+                # unknown, so the next step sends an update.
+                wms_order_no, sent_hash = forward.wms_order_no, ""
         state = ForwardState(
             state="forwarded",
             wms_order_no=wms_order_no,
-            forwarded_body_hash=order.body_hash,
+            forwarded_body_hash=sent_hash,
             attempts=forward.attempts + 1,
             last_attempt_at=at,
         )

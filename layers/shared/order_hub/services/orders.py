@@ -191,16 +191,44 @@ def _write_change(tenant: Tenant, warehouse_id: str, order_no: str, repo: OrderR
     raise ConcurrentModification(f"order_no '{order_no}' is being changed concurrently; retry the request")
 
 
-def update_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderRepository, now: Clock = utc_now) -> Order:
-    """Replace an order's details (same body as create) while no stock is allocated."""
+def _refuse_identical_update(order: Order) -> None:
+    """An identical body changes nothing, yet an order past the point of change says so rather than 200."""
+    if order.status in CHANGEABLE:
+        return
+    try:
+        _refuse_unless_changeable(order, "updated")
+    except TransitionRefused as error:
+        raise TransitionRefused(f"{error} (its details already equal this body)") from None
+
+
+def update_order(
+    tenant: Tenant,
+    request: CreateOrderRequest,
+    repo: OrderRepository,
+    now: Clock = utc_now,
+    wms: Callable[[], WmsClient | None] | None = None,
+) -> Order:
+    """Replace an order's details (same body as create) while no stock is allocated.
+
+    An order the WMS already has is updated in the WMS first, synchronously, as cancel is: the
+    warehouse decides the race with its own allocation. It took the update: 200 and the hub stores
+    it (already forwarded); it refused (e.g. allocated a moment ago): ``TransitionRefused`` (400/810);
+    it could not be reached: ``WarehouseUnavailable`` (503/803). In both failures nothing changes in
+    the hub. An identical body changes nothing and answers the order, unless the order can no longer
+    be updated (allocated, shipped, cancelled): then it is refused like any update.
+    """
     _check_warehouse(tenant, request.warehouse_id)
     _check_tracking_id(tenant, request)
     digest = body_digest(request)
+    taken_by_wms = False  # the WMS took this body: a lost write race must not ask (or refuse) again
 
     def change(current: Order) -> tuple[Order, EventType] | None:
+        nonlocal taken_by_wms
         if current.body_hash == digest:
+            _refuse_identical_update(current)
             return None  # same details again: nothing changes, no event
-        _refuse_unless_changeable(current, "updated")
+        if not taken_by_wms:
+            _refuse_unless_changeable(current, "updated")
         updated = Order.model_validate(
             {
                 **current.model_dump(),
@@ -212,9 +240,35 @@ def update_order(tenant: Tenant, request: CreateOrderRequest, repo: OrderReposit
             }
         )
         check_fits(updated, repo)
+        client = wms() if wms is not None and current.forward.state == "forwarded" and not taken_by_wms else None
+        if client is not None:
+            from order_hub.rendering.api_views import create_body
+
+            try:
+                client.update_outbound(create_body(updated))
+            except WmsRejected as error:
+                raise TransitionRefused(
+                    f"order_no '{current.order_no}' cannot be updated: the warehouse refused ({error})"
+                ) from error
+            except WmsUnavailable as error:
+                raise WarehouseUnavailable(
+                    "The warehouse could not be reached; the order was not updated. Retry the request."
+                ) from error
+            taken_by_wms = True
+        if taken_by_wms:
+            forward = updated.forward.model_copy(
+                update={"forwarded_body_hash": digest, "last_error": "", "last_attempt_at": updated.updated_at}
+            )
+            updated = updated.model_copy(update={"forward": forward})
         return updated, "order.updated"
 
-    return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
+    try:
+        return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
+    except ConcurrentModification:
+        if not taken_by_wms:
+            raise
+        # The warehouse has the new details: keep trying to record them rather than leave the two apart.
+        return _write_change(tenant, request.warehouse_id, request.so_number, repo, change)
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from order_hub.errors import ConcurrentModification, WmsError
 from order_hub.models.order import EventType, Order, ShipmentItem
-from order_hub.models.status import ApiStatus, api_status_for_wms
+from order_hub.models.status import TERMINAL, ApiStatus, api_status_for_wms
 from order_hub.models.wms import WmsOutbound
 from order_hub.ports import CursorStore, OrderRepository, WmsClient, WmsDirectory
 from order_hub.services.orders import Clock, make_event, utc_now
-from order_hub.services.status import Fact, apply_fact
+from order_hub.services.status import Fact, apply_fact, remainder_cancelled, rest_already_cancelled
 from order_hub.services.webhooks import ship
 
 OVERLAP = timedelta(minutes=10)
@@ -181,20 +181,37 @@ def _reconcile(order: Order, item: WmsOutbound, wms: WmsClient, repo: OrderRepos
         return
     changed: Order | None
     event: EventType
+    fact = Fact("poller", now(), status, item.so_status.upper())
+    if status == ApiStatus.CANCELLED and not order.shipments and order.status not in TERMINAL:
+        # Closed by the warehouse: if part of it shipped first (the PGI webhook never came), that shipment
+        # is recorded before the rest is cancelled, so clients hear of both in order.
+        shipped = _shipment_before_close(order, wms, now)
+        if shipped is not None:
+            if not _write(shipped, order, "order.shipped", repo, stats):
+                return
+            order = shipped
     if status == ApiStatus.CLOSED and not order.shipments and order.status != ApiStatus.CLOSED:
         changed, event = _repair_shipment(order, item, wms, now)  # the PGI webhook never came
+    elif (rest := remainder_cancelled(order, fact)) is not None:
+        changed, event = rest, "order.partially_cancelled"  # shipped in part, the rest closed by the warehouse
+    elif rest_already_cancelled(order, fact):
+        return
     else:
-        outcome = apply_fact(order, Fact("poller", now(), status, item.so_status.upper()))
+        outcome = apply_fact(order, fact)
         stats.conflicts += int(outcome.conflict)
         changed, event = outcome.order, "order.status_changed" if outcome.moved else "order.fact_recorded"
-    if changed is None:
-        return
+    if changed is not None:
+        _write(changed, order, event, repo, stats)
+
+
+def _write(changed: Order, order: Order, event: EventType, repo: OrderRepository, stats: PollStats) -> bool:
     try:
         repo.replace(changed, order.version, make_event(changed, event, "poller", order))
     except ConcurrentModification:
         stats.raced += 1  # a webhook or the API got there first; the next poll looks again
-        return
+        return False
     stats.written += 1
+    return True
 
 
 def _repair_shipment(order: Order, item: WmsOutbound, wms: WmsClient, now: Clock) -> tuple[Order | None, EventType]:
@@ -203,3 +220,16 @@ def _repair_shipment(order: Order, item: WmsOutbound, wms: WmsClient, now: Clock
     awb = detail.delivery_no or item.delivery_no or f"{order.order_no}-unknown-awb"
     changed, event, _ = ship(order, awb, "", detail.carrier_name or item.carrier_name, None, items, "poller", now)
     return changed, event
+
+
+def _shipment_before_close(order: Order, wms: WmsClient, now: Clock) -> Order | None:
+    """The order with the shipment a warehouse-closed order's detail shows, or None when nothing shipped."""
+    detail = wms.get_outbound(order.warehouse_id, order.order_no)
+    if detail is None:
+        return None
+    items = [ShipmentItem(sku=line.sku, qty=line.qty_shipped) for line in detail.details if line.qty_shipped > 0]
+    if not items:
+        return None
+    awb = detail.delivery_no or f"{order.order_no}-unknown-awb"
+    shipped, _, _ = ship(order, awb, "", detail.carrier_name, None, items, "poller", now)
+    return shipped

@@ -1,11 +1,13 @@
-"""Domestic shipping prices: providers per tenant, the built-in rate card, and a short per-container cache.
+"""Domestic shipping prices: one provider per tenant, the built-in rate card, and short per-container caches.
 
-Providers of a tenant (chosen once per ``PRICING_CONFIG_TTL_SECONDS``):
+The provider of a tenant, first match wins (chosen once per ``PRICING_CONFIG_TTL_SECONDS``, 300 s):
 - Shipper logistics (HTTP) when the secret ``hub/<tenant>/logistics`` exists;
-- the tenant's own rate card when the tenants table holds ``TENANT#<id>`` / ``RATECARD``;
-- neither: the built-in demo card (``default_rate_card()``, what the local stack prices with).
-All of a tenant's providers are asked; one failing leaves a ``pricing_errors[]`` entry (code 803)
-and the others' quotes stand. When every provider failed: ``PricingUnavailable`` (503 / 803).
+- else the tenant's own rate card when the tenants table holds ``TENANT#<id>`` / ``RATECARD``;
+- else the built-in demo card (``default_rate_card()``, what the local stack prices with).
+Only that provider is asked: its quotes carry its own courier and rate ids, which is what a client
+of Shipper's pricing books with, so quotes of two providers are never mixed in one answer. When it
+fails (unreachable, unreadable credentials, an invalid stored card): ``PricingUnavailable`` (503 /
+803), never a fallback to another price list.
 
 Rate card arithmetic (all money IDR integers):
 - chargeable kg = ceil( sum over skus of max(weight, L x W x H / divisor) x qty ), at least 1 kg:
@@ -16,6 +18,11 @@ Rate card arithmetic (all money IDR integers):
 - final_price = freight - discount + insurance_fee + COD fee.
 Percentages are rounded to whole rupiah half up (0.5 -> 1). The item value is ``order_price``, else
 the sum of sku ``price x qty``.
+
+Bounds: a quote whose price (or fee or discount) would exceed ``MAX_IDR`` (10^13 IDR, the bound of
+every money input) is declined: it becomes a ``pricing_errors[]`` entry (810) for that courier, so
+no answer ever carries a number beyond int64. An answer with neither quotes nor errors (e.g.
+``rate_type_id`` of a type no courier offers) gets an 810 entry saying why.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from order_hub.errors import CODE_INTERNAL, CODE_INVALID_INPUT, PricingUnavailable
+from order_hub.errors import CODE_INVALID_INPUT, PricingUnavailable
 from order_hub.models.pricing import (
+    MAX_IDR,
     Lane,
     PricingData,
     PricingErrorItem,
@@ -44,7 +52,6 @@ from order_hub.models.pricing import (
 )
 from order_hub.ports import LogisticsPricing, ProviderError, RateCardStore
 
-CODE_PROVIDER_FAILED = CODE_INTERNAL
 CODE_NOT_SERVED = CODE_INVALID_INPUT
 
 
@@ -93,6 +100,16 @@ class RateCardPricing:
         insurance = max(card.insurance_min, percent_of(value, card.insurance_percent)) if request.with_insurance else 0
         cod_fee = max(card.cod_fee_min, percent_of(value, card.cod_fee_percent)) if request.cod else 0
         result = ProviderQuotes(provider=self.name)
+        if request.rate_type_id and not any(service.rate.type == request.rate_type_id for service in card.services):
+            offered = sorted({service.rate.type for service in card.services})
+            result.errors.append(
+                PricingErrorItem(
+                    code=CODE_NOT_SERVED,
+                    message=f"no courier of this account offers rate type '{request.rate_type_id}' "
+                    f"(offered: {', '.join(offered)})",
+                )
+            )
+            return result
         for service, lanes in zip(card.services, self._lanes, strict=True):
             if request.rate_type_id and service.rate.type != request.rate_type_id:
                 continue
@@ -227,7 +244,7 @@ def default_rate_card() -> RateCard:
 
 
 class ProviderDirectory:
-    """Which providers price a tenant's parcels (looked up once per ``ttl`` seconds per tenant)."""
+    """Which provider prices a tenant's parcels, first match wins (looked up once per ``ttl`` seconds per tenant)."""
 
     def __init__(
         self,
@@ -242,43 +259,39 @@ class ProviderDirectory:
         self._http_provider = http_provider
         self._ttl = ttl
         self._clock = clock
-        self._known: dict[str, tuple[float, list[LogisticsPricing]]] = {}
+        self._known: dict[str, tuple[float, LogisticsPricing]] = {}
 
-    def providers_for(self, tenant_id: str) -> list[LogisticsPricing]:
+    def provider_for(self, tenant_id: str) -> LogisticsPricing:
         now = self._clock()
         known = self._known.get(tenant_id)
         if known and known[0] > now:
             return known[1]
-        providers, lasting = self._look_up(tenant_id)
+        provider, lasting = self._look_up(tenant_id)
         if lasting and self._ttl > 0:
-            self._known[tenant_id] = (now + self._ttl, providers)
-        return providers
+            self._known[tenant_id] = (now + self._ttl, provider)
+        return provider
 
-    def _look_up(self, tenant_id: str) -> tuple[list[LogisticsPricing], bool]:
+    def _look_up(self, tenant_id: str) -> tuple[LogisticsPricing, bool]:
+        """(the provider, whether the choice may be remembered): Shipper logistics, else the stored card, else the demo card."""
         from order_hub.models.pricing import LOGISTICS_PROVIDER as PROVIDER
         from order_hub.observability import logger
         from order_hub.secret_names import logistics_secret_name
 
-        providers: list[LogisticsPricing] = []
-        lasting = True
         try:
             secret = self._read_secret(logistics_secret_name(tenant_id))
         except Exception as error:  # e.g. throttled or access denied: try again on the next request
             logger.warning("logistics credentials unreadable", extra={"error": type(error).__name__})
-            secret, lasting = None, False
-            providers.append(BrokenProvider(PROVIDER, "Shipper logistics credentials could not be read"))
+            return BrokenProvider(PROVIDER, "Shipper logistics credentials could not be read"), False
         if secret and secret.get("base_url") and secret.get("api_key"):
-            providers.append(self._http_provider(str(secret["base_url"]), str(secret["api_key"])))
+            return self._http_provider(str(secret["base_url"]), str(secret["api_key"])), True
         raw = self._cards.get_rate_card(tenant_id)
-        if raw is not None:
-            try:
-                providers.append(RateCardPricing(RateCard.model_validate(raw), name="tenant-rate-card"))
-            except ValidationError as error:
-                logger.error("stored rate card is invalid", extra={"errors": error.error_count()})
-                providers.append(BrokenProvider("tenant-rate-card", "the account's stored rate card is invalid"))
-        if not providers:
-            providers.append(RateCardPricing(default_rate_card()))
-        return providers, lasting
+        if raw is None:
+            return RateCardPricing(default_rate_card()), True
+        try:
+            return RateCardPricing(RateCard.model_validate(raw), name="tenant-rate-card"), True
+        except ValidationError as error:
+            logger.error("stored rate card is invalid", extra={"errors": error.error_count()})
+            return BrokenProvider("tenant-rate-card", "the account's stored rate card is invalid"), True
 
 
 # --- cache ------------------------------------------------------------------------------------
@@ -325,36 +338,47 @@ def _sort_key(quote: Quote) -> tuple[int, int, str, str]:
     return quote.final_price, quote.max_day, quote.logistic.name, quote.rate.name
 
 
+def _within_bounds(quote: Quote) -> bool:
+    return all(0 <= amount <= MAX_IDR for amount in (quote.final_price, quote.insurance_fee, quote.discount))
+
+
+def _declined(quote: Quote) -> PricingErrorItem:
+    return PricingErrorItem(
+        code=CODE_NOT_SERVED,
+        message=f"{quote.logistic.name} {quote.rate.name}: the price would exceed {MAX_IDR:,} IDR, "
+        "the most this API quotes; split the parcel",
+        logistic_id=quote.logistic.id,
+    )
+
+
+def _nothing_offered(request: PricingRequest) -> PricingErrorItem:
+    asked = f"rate type '{request.rate_type_id}'" if request.rate_type_id else "any rate type"
+    return PricingErrorItem(code=CODE_NOT_SERVED, message=f"no courier quoted {asked} for this parcel")
+
+
 class PricingService:
-    def __init__(self, providers_for: Callable[[str], list[LogisticsPricing]], cache: PricingCache) -> None:
-        self._providers_for = providers_for
+    def __init__(self, provider_for: Callable[[str], LogisticsPricing], cache: PricingCache) -> None:
+        self._provider_for = provider_for
         self._cache = cache
 
     def price(self, tenant_id: str, request: PricingRequest) -> tuple[PricingData, bool]:
-        """The quotes, cheapest first, and whether they came from the cache."""
+        """The tenant's provider's quotes, cheapest first, and whether they came from the cache."""
         key = self._cache.key(tenant_id, request)
         cached = self._cache.get(key)
         if cached is not None:
             return cached, True
         from order_hub.observability import logger
 
-        quotes: list[Quote] = []
-        errors: list[PricingErrorItem] = []
-        failures: list[str] = []
-        providers = self._providers_for(tenant_id)
-        for provider in providers:
-            try:
-                answer = provider.quote(request, tenant_id)
-            except ProviderError as error:
-                logger.warning("pricing provider failed", extra={"provider": provider.name, "reason": str(error)})
-                failures.append(str(error))
-                errors.append(PricingErrorItem(code=CODE_PROVIDER_FAILED, message=f"{provider.name}: {error}"[:300]))
-                continue
-            quotes.extend(answer.quotes)
-            errors.extend(answer.errors)
-        if len(failures) == len(providers):
-            raise PricingUnavailable("No shipping price is available right now: " + "; ".join(failures)[:400])
+        provider = self._provider_for(tenant_id)
+        try:
+            answer = provider.quote(request, tenant_id)
+        except ProviderError as error:
+            logger.warning("pricing provider failed", extra={"provider": provider.name, "reason": str(error)})
+            raise PricingUnavailable(f"No shipping price is available right now: {provider.name}: {error}"[:400]) from error
+        quotes = [quote for quote in answer.quotes if _within_bounds(quote)]
+        errors = [*answer.errors, *(_declined(quote) for quote in answer.quotes if not _within_bounds(quote))]
+        if not quotes and not errors:
+            errors.append(_nothing_offered(request))
         data = PricingData(pricings=sorted(quotes, key=_sort_key), pricing_errors=errors)
-        if not failures:  # a degraded answer is not kept: the next request tries the failed provider again
-            self._cache.put(key, data)
+        self._cache.put(key, data)
         return data, False

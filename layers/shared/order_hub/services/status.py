@@ -72,3 +72,36 @@ def _bump(
     if fact.wms_status and not keep_wms_status:
         update["wms_status"] = clamp(fact.wms_status, WMS_STATUS_BYTES)
     return order.model_copy(update=update)
+
+
+def remainder_cancelled(order: Order, fact: Fact) -> Order | None:
+    """A shipped order whose open rest the warehouse cancelled (WMS ``CLOSED``/``CANCELLED`` after a partial
+    shipment): the open quantity of every line becomes ``qty_cancelled``; the status stays ``CLOSED``
+    (shipped: what shipped is on its way). None when ``fact`` is no cancellation or nothing is open.
+
+    The change is recorded in the history (``CLOSED`` -> ``CLOSED`` with a note naming what was cancelled)
+    and written as ``order.partially_cancelled``; a repeat finds nothing open and changes nothing.
+    """
+    if fact.status != ApiStatus.CANCELLED or order.status != ApiStatus.CLOSED or not order.partially_shipped:
+        return None
+    lines, cancelled = [], []
+    for line in order.lines:
+        rest = line.qty_ordered - line.qty_cancelled - line.qty_shipped
+        if rest > 0:
+            cancelled.append(f"{rest} x {line.sku}")
+            line = line.model_copy(update={"qty_cancelled": line.qty_cancelled + rest})
+        lines.append(line)
+    note = f"the warehouse cancelled the open rest ({fact.wms_status or 'CANCELLED'}): {', '.join(cancelled)}"
+    change = StatusChange(at=fact.at, source=fact.source, from_status=order.status, to_status=order.status, note=note)
+    bumped = _bump(order, fact, history=keep_history(order.history, change))
+    return bumped.model_copy(update={"lines": lines})
+
+
+def rest_already_cancelled(order: Order, fact: Fact) -> bool:
+    """``fact`` repeats a cancellation of the rest already applied: nothing to record."""
+    return (
+        fact.status == ApiStatus.CANCELLED
+        and order.status == ApiStatus.CLOSED
+        and not order.partially_shipped
+        and any(line.qty_cancelled for line in order.lines)
+    )

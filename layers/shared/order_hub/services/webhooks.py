@@ -23,7 +23,7 @@ from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.ports import OrderRepository
 from order_hub.services.orders import Clock, make_event, utc_now
 from order_hub.services.shipments import attach_shipment
-from order_hub.services.status import Fact, apply_fact
+from order_hub.services.status import Fact, apply_fact, remainder_cancelled, rest_already_cancelled
 
 SIGNATURE_WINDOW_SECONDS = 300
 _ATTEMPTS = 5
@@ -97,7 +97,13 @@ def ingest_order_confirmation(
     status = api_status_for_wms(payload.so_status) or ApiStatus.CREATED
 
     def change_of(order: Order) -> tuple[Order | None, EventType, list[str]]:
-        outcome = apply_fact(order, Fact("wms_webhook", now(), status, payload.so_status.upper()))
+        fact = Fact("wms_webhook", now(), status, payload.so_status.upper())
+        rest = remainder_cancelled(order, fact)
+        if rest is not None:
+            return rest, "order.partially_cancelled", []
+        if rest_already_cancelled(order, fact):
+            return None, "order.fact_recorded", []
+        outcome = apply_fact(order, fact)
         changed = outcome.order
         if order.forward.state != "forwarded" and order.forward.state != "cancelled":
             base = changed or order.model_copy(update={"version": order.version + 1, "updated_at": now()})

@@ -14,7 +14,8 @@ What each format emits (details in each module's docstring):
   but CANCELLED (the warehouse confirmed it); ``pgi`` on ``order.shipped``
 - ``increff``: ``order.created`` -> OUTWARD_ORDER_CREATE; ``order.cancelled`` or
   ``order.status_changed`` to CANCELLED -> OUTWARD_ORDER_CANCEL (OUTWARD_ORDER_PARTIAL_CANCEL when
-  some quantity shipped); ``order.shipped`` -> OUTWARD_ORDER_COMPLETE (OUTWARD_ORDER_SHIPMENT_DISPATCH
+  some quantity shipped); ``order.partially_cancelled`` -> OUTWARD_ORDER_PARTIAL_CANCEL;
+  ``order.shipped`` -> OUTWARD_ORDER_COMPLETE (OUTWARD_ORDER_SHIPMENT_DISPATCH
   while quantity is open); ``order.delivered`` -> OUTWARD_ORDER_SHIPMENT_DELIVER
 - ``unicommerce``: ``dispatch`` on ``order.shipped``
 - ``standard``: every event (logistics ones with ``data.logistics``, the raw logistics status)

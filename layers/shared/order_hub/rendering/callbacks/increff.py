@@ -5,6 +5,9 @@ Event types (``EVENT_TYPES``, hub event -> rule on the order):
 - ``order.created`` -> ``OUTWARD_ORDER_CREATE`` (``shipments: []``)
 - ``order.cancelled``, and ``order.status_changed`` to ``CANCELLED`` -> ``OUTWARD_ORDER_CANCEL``, or
   ``OUTWARD_ORDER_PARTIAL_CANCEL`` when some quantity had shipped
+- ``order.partially_cancelled`` (the warehouse cancelled the open rest of a partly shipped order; the
+  order stays ``CLOSED``, the lines carry the cancelled rest in ``qty_cancelled``) ->
+  ``OUTWARD_ORDER_PARTIAL_CANCEL``
 - ``order.shipped`` -> ``OUTWARD_ORDER_COMPLETE`` when no open quantity remains, else
   ``OUTWARD_ORDER_SHIPMENT_DISPATCH``; a shipment reported for an order already ``CANCELLED``
   (the WMS shipped part of it anyway) is ``OUTWARD_ORDER_PARTIAL_CANCEL``
@@ -115,6 +118,7 @@ def _status_changed_type(order: Order) -> str | None:
 EVENT_TYPES: dict[str, Callable[[Order], str | None]] = {
     "order.created": lambda _order: CREATE,
     "order.cancelled": _cancel_type,
+    "order.partially_cancelled": lambda _order: PARTIAL_CANCEL,  # the warehouse cancelled the rest of a shipped order
     "order.status_changed": _status_changed_type,
     "order.shipped": _shipped_type,
     "order.delivered": lambda _order: SHIPMENT_DELIVER,  # a shipment became DELIVERED (logistics tracking)
