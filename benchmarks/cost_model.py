@@ -245,6 +245,12 @@ class Meter:
 
         setattr(botocore.client.BaseClient, "_make_api_call", metered)  # noqa: B010
 
+    def close(self) -> None:
+        """Stop metering (botocore's own call again)."""
+        import botocore.client
+
+        setattr(botocore.client.BaseClient, "_make_api_call", self._original)  # noqa: B010
+
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
         self._paused = True

@@ -20,6 +20,8 @@ Tenants table: ``TENANT#<id>/PROFILE``, ``TENANT#<id>/KEY#<key_id>`` (listing) a
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,10 @@ EVENT_RETENTION = timedelta(days=90)
 _KEY_END = "\uffff"
 ITEM_LIMIT_BYTES = 400 * 1024
 INBOX_PAYLOAD_BYTES = 300_000
+BATCH_GET_ROUNDS = 8
+"""BatchGetItem rounds for keys DynamoDB left unprocessed (throttling) before giving up."""
+BATCH_GET_BACKOFF_S = 0.05
+"""First pause before asking again for unprocessed keys; doubled each round (with jitter), at most 2 s."""
 
 
 def attribute_size(value: Mapping[str, Any]) -> int:
@@ -98,6 +104,24 @@ class _DynamoAdapter:
         if self._client is None:
             self._client = dynamodb_client()
         return self._client
+
+    def _batch_get(self, request: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> list[dict[str, Any]]:
+        """Every item of this table a BatchGetItem ``request`` (one table, at most 100 keys) finds.
+
+        Keys DynamoDB leaves unprocessed (it throttles) are asked for again after an exponential,
+        jittered pause (AWS's advice), not in a tight loop; after ``BATCH_GET_ROUNDS`` rounds the
+        call fails (the caller's message or run is retried as a whole)."""
+        items: list[dict[str, Any]] = []
+        pending: dict[str, Any] = request
+        for round_no in range(BATCH_GET_ROUNDS):
+            if round_no:
+                sleep(min(2.0, BATCH_GET_BACKOFF_S * 2 ** (round_no - 1)) * random.uniform(0.5, 1.0))
+            response = self.client.batch_get_item(RequestItems=pending)
+            items.extend(response.get("Responses", {}).get(self._table, []))
+            pending = dict(response.get("UnprocessedKeys") or {})
+            if not pending:
+                return items
+        raise RuntimeError(f"BatchGetItem on {self._table}: keys still unprocessed after {BATCH_GET_ROUNDS} rounds")
 
     def _take_second_token(self, key: str, limit_per_second: int, second: int) -> bool:
         """One of ``limit_per_second`` uses of ``key`` in epoch ``second`` (a counter item per key and
@@ -241,12 +265,9 @@ class DynamoOrderRepository(_DynamoAdapter):
                 {"pk": {"S": order_pk(tenant_id, warehouse_id, no)}, "sk": {"S": "ORDER"}} for no in unique[start : start + 100]
             ]
             request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "doc"}}
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    order = Order.model_validate_json(doc_text(item["doc"]))
-                    found[order.order_no] = order
-                request = dict(response.get("UnprocessedKeys") or {})
+            for item in self._batch_get(request):
+                order = Order.model_validate_json(doc_text(item["doc"]))
+                found[order.order_no] = order
         return found
 
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
