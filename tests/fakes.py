@@ -112,6 +112,7 @@ class InMemoryTenantDirectory:
         self.tenants: dict[str, Tenant] = {}
         self.keys: dict[str, ApiKey] = {}
         self.cursors: dict[tuple[str, str], dict[str, Any]] = {}
+        self.leases: dict[tuple[str, str], tuple[str, float]] = {}  # (tenant, warehouse) -> (owner, until)
         self.lookups = 0
 
     def list_tenants(self) -> list[Tenant]:
@@ -121,8 +122,22 @@ class InMemoryTenantDirectory:
         cursor = self.cursors.get((tenant_id, warehouse_id))
         return dict(cursor) if cursor is not None else None
 
-    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any]) -> None:
-        self.cursors[(tenant_id, warehouse_id)] = dict(cursor)
+    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any], owner: str | None = None) -> bool:
+        key = (tenant_id, warehouse_id)
+        if owner is not None and self.leases.get(key, ("", 0.0))[0] != owner:
+            return False
+        self.cursors[key] = dict(cursor)
+        self.leases.pop(key, None)
+        return True
+
+    def take_poll_lease(
+        self, tenant_id: str, warehouse_id: str, owner: str, now: datetime, until: datetime
+    ) -> dict[str, Any] | None:
+        key = (tenant_id, warehouse_id)
+        if key in self.leases and self.leases[key][1] >= now.timestamp():
+            return None
+        self.leases[key] = (owner, until.timestamp())
+        return dict(self.cursors.get(key, {}))
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         self.lookups += 1

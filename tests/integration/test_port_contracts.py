@@ -165,6 +165,26 @@ def test_cursors_are_per_tenant_and_warehouse(ports: Ports) -> None:
     assert sorted(t.tenant_id for t in directory.list_tenants()) == ["acme", "rival"]
 
 
+def test_a_poll_lease_lets_one_run_poll_a_warehouse_at_a_time(ports: Ports) -> None:
+    directory: Any = ports.tenants
+    directory.put_cursor("acme", "WH-TGR04", {"synced_until": "2026-11-23T10:00:00+00:00"})
+    until = T0 + timedelta(seconds=330)
+
+    assert directory.take_poll_lease("acme", "WH-TGR04", "run-1", T0, until) == {"synced_until": "2026-11-23T10:00:00+00:00"}
+    assert directory.take_poll_lease("acme", "WH-TGR04", "run-2", T0 + timedelta(seconds=60), until) is None
+    assert directory.take_poll_lease("acme", "WH-CGK09", "run-2", T0, until) == {}  # another warehouse: free
+    assert directory.take_poll_lease("rival", "WH-TGR04", "run-2", T0, until) == {}  # another tenant: free
+    assert not directory.put_cursor("acme", "WH-TGR04", {"synced_until": "x"}, "run-2")  # not its lease
+    assert directory.put_cursor("acme", "WH-TGR04", {"synced_until": "y"}, "run-1")  # writes and releases
+    assert directory.take_poll_lease("acme", "WH-TGR04", "run-3", T0 + timedelta(seconds=61), until) == {"synced_until": "y"}
+    # run-3 crashed: its lease lapses at ``until``; the next run takes it over, run-3 can no longer write
+    assert directory.take_poll_lease(
+        "acme", "WH-TGR04", "run-4", until + timedelta(seconds=1), until + timedelta(seconds=330)
+    ) == {"synced_until": "y"}
+    assert not directory.put_cursor("acme", "WH-TGR04", {"synced_until": "late"}, "run-3")
+    assert directory.get_cursor("acme", "WH-TGR04") == {"synced_until": "y"}
+
+
 def test_api_keys_are_found_by_hash_listed_per_tenant_and_revoked(ports: Ports) -> None:
     ports.tenants.create_tenant(ACME)
     ports.tenants.create_tenant(RIVAL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ class Throttling:
         self.throttled = throttled
         self.calls = 0
 
-    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         self.calls += 1
         keys = RequestItems["t"]["Keys"]
         if self.calls <= self.throttled:
@@ -32,7 +33,7 @@ def test_unprocessed_keys_are_retried_with_exponential_backoff() -> None:
     items = adapter._batch_get({"t": {"Keys": [{"pk": {"S": "a"}}, {"pk": {"S": "b"}}]}}, sleep=pauses.append)
 
     assert [item["pk"]["S"] for item in items] == ["a", "b"] and client.calls == 4
-    assert len(pauses) == 3 and all(later > earlier for earlier, later in zip(pauses, pauses[1:], strict=False))
+    assert len(pauses) == 3 and all(later > earlier for earlier, later in itertools.pairwise(pauses))
     assert 0.025 <= pauses[0] <= 0.05 and pauses[2] <= 0.2  # 50 ms doubling, jittered down to half
 
 

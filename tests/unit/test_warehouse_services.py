@@ -424,3 +424,52 @@ def test_the_wms_client_percent_encodes_every_path_segment() -> None:
     with pytest.raises(Exception):  # noqa: B017 - the call fails; the URL it asked for is what counts
         client.get_outbound("WH/1", "SO?x=1#..")
     assert seen and seen[0].endswith("/warehouse/WH%2F1/outbound/wms/SO%3Fx%3D1%23..")
+
+
+def test_one_poll_run_at_a_time_per_tenant_and_warehouse(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    """A second run that starts while the first is still listing leaves the warehouse to it (busy):
+    no WMS page, no read, no cursor write; after the first one ends the next run polls again."""
+    wms = FakeWms()
+    for n in range(4):
+        _create(tenant, repo, so_number=f"SO-{n}")
+        forward_order("acme", WH, f"SO-{n}", repo, wms, _now)
+    overlapping: list[Any] = []
+
+    def first_runs_out_of_time() -> bool:  # called by the first run between pages: the second run starts then
+        if not overlapping:
+            calls = len(wms.calls)
+            overlapping.append(poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now, page_size=2))
+            overlapping.append(len(wms.calls) - calls)
+        return False
+
+    first = poll_warehouse("acme", WH, wms, repo, directory, first_runs_out_of_time, _now, page_size=2)
+    second, wms_calls = overlapping
+    assert first.completed and first.pages == 2 and first.busy == 0
+    assert second.busy == 1 and (second.pages, second.seen) == (0, 0) and wms_calls == 0
+    assert directory.get_cursor("acme", WH) == {"synced_until": T0.isoformat()} and directory.leases == {}
+
+    later = lambda: T0 + timedelta(minutes=1)  # noqa: E731
+    third = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, later, page_size=2)
+    assert third.busy == 0 and third.pages == 2  # the lease was released with the cursor
+
+
+def test_a_crashed_runs_lease_lapses_and_a_failed_run_releases_it(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    _create(tenant, repo)
+    forward_order("acme", WH, NO, repo, wms, _now)
+    assert directory.take_poll_lease("acme", WH, "crashed", T0, T0 + timedelta(seconds=330)) == {}
+
+    assert poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now).busy == 1
+    assert poll_warehouse("acme", "WH-OTHER", wms, repo, directory, lambda: False, _now).busy == 0  # per warehouse
+    after = lambda: T0 + timedelta(seconds=331)  # noqa: E731
+    assert poll_warehouse("acme", WH, wms, repo, directory, lambda: False, after).pages == 1
+
+    wms.fail_with, wms.fail_times = WmsUnavailable("WMS down"), 1
+    with pytest.raises(WmsUnavailable):
+        poll_warehouse("acme", WH, wms, repo, directory, lambda: False, after)
+    assert directory.leases == {}  # released: the next run polls at once
+    assert poll_warehouse("acme", WH, wms, repo, directory, lambda: False, after).pages == 1

@@ -86,7 +86,15 @@ class WmsDirectory(Protocol):
 class CursorStore(Protocol):
     def get_cursor(self, tenant_id: str, warehouse_id: str) -> dict[str, Any] | None: ...
 
-    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any]) -> None: ...
+    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any], owner: str | None = None) -> bool:
+        """Store the cursor and release the poll lease. With ``owner``: only while that run holds the
+        lease (False, nothing written, when it lapsed and another run took it)."""
+
+    def take_poll_lease(
+        self, tenant_id: str, warehouse_id: str, owner: str, now: datetime, until: datetime
+    ) -> dict[str, Any] | None:
+        """One poll run at a time per (tenant, warehouse): take the lease (free, or lapsed) until
+        ``until`` and return the cursor ({} when there is none yet); None while another run holds it."""
 
     def list_tenants(self) -> list[Tenant]:
         """Every tenant (from a registry partition: no scan)."""

@@ -444,15 +444,46 @@ class DynamoTenantDirectory(_DynamoAdapter):
         item = response.get("Item")
         return dict(json.loads(item["doc"]["S"])) if item else None
 
-    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any]) -> None:
-        self.client.put_item(
-            TableName=self._table,
-            Item={
+    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any], owner: str | None = None) -> bool:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {  # the lease attributes go: released
                 "pk": {"S": f"TENANT#{tenant_id}"},
                 "sk": {"S": f"CURSOR#{warehouse_id}"},
                 "doc": {"S": json.dumps(cursor)},
             },
-        )
+        }
+        if owner is not None:
+            request["ConditionExpression"] = "lease_owner = :owner"
+            request["ExpressionAttributeValues"] = {":owner": {"S": owner}}
+        try:
+            self.client.put_item(**request)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def take_poll_lease(
+        self, tenant_id: str, warehouse_id: str, owner: str, now: datetime, until: datetime
+    ) -> dict[str, Any] | None:
+        """A conditional UpdateItem on the cursor item that returns it: the lease costs the run one
+        write and saves it the cursor read."""
+        try:
+            response = self.client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": f"CURSOR#{warehouse_id}"}},
+                UpdateExpression="SET lease_owner = :owner, lease_until = :until",
+                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":until": {"N": str(int(until.timestamp()))},
+                    ":now": {"N": str(int(now.timestamp()))},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        item = response.get("Attributes", {})
+        return dict(json.loads(item["doc"]["S"])) if "doc" in item else {}
 
     def save_tenant(self, tenant: Tenant) -> None:
         self.client.put_item(TableName=self._table, Item=self._tenant_item(tenant))

@@ -12,13 +12,20 @@ A listed order whose WMS ``updated_at`` is older than ``synced_until - OVERLAP``
 by an earlier complete run and is not read again: a quiet day costs WMS list pages, not a
 DynamoDB read per order per run. A run in which a write lost a race keeps the old
 ``synced_until``, so the next run reads those orders again.
+
+One run at a time per (tenant, warehouse): a run takes the warehouse's poll lease (on the cursor
+item, until the invocation's time is up) before it reads the cursor, and its cursor write
+releases it. A warehouse whose lease another run holds is skipped (``busy``); a lease left by a
+crashed run lapses at its ``until``. See docs/poller.md.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from order_hub.errors import ConcurrentModification, WmsError
 from order_hub.models.order import EventType, Order, ShipmentItem
@@ -32,6 +39,8 @@ from order_hub.services.webhooks import ship
 OVERLAP = timedelta(minutes=10)
 FIRST_LOOKBACK = timedelta(days=1)
 PAGE_SIZE = 100
+LEASE_SECONDS = 330
+"""Default poll lease: the function's 300 s timeout plus a margin (the handler passes its own)."""
 
 
 @dataclass
@@ -44,12 +53,13 @@ class PollStats:
     unknown_statuses: int = 0
     raced: int = 0
     skipped: int = 0  # listed again but unchanged since an earlier complete run: not read
+    busy: int = 0  # warehouses another run was polling: left to it
     completed: bool = True
     lag_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def add(self, other: PollStats) -> None:
-        for name in ("pages", "seen", "written", "conflicts", "unknown_orders", "unknown_statuses", "raced", "skipped"):
+        for name in ("pages", "seen", "written", "conflicts", "unknown_orders", "unknown_statuses", "raced", "skipped", "busy"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.completed = self.completed and other.completed
         self.lag_seconds = max(self.lag_seconds, other.lag_seconds)
@@ -74,6 +84,7 @@ class PollRun:
             "unknown_statuses": total.unknown_statuses,
             "raced": total.raced,
             "skipped": total.skipped,
+            "busy": total.busy,
             "completed": total.completed,
             "failed_warehouses": self.failed_warehouses,
         }
@@ -85,12 +96,15 @@ def poll_all(
     repo: OrderRepository,
     out_of_time: Callable[[], bool],
     now: Clock = utc_now,
+    lease_seconds: int = LEASE_SECONDS,
 ) -> PollRun:
     """Poll every warehouse of every active tenant that has a WMS. A warehouse whose WMS fails
-    waits for the next run; the others go on."""
+    waits for the next run; the others go on. ``lease_seconds``: how long this run may hold a
+    warehouse (at least the time the invocation has left)."""
     from order_hub.observability import logger
 
     run = PollRun()
+    owner = uuid.uuid4().hex
     for tenant in directory.list_tenants():
         if tenant.status != "active":
             continue
@@ -99,7 +113,17 @@ def poll_all(
             continue
         for warehouse_id in tenant.warehouse_ids:
             try:
-                stats = poll_warehouse(tenant.tenant_id, warehouse_id, wms, repo, directory, out_of_time, now)
+                stats = poll_warehouse(
+                    tenant.tenant_id,
+                    warehouse_id,
+                    wms,
+                    repo,
+                    directory,
+                    out_of_time,
+                    now,
+                    owner=owner,
+                    lease_seconds=lease_seconds,
+                )
             except WmsError as error:
                 run.failed_warehouses += 1
                 logger.warning(
@@ -119,10 +143,39 @@ def poll_warehouse(
     out_of_time: Callable[[], bool],
     now: Clock = utc_now,
     page_size: int = PAGE_SIZE,
+    owner: str | None = None,
+    lease_seconds: int = LEASE_SECONDS,
 ) -> PollStats:
     stats = PollStats()
     started = now()
-    cursor = cursors.get_cursor(tenant_id, warehouse_id) or {}
+    owner = owner or uuid.uuid4().hex
+    taken = cursors.take_poll_lease(tenant_id, warehouse_id, owner, started, started + timedelta(seconds=lease_seconds))
+    if taken is None:  # another run polls this warehouse right now
+        stats.busy = 1
+        return stats
+    try:
+        return _poll_leased(
+            tenant_id, warehouse_id, wms, repo, cursors, out_of_time, now, page_size, owner, taken, stats, started
+        )
+    except Exception:
+        cursors.put_cursor(tenant_id, warehouse_id, taken, owner)  # release: the next run tries again at once
+        raise
+
+
+def _poll_leased(
+    tenant_id: str,
+    warehouse_id: str,
+    wms: WmsClient,
+    repo: OrderRepository,
+    cursors: CursorStore,
+    out_of_time: Callable[[], bool],
+    now: Clock,
+    page_size: int,
+    owner: str,
+    cursor: dict[str, Any],
+    stats: PollStats,
+    started: datetime,
+) -> PollStats:
     if "window_start" in cursor:  # resume an interrupted window
         window_start = date.fromisoformat(cursor["window_start"])
         window_end = date.fromisoformat(cursor["window_end"])
@@ -148,6 +201,7 @@ def poll_warehouse(
                     "window_read_at": window_read_at.isoformat(),
                     "next_page": page,
                 },
+                owner,
             )
             stats.completed = False
             return stats
@@ -167,9 +221,9 @@ def poll_warehouse(
             break
         page += 1
     if stats.raced and "synced_until" in cursor:  # a lost race: look at this window's orders again next time
-        cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": cursor["synced_until"]})
+        cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": cursor["synced_until"]}, owner)
         return stats
-    cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": window_read_at.astimezone(UTC).isoformat()})
+    cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": window_read_at.astimezone(UTC).isoformat()}, owner)
     return stats
 
 
