@@ -138,6 +138,7 @@ def design_from(template: Mapping[str, Any], orders_index: str = "auto") -> Desi
     from benchmarks.cost_model import api_type, triggers
 
     source = _adapter_source("dynamodb.py")
+    day_counts = "COUNTS#" in source or orders_index == "tenant-day"  # the per-day design comes with day counts
     if orders_index == "auto":
         per_day = re.search(r'"gsi1pk": \{"S": f"[A-Z]+#\{order\.tenant_id\}#\{', source)
         orders_index = "tenant-day" if per_day else "tenant"
@@ -145,7 +146,7 @@ def design_from(template: Mapping[str, Any], orders_index: str = "auto") -> Desi
     deliveries = template["Resources"]["DeliveriesTable"]["Properties"]["GlobalSecondaryIndexes"]
     return Design(
         orders_index=orders_index,
-        day_counts="COUNTS#" in source,
+        day_counts=day_counts,
         delivery_index_keys_only=all(index["Projection"]["ProjectionType"] == "KEYS_ONLY" for index in deliveries),
         tenant_rate_limit=int(parameters["TenantRateLimitPerSecond"]["Default"]),
         reserved={name: int(parameters[parameter]["Default"]) for name, (_, parameter) in FUNCTION_IDS.items()},

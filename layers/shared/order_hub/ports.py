@@ -157,7 +157,7 @@ class DeliveryLog(Protocol):
     def get(self, delivery_id: str) -> Delivery | None: ...
 
     def list_problems(self, tenant_id: str, limit: int) -> list[Delivery]:
-        """Deliveries that failed for good or are waiting for a retry, newest first."""
+        """Deliveries that failed for good or are waiting for a retry, newest first (by when each became a problem)."""
 
     def list_for_endpoint(self, tenant_id: str, endpoint_id: str, since: datetime, limit: int) -> list[Delivery]:
         """Deliveries to one endpoint created since ``since``, oldest first."""
