@@ -121,6 +121,7 @@ bench: deps ## run the benchmarks and print their figures
 	$(PY) -m benchmarks.create_latency
 	$(PY) -m benchmarks.webhook_ingest
 	$(PY) -m benchmarks.poll_reconcile
+	$(PY) -m benchmarks.scale_model
 	$(PY) -m benchmarks.soak --orders $${SOAK_ORDERS:-5000}
 
 clean: ## remove virtualenvs and local state

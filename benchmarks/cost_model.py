@@ -12,7 +12,14 @@ Every AWS API call is counted (``botocore.client.BaseClient._make_api_call``); D
 reads are sized (items before and after, per GSI) into write/read request units. The math lives in
 pure functions (``wcu_for``, ``rcu_for``, ``sqs_requests_for``, ``gb_seconds``, ``price_of`` ...).
 
-    python -m benchmarks.cost_model [--orders 20] [--endpoints 2] [--orders-per-day 100000]
+The API Gateway price follows the API type in template.yaml (HTTP API $1.00, REST API $3.50 per
+million requests); the stream and SQS triggers are invoked with the batch sizes their batching
+windows in template.yaml give at ``--orders-per-day`` (``realistic_batch``). The table is printed
+next to ``BEFORE``, the figures of main on the date it names. ``--record`` stores the run in
+``benchmarks/cost_model_latest.json`` and rewrites the README's cost table from it (a unit test
+keeps the two equal).
+
+    python -m benchmarks.cost_model [--orders 20] [--endpoints 2] [--orders-per-day 100000] [--record]
 """
 
 from __future__ import annotations
@@ -47,6 +54,38 @@ PLATFORM_LOG_BYTES = 350  # START, END and REPORT lines Lambda writes per invoca
 LOGS_INGEST_PER_GB = 0.50  # CloudWatch Logs standard ingestion, $ per GB (shown, not in the total)
 WH = "WH-TGR04"
 TENANT = "demo"
+SERVICES = ("API Gateway", "Lambda", "DynamoDB", "SQS", "Secrets Manager", "EventBridge Scheduler")
+LATEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cost_model_latest.json")
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+README_BEGIN = "<!-- cost-model:begin (python -m benchmarks.cost_model --record writes this table) -->"
+README_END = "<!-- cost-model:end -->"
+
+BEFORE: dict[str, Any] = {
+    "label": "main d5eb7d2, 2026-12-02",
+    "api": "REST API",
+    "dollars": {
+        "API Gateway": 17.68,
+        "Lambda": 5.85,
+        "DynamoDB": 59.81,
+        "SQS": 7.77,
+        "Secrets Manager": 0.12,
+        "EventBridge Scheduler": 0.01,
+    },
+    "units": {
+        "API Gateway": "5.05 requests",
+        "Lambda": "16.06 invocations",
+        "DynamoDB": "90.06 WRU + 28.18 RRU",
+        "SQS": "19.43 requests",
+        "Secrets Manager": "0.0230 calls",
+        "EventBridge Scheduler": "0.0144 invocations",
+    },
+    "total": 91.24,
+    "delivery_worker": "36.00 WRU + 18.00 RRU per order (6 deliveries); a callback failing all 8 attempts 123-367 WRU",
+}
+"""The default run (20 orders, 2 endpoints, 100,000 orders/day, one record per batch) of main before
+the cost work, as reported for main that day ($91.24). DynamoDB, SQS, API Gateway, Secrets Manager
+and Scheduler were measured again here on the same commit; Lambda is the rest of the $91.24 (Lambda
+ms are measured wall time and grow with the machine's load: 26.89 at load average 8 on 2 cores)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,6 +120,76 @@ UNITS: dict[str, tuple[str, str]] = {
     "scheduler_invocations": ("EventBridge Scheduler", "scheduler_invocation"),
 }
 """Per-order count name -> (service, price field)."""
+
+
+API_PRICES = {"HTTP API": 1.00 / MILLION, "REST API": 3.50 / MILLION}
+"""$ per request, first 300 M (HTTP API, per 512 KB) / 333 M (REST API) a month, us-east-1."""
+_API_EVENT_KINDS = {"HttpApi": "HTTP API", "Api": "REST API"}
+_API_RESOURCE_KINDS = {
+    "AWS::Serverless::HttpApi": "HTTP API",
+    "AWS::ApiGatewayV2::Api": "HTTP API",
+    "AWS::Serverless::Api": "REST API",
+    "AWS::ApiGateway::RestApi": "REST API",
+}
+
+
+def api_type(template: Mapping[str, Any]) -> str:
+    """``HTTP API`` or ``REST API``: what the functions' API events use (else the API resource's type)."""
+    kinds: set[str] = set()
+    for resource in template["Resources"].values():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") in _API_EVENT_KINDS:
+                kinds.add(_API_EVENT_KINDS[event["Type"]])
+    if not kinds:
+        kinds = {_API_RESOURCE_KINDS[r["Type"]] for r in template["Resources"].values() if r.get("Type") in _API_RESOURCE_KINDS}
+    if len(kinds) != 1:
+        raise ValueError(f"cannot tell the API type from template.yaml: {sorted(kinds) or 'no API'}")
+    return kinds.pop()
+
+
+def prices_for(template: Mapping[str, Any], prices: Prices = PRICES) -> Prices:
+    """The list prices with the API Gateway price of the template's API type."""
+    from dataclasses import replace
+
+    return replace(prices, apigw_request=API_PRICES[api_type(template)])
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A stream or SQS event source of a function, as template.yaml configures it."""
+
+    function: str
+    kind: str  # DynamoDB or SQS
+    batch_size: int
+    window_s: float
+
+
+def triggers(template: Mapping[str, Any]) -> dict[str, Trigger]:
+    """Function logical id -> its stream/SQS trigger (Lambda's defaults: batch 100 stream / 10 SQS, no window)."""
+    found: dict[str, Trigger] = {}
+    for logical_id, resource in template["Resources"].items():
+        for event in (resource.get("Properties", {}).get("Events") or {}).values():
+            if event.get("Type") in ("DynamoDB", "SQS"):
+                properties = event.get("Properties", {})
+                default = 100 if event["Type"] == "DynamoDB" else 10
+                found[logical_id] = Trigger(
+                    logical_id,
+                    event["Type"],
+                    int(properties.get("BatchSize", default)),
+                    float(properties.get("MaximumBatchingWindowInSeconds", 0)),
+                )
+    return found
+
+
+def realistic_batch(records_per_order: float, orders_per_day: int, trigger: Trigger, pollers: int = IDLE_POLLERS) -> int:
+    """Records per invocation at the day's average rate. Without a batching window Lambda invokes as
+    soon as a record is there (1 at these rates); with one it gathers for up to ``window_s``: a
+    stream shard's single poller gets every record of the window, SQS's ``pollers`` share them."""
+    if trigger.window_s <= 0:
+        return 1
+    rate = records_per_order * orders_per_day / SECONDS_PER_DAY
+    share = rate * trigger.window_s / (pollers if trigger.kind == "SQS" else 1)
+    return max(1, min(trigger.batch_size, math.floor(share)))
 
 
 def price_of(counts: Mapping[str, float], prices: Prices = PRICES) -> dict[str, float]:
@@ -244,6 +353,12 @@ class Meter:
             return meter._call(client, operation, params)
 
         setattr(botocore.client.BaseClient, "_make_api_call", metered)  # noqa: B010
+
+    def close(self) -> None:
+        """Stop metering (botocore's own call again)."""
+        import botocore.client
+
+        setattr(botocore.client.BaseClient, "_make_api_call", self._original)  # noqa: B010
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -420,10 +535,11 @@ class Lifecycle:
     names: dict[str, str]
     api_key: str
     simulator: Any
-    batch: int
+    batches: dict[str, int] = field(default_factory=dict)  # consumer -> records per invocation (default 1)
     esm_requests: int = 0  # Lambda's own SQS ReceiveMessage + DeleteMessageBatch per batch
     stream_records: int = 0
     dispatched: set[tuple[str, str]] = field(default_factory=set)
+    records: Counter[str] = field(default_factory=Counter)  # consumer -> records handed to it
 
     def api(self, name: str, handler: Callable[..., Any], event: dict[str, Any]) -> dict[str, Any]:
         response: dict[str, Any] = self.meter.invoke(name, handler, event, 10_000)
@@ -473,7 +589,8 @@ class Lifecycle:
             progressed = False
             items = self._new_event_items()
             template = load_event("dispatcher/order_created")["Records"][0]
-            for chunk in _chunks(items, min(self.batch, 100)):
+            self.records["Dispatcher"] += len(items)
+            for chunk in _chunks(items, min(self.batches.get("Dispatcher", 1), 100)):
                 records = []
                 for item in chunk:
                     record = copy.deepcopy(template)
@@ -489,7 +606,9 @@ class Lifecycle:
                 ("DeliveryQueue", "DeliveryWorker", worker, "delivery_worker/deliver"),
             ):
                 record_template = load_event(sample)["Records"][0]
-                for chunk in _chunks(self._drain(self.names[queue]), min(self.batch, 10)):
+                drained = self._drain(self.names[queue])
+                self.records[name] += len(drained)
+                for chunk in _chunks(drained, min(self.batches.get(name, 1), 10)):
                     records = []
                     for message in chunk:
                         record = copy.deepcopy(record_template)
@@ -611,9 +730,22 @@ class Measured:
     memory_mb: int
     log_bytes: int = 0
     api_functions: tuple[str, ...] = ("OrdersApi", "WebhookIngest")
+    batches: dict[str, int] = field(default_factory=dict)
+    api: str = "REST API"
+    records: dict[str, int] = field(default_factory=dict)  # consumer -> records it was handed
+    failing_callback_wru: float = 0.0  # one delivery failing all its attempts (worst-case response bodies)
+    load_average: float = 0.0
 
 
-def measure(orders: int, endpoints: int, detail_reads: int, batch: int) -> Measured:
+CONSUMERS = {
+    "Dispatcher": "DispatcherFunction",
+    "WmsForwarder": "WmsForwarderFunction",
+    "DeliveryWorker": "DeliveryWorkerFunction",
+}
+"""Lifecycle consumer -> its function in template.yaml."""
+
+
+def measure(orders: int, endpoints: int, detail_reads: int, batch: int | None, orders_per_day: int = 100_000) -> Measured:
     use_in_process_aws()
     os.environ["HUB_ENV"] = "local"  # the WMS simulator and the receiver are on 127.0.0.1
     os.environ["POWERTOOLS_LOG_LEVEL"] = "INFO"  # prod's level, for the log volume
@@ -629,14 +761,21 @@ def measure(orders: int, endpoints: int, detail_reads: int, batch: int) -> Measu
     sink = LogSink()
     try:
         with mock_aws(), contextlib.redirect_stdout(sink):  # before the hub's imports: its logger writes here
-            return _measure(orders, endpoints, detail_reads, batch, simulator, receiver, sink)
+            return _measure(orders, endpoints, detail_reads, batch, orders_per_day, simulator, receiver, sink)
     finally:
         receiver.stop()
         simulator.stop()
 
 
 def _measure(
-    orders: int, endpoints: int, detail_reads: int, batch: int, simulator: Any, receiver: Any, sink: LogSink
+    orders: int,
+    endpoints: int,
+    detail_reads: int,
+    batch: int | None,
+    orders_per_day: int,
+    simulator: Any,
+    receiver: Any,
+    sink: LogSink,
 ) -> Measured:
     from local_stack.harness import build_tables, put_secret, seed_tenant
     from local_stack.template import load_template
@@ -651,8 +790,13 @@ def _measure(
     _register_endpoints(endpoints, receiver)
 
     meter = Meter(table_specs(template, names), memory_mb)
-    lifecycle = Lifecycle(meter, names, key, simulator, batch)
+    lifecycle = Lifecycle(meter, names, key, simulator)
     lifecycle.run(["WARM-0001"], detail_reads)  # warm-up: imports, sessions, per-container caches
+    found = triggers(template)  # the warm-up order's records per consumer give the rates at orders_per_day
+    lifecycle.batches = {
+        name: batch if batch is not None else realistic_batch(lifecycle.records[name], orders_per_day, found[function])
+        for name, function in CONSUMERS.items()
+    }
     simulator.reset()  # keeps the tenant; the warm-up order leaves the WMS list
     idle_runs = 3
     for _ in range(idle_runs + 1):
@@ -662,10 +806,77 @@ def _measure(
         lifecycle.poll("StatusPollerIdle")  # the per-minute run with nothing listed
     idle = meter.usage.pop("StatusPollerIdle")
     lifecycle.esm_requests = lifecycle.stream_records = sink.bytes = 0
+    lifecycle.records.clear()
     lifecycle.run([f"CM-{n:05d}" for n in range(orders)], detail_reads)
+    failing = failing_callback_wru(meter, "CM-00000")
     return Measured(
-        orders, dict(meter.usage), idle, idle_runs, lifecycle.esm_requests, lifecycle.stream_records, memory_mb, sink.bytes
+        orders,
+        dict(meter.usage),
+        idle,
+        idle_runs,
+        lifecycle.esm_requests,
+        lifecycle.stream_records,
+        memory_mb,
+        sink.bytes,
+        batches=dict(lifecycle.batches),
+        api=api_type(template),
+        records=dict(lifecycle.records),
+        failing_callback_wru=failing,
+        load_average=os.getloadavg()[0],
     )
+
+
+def failing_callback_wru(meter: Meter, order_no: str) -> float:
+    """WRU the delivery log spends on one callback that fails all its attempts: the real worker and
+    adapter, a receiver answering 503 with 1 KB of incompressible text every time, the retry
+    schedule's clock advanced between attempts (no waiting)."""
+    import secrets as random_text
+    from datetime import UTC, datetime, timedelta
+
+    from order_hub import wiring
+    from order_hub.config import DeliverySettings, load
+    from order_hub.models.endpoints import Endpoint
+    from order_hub.ports import SendResult
+    from order_hub.services.callback_delivery import Worker, plan_deliveries
+    from order_hub.services.orders import make_event
+
+    class Failing:
+        def send(self, endpoint: Any, rendered: Any, delivery_id: str) -> SendResult:
+            return SendResult(status_code=503, body=random_text.token_urlsafe(1024), latency_ms=20)
+
+    order = wiring.order_repository().get(TENANT, WH, order_no)
+    assert order is not None
+    event = make_event(order, "order.status_changed", "poller")
+    now = datetime.now(UTC)
+    endpoint = Endpoint(
+        tenant_id=TENANT,
+        endpoint_id="bench-failing",
+        url="https://failing.example.com/hook",
+        format="standard",
+        created_at=now,
+        updated_at=now,
+    )
+    clock = [now]
+    schedule = load(DeliverySettings).retry_schedule
+    worker = Worker(
+        log=wiring.delivery_log(),
+        sender=Failing(),
+        endpoint_of=lambda tenant, endpoint_id: endpoint,
+        disable_endpoint=lambda endpoint, reason: None,
+        retry_schedule=schedule,
+        now=lambda: clock[0],
+    )
+    [message] = plan_deliveries(event, [endpoint])
+    meter.current = "FailingCallback"
+    try:
+        for _ in range(len(schedule) + 1):
+            step = worker.attempt(message, event)
+            clock[0] += timedelta(seconds=step.delay + 1)
+    finally:
+        meter.current = "harness"
+    usage = meter.usage.pop("FailingCallback")
+    assert step.action == "dead", step
+    return usage.wru
 
 
 # ---------------------------------------------------------------------------------------------
@@ -713,9 +924,97 @@ def per_order_counts(measured: Measured, orders_per_day: int) -> tuple[dict[str,
     return units, requests
 
 
-def report(measured: Measured, orders_per_day: int, endpoints: int, detail_reads: int, batch: int) -> str:
+def figures(measured: Measured, orders_per_day: int) -> dict[str, Any]:
+    """The run's figures per million orders, in ``BEFORE``'s shape (what ``--record`` stores)."""
+    from dataclasses import replace
+
     units, requests = per_order_counts(measured, orders_per_day)
-    dollars = price_of(units)
+    dollars = price_of(units, replace(PRICES, apigw_request=API_PRICES[measured.api]))
+    worker = measured.usage.get("DeliveryWorker", Usage())
+    deliveries = measured.records.get("DeliveryWorker", 0) / measured.orders
+    return {
+        "label": f"this run, {time.strftime('%Y-%m-%d', time.gmtime())}, load average {measured.load_average:.1f}",
+        "api": measured.api,
+        "dollars": {service: round(dollars[service], 2) for service in SERVICES},
+        "units": {
+            "API Gateway": f"{units['apigw_requests']:.2f} requests",
+            "Lambda": f"{units['lambda_requests']:.2f} invocations",
+            "DynamoDB": f"{units['dynamodb_wru']:.2f} WRU + {units['dynamodb_rru']:.2f} RRU",
+            "SQS": f"{units['sqs_requests']:.2f} requests",
+            "Secrets Manager": f"{units['secrets_calls']:.4f} calls",
+            "EventBridge Scheduler": f"{units['scheduler_invocations']:.4f} invocations",
+        },
+        "total": round(sum(round(dollars[service], 2) for service in SERVICES), 2),
+        "delivery_worker": f"{worker.wru / measured.orders:.2f} WRU + {worker.rru / measured.orders:.2f} RRU per order"
+        f" ({deliveries:.0f} deliveries); a callback failing all its attempts {measured.failing_callback_wru:.0f} WRU",
+        "gb_seconds": round(units["lambda_gb_seconds"], 4),
+        "requests": {service: round(value, 3) for service, value in requests.items()},
+        "batches": dict(measured.batches),
+        "orders_per_day": orders_per_day,
+        "records_per_order": {name: round(count / measured.orders, 3) for name, count in sorted(measured.records.items())},
+        "functions": {
+            name: {
+                "invocations_per_order": round(usage.invocations / measured.orders, 3),
+                "avg_ms": round(usage.billed_ms / max(1, usage.invocations), 1),
+                "secrets": len(usage.secrets),
+            }
+            for name, usage in sorted(measured.usage.items())
+        },
+    }
+
+
+def comparison(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The table before -> after, per service, $ per million orders."""
+    lines = [
+        f"  {'service':<22} {'before $/M':>11} {'after $/M':>10}  {'after, per order':<28} (before: {before['label']})",
+    ]
+    for service in SERVICES:
+        name = f"{service} ({after['api']})" if service == "API Gateway" else service
+        lines.append(
+            f"  {name:<22} {before['dollars'][service]:>11.2f} {after['dollars'][service]:>10.2f}  {after['units'][service]:<28}"
+        )
+    lines.append(f"  {'total':<22} {before['total']:>11.2f} {after['total']:>10.2f}")
+    lines.append(f"  delivery worker: before {before['delivery_worker']}")
+    lines.append(f"                   after  {after['delivery_worker']}")
+    return lines
+
+
+def readme_section(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """The README's cost table (between ``README_BEGIN`` and ``README_END``), from two runs' figures."""
+    rows = [
+        README_BEGIN,
+        f"| Service | before ({before['label']}) | after ({after['label']}) | after, per order |",
+        "|---|---|---|---|",
+    ]
+    for service in SERVICES:
+        name = f"API Gateway ({before['api']} → {after['api']})" if service == "API Gateway" else service
+        rows.append(
+            f"| {name} | {before['dollars'][service]:.2f} | {after['dollars'][service]:.2f} | {after['units'][service]} |"
+        )
+    rows.append(f"| **Total** | **{before['total']:.2f}** | **{after['total']:.2f}** | |")
+    batches = ", ".join(f"{name} {size}" for name, size in sorted(after["batches"].items()))
+    rows += [
+        "",
+        f"Delivery worker: before {before['delivery_worker']}; after {after['delivery_worker']}.",
+        f"Records per invocation at {after['orders_per_day']:,} orders/day (from the template's batching windows): {batches}.",
+        README_END,
+    ]
+    return "\n".join(rows)
+
+
+def write_readme(section: str, path: str = README) -> None:
+    """Replace the README's cost table with ``section``."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    start, end = text.index(README_BEGIN), text.index(README_END) + len(README_END)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text[:start] + section + text[end:])
+
+
+def report(measured: Measured, orders_per_day: int, endpoints: int, detail_reads: int, batch: int | None) -> str:
+    units, requests = per_order_counts(measured, orders_per_day)
+    after = figures(measured, orders_per_day)
+    dollars = {**after["dollars"], "total": after["total"]}
     unit_text = {
         "DynamoDB": f"{units['dynamodb_wru']:.2f} WRU + {units['dynamodb_rru']:.2f} RRU",
         "SQS": f"{units['sqs_requests']:.2f} billed requests",
@@ -728,9 +1027,11 @@ def report(measured: Measured, orders_per_day: int, endpoints: int, detail_reads
         f"Cost model, us-east-1 list prices (as of 2025), arm64 {measured.memory_mb} MB: {measured.orders} lifecycles measured "
         f"in-process (moto), {endpoints} callback endpoints, {detail_reads} detail reads, {orders_per_day:,} orders/day",
         "",
+        *comparison(BEFORE, after),
+        "",
         f"  {'service':<22} {'requests/order':>15}  {'units/order':<28} {'$ per million orders':>21}",
     ]
-    for service in ("API Gateway", "Lambda", "DynamoDB", "SQS", "Secrets Manager", "EventBridge Scheduler"):
+    for service in SERVICES:
         lines.append(f"  {service:<22} {requests[service]:>15.3f}  {unit_text[service]:<28} {dollars[service]:>21.2f}")
     stream = measured.stream_records / measured.orders
     lines.append(f"  {'DynamoDB Streams':<22} {stream:>15.3f}  {'records (GetRecords free)':<28} {0.0:>21.2f}")
@@ -767,7 +1068,16 @@ def report(measured: Measured, orders_per_day: int, endpoints: int, detail_reads
         f" INFO level + {PLATFORM_LOG_BYTES} B of platform lines per invocation, ${LOGS_INGEST_PER_GB}/GB ingestion)",
         "  - Lambda ms measured per handler invocation in-process (moto, loopback HTTP; bookkeeping and secret reads"
         f" subtracted), billed per ms at {measured.memory_mb} MB",
-        f"  - stream and SQS triggers invoke with {batch} record(s) per batch (low volume); Lambda's SQS pollers cost"
+        f"  - API Gateway: {measured.api} (from template.yaml), ${API_PRICES[measured.api] * MILLION:.2f} per million requests",
+        "  - records per invocation: "
+        + (
+            f"{batch} for every trigger (--batch)"
+            if batch is not None
+            else "what each trigger's batching window in template.yaml gathers at the day's average rate"
+            " (a stream shard's one poller gets the window's records, SQS's 5 pollers share them; 1 without a window): "
+            + ", ".join(f"{name} {size}" for name, size in sorted(measured.batches.items()))
+        )
+        + "; Lambda's SQS pollers cost"
         " 1 ReceiveMessage + 1 DeleteMessageBatch per batch, plus idle long polls "
         f"({IDLE_POLLERS} pollers x 20 s x {SQS_TRIGGERED_QUEUES} queues = {idle_sqs_polls_per_day():,}/day, amortised)",
         "  - SQS: each 64 KB chunk of a request is one request; DynamoDB Streams GetRecords by Lambda triggers are free",
@@ -791,10 +1101,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", type=int, default=2, help="callback endpoints (alternately standard, increff)")
     parser.add_argument("--orders-per-day", type=int, default=100_000, help="volume over which per-minute costs spread")
     parser.add_argument("--detail-reads", type=int, default=2, help="order detail reads per order by the client")
-    parser.add_argument("--batch", type=int, default=1, help="records per stream/SQS-triggered invocation")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="records per stream/SQS-triggered invocation (default: from the template)"
+    )
+    parser.add_argument("--record", action="store_true", help=f"store the figures ({LATEST}) and rewrite the README table")
     args = parser.parse_args(argv)
-    measured = measure(args.orders, args.endpoints, args.detail_reads, args.batch)
+    measured = measure(args.orders, args.endpoints, args.detail_reads, args.batch, args.orders_per_day)
     print(report(measured, args.orders_per_day, args.endpoints, args.detail_reads, args.batch))
+    if args.record:
+        after = figures(measured, args.orders_per_day)
+        with open(LATEST, "w", encoding="utf-8") as handle:
+            json.dump(after, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        write_readme(readme_section(BEFORE, after))
     return 0
 
 

@@ -1,8 +1,10 @@
 """Poll reconcile of N WMS orders (a share of them changed) against the WMS simulator.
 
 The hub's orders are bulk-loaded into moto (in-process) as the forwarder would have left them
-(CREATED, forwarded); the simulator holds the same orders, ``--changed`` percent of them moved
-on to PICKING. One poll run of the real status_poller handler then reconciles them.
+(CREATED, forwarded); the simulator holds the same orders (last updated an hour ago), ``--changed``
+percent of them moved on to PICKING. One poll run of the real status_poller handler then
+reconciles them. Then another ``--changed`` percent move on, and a second run (the next minute's)
+reconciles those: with the simulator's list sorted by update time, it reads the list's tail only.
 
     python -m benchmarks.poll_reconcile [--orders 10000] [--changed 1]
 """
@@ -13,7 +15,7 @@ import argparse
 import os
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchmarks.common import use_in_process_aws
@@ -77,7 +79,12 @@ def _run(args: argparse.Namespace, simulator: Any) -> int:
         batch.append({"PutRequest": {"Item": repo._order_item(order)}})
         changed = every and n % every == 0
         wms_rows.append(
-            {"order_no": order_no, "warehouse_id": "WH-TGR04", "status": "PICKING" if changed else "OPEN", "updated_at": now}
+            {
+                "order_no": order_no,
+                "warehouse_id": "WH-TGR04",
+                "status": "PICKING" if changed else "OPEN",
+                "updated_at": now - timedelta(hours=1),
+            }
         )
         if len(batch) == 25:
             dynamodb_client().batch_write_item(RequestItems={os.environ["ORDERS_TABLE_NAME"]: batch})
@@ -117,6 +124,26 @@ def _run(args: argparse.Namespace, simulator: Any) -> int:
     print(f"  DynamoDB read calls  {calls['BatchGetItem']} BatchGetItem, {calls['GetItem']} GetItem, {calls['Query']} Query")
     print(f"  WMS requests         {sum(wms_requests.values())}   ({summary['pages']} list pages of 100)")
     assert summary["written"] == changed_count, summary
+
+    again = [
+        {**row, "status": "PICKING", "updated_at": datetime.now(UTC)}
+        for n, row in enumerate(wms_rows)
+        if every and n % every == 1 and row["status"] == "OPEN"
+    ]
+    simulator.bulk_load(again)
+    calls.clear()
+    wms_requests.clear()
+    started = time.perf_counter()
+    second = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+    elapsed = time.perf_counter() - started
+    print(f"the next run, {len(again)} more changed:")
+    print(f"  wall time            {elapsed:.2f} s")
+    print(f"  orders written       {second['written']}   (target: {len(again)})")
+    print(f"  WMS requests         {sum(wms_requests.values())}   ({second['pages']} list pages read,")
+    print(f"                       {second['pages_skipped']} pages of the reconciled head skipped: the list is sorted)")
+    reads = calls["BatchGetItem"]
+    print(f"  DynamoDB read calls  {reads} BatchGetItem ({second['seen']} orders read), {calls['GetItem']} GetItem")
+    assert second["written"] == len(again), second
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -113,6 +113,7 @@ class InMemoryTenantDirectory:
         self.tenants: dict[str, Tenant] = {}
         self.keys: dict[str, ApiKey] = {}
         self.cursors: dict[tuple[str, str], dict[str, Any]] = {}
+        self.leases: dict[tuple[str, str], tuple[str, float]] = {}  # (tenant, warehouse) -> (owner, until)
         self.lookups = 0
 
     def list_tenants(self) -> list[Tenant]:
@@ -122,8 +123,22 @@ class InMemoryTenantDirectory:
         cursor = self.cursors.get((tenant_id, warehouse_id))
         return dict(cursor) if cursor is not None else None
 
-    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any]) -> None:
-        self.cursors[(tenant_id, warehouse_id)] = dict(cursor)
+    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any], owner: str | None = None) -> bool:
+        key = (tenant_id, warehouse_id)
+        if owner is not None and self.leases.get(key, ("", 0.0))[0] != owner:
+            return False
+        self.cursors[key] = dict(cursor)
+        self.leases.pop(key, None)
+        return True
+
+    def take_poll_lease(
+        self, tenant_id: str, warehouse_id: str, owner: str, now: datetime, until: datetime
+    ) -> dict[str, Any] | None:
+        key = (tenant_id, warehouse_id)
+        if key in self.leases and self.leases[key][1] >= now.timestamp():
+            return None
+        self.leases[key] = (owner, until.timestamp())
+        return dict(self.cursors.get(key, {}))
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
         self.lookups += 1
@@ -241,7 +256,7 @@ class InMemoryDeliveryLog:
         self.leases: dict[str, float] = {}
         self.tokens: dict[tuple[str, int], int] = {}
         self.counters: dict[str, int] = {}
-        self.holds: dict[str, dict[int, tuple[datetime, datetime]]] = {}
+        self.holds: dict[str, tuple[datetime, datetime]] = {}  # delivery id -> (due, until)
 
     def claim(self, delivery: Delivery, now: datetime, lease_seconds: int) -> Claim:
         current = self.records.get(delivery.delivery_id)
@@ -253,11 +268,16 @@ class InMemoryDeliveryLog:
         claimed = base.model_copy(update={"status": "delivering", "attempt_count": base.attempt_count + 1})
         self.records[delivery.delivery_id] = claimed
         self.leases[delivery.delivery_id] = now.timestamp() + lease_seconds
+        self.holds[delivery.delivery_id] = (now + timedelta(seconds=1), now + timedelta(seconds=lease_seconds))
         return Claim(granted=True, delivery=claimed)
 
-    def finish(self, delivery: Delivery, attempt: Attempt) -> None:
-        self.records[delivery.delivery_id] = delivery.model_copy(update={"attempts": [*delivery.attempts, attempt]})
+    def finish(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> None:
+        self.records[delivery.delivery_id] = delivery.with_attempt(attempt)
         self.leases[delivery.delivery_id] = 0
+        if hold is None:
+            self.holds.pop(delivery.delivery_id, None)
+        else:
+            self.holds[delivery.delivery_id] = hold
 
     def get(self, delivery_id: str) -> Delivery | None:
         return self.records.get(delivery_id)
@@ -281,6 +301,7 @@ class InMemoryDeliveryLog:
             update={"status": "pending", "attempt_base": current.attempt_count, "replays": current.replays + 1, "updated_at": now}
         )
         self.records[delivery_id] = reopened
+        self.holds.pop(delivery_id, None)
         return reopened
 
     def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
@@ -288,15 +309,16 @@ class InMemoryDeliveryLog:
         self.counters[endpoint_key] = first + count - 1
         return first
 
-    def hold_order(self, gate: str, seq: int, due: datetime, until: datetime) -> None:
-        self.holds.setdefault(gate, {})[seq] = (due, until)
+    def hold(self, delivery: Delivery, due: datetime, until: datetime) -> None:
+        current = self.records.get(delivery.delivery_id)
+        if current is not None and current.status not in ("pending", "retrying", "delivering"):
+            return
+        self.records.setdefault(delivery.delivery_id, delivery)
+        self.holds[delivery.delivery_id] = (due, until)
 
-    def release_order(self, gate: str, seq: int) -> None:
-        self.holds.get(gate, {}).pop(seq, None)
-
-    def order_holds(self, gate: str, before_seq: int, now: datetime) -> list[tuple[int, datetime]]:
-        held = self.holds.get(gate, {})
-        return [(seq, due) for seq, (due, until) in sorted(held.items()) if seq < before_seq and until > now]
+    def order_holds(self, earlier: list[tuple[int, str]], now: datetime) -> list[tuple[int, datetime]]:
+        found = [(seq, self.holds[delivery_id]) for seq, delivery_id in earlier if delivery_id in self.holds]
+        return sorted((seq, due) for seq, (due, until) in found if until > now)
 
     def take_token(self, endpoint_key: str, limit_per_second: int, now: datetime) -> bool:
         key = (endpoint_key, int(now.timestamp()))

@@ -24,6 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         wiring.wms_directory(),
         wiring.order_repository(),
         out_of_time=lambda: context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS,
+        lease_seconds=context.get_remaining_time_in_millis() // 1000 + 30,  # this invocation's time, and a margin
     )
     total = run.total
     if run.failed_warehouses:

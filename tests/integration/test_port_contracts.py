@@ -165,6 +165,26 @@ def test_cursors_are_per_tenant_and_warehouse(ports: Ports) -> None:
     assert sorted(t.tenant_id for t in directory.list_tenants()) == ["acme", "rival"]
 
 
+def test_a_poll_lease_lets_one_run_poll_a_warehouse_at_a_time(ports: Ports) -> None:
+    directory: Any = ports.tenants
+    directory.put_cursor("acme", "WH-TGR04", {"synced_until": "2026-11-23T10:00:00+00:00"})
+    until = T0 + timedelta(seconds=330)
+
+    assert directory.take_poll_lease("acme", "WH-TGR04", "run-1", T0, until) == {"synced_until": "2026-11-23T10:00:00+00:00"}
+    assert directory.take_poll_lease("acme", "WH-TGR04", "run-2", T0 + timedelta(seconds=60), until) is None
+    assert directory.take_poll_lease("acme", "WH-CGK09", "run-2", T0, until) == {}  # another warehouse: free
+    assert directory.take_poll_lease("rival", "WH-TGR04", "run-2", T0, until) == {}  # another tenant: free
+    assert not directory.put_cursor("acme", "WH-TGR04", {"synced_until": "x"}, "run-2")  # not its lease
+    assert directory.put_cursor("acme", "WH-TGR04", {"synced_until": "y"}, "run-1")  # writes and releases
+    assert directory.take_poll_lease("acme", "WH-TGR04", "run-3", T0 + timedelta(seconds=61), until) == {"synced_until": "y"}
+    # run-3 crashed: its lease lapses at ``until``; the next run takes it over, run-3 can no longer write
+    assert directory.take_poll_lease(
+        "acme", "WH-TGR04", "run-4", until + timedelta(seconds=1), until + timedelta(seconds=330)
+    ) == {"synced_until": "y"}
+    assert not directory.put_cursor("acme", "WH-TGR04", {"synced_until": "late"}, "run-3")
+    assert directory.get_cursor("acme", "WH-TGR04") == {"synced_until": "y"}
+
+
 def test_api_keys_are_found_by_hash_listed_per_tenant_and_revoked(ports: Ports) -> None:
     ports.tenants.create_tenant(ACME)
     ports.tenants.create_tenant(RIVAL)
@@ -299,15 +319,48 @@ def test_message_ids_are_consecutive_per_endpoint(ports: Ports) -> None:
     assert log.allocate_message_ids("rival#erp", 1) == 1
 
 
-def test_order_holds_keep_later_events_of_one_order_and_endpoint_back(ports: Ports) -> None:
+def test_order_holds_live_in_the_earlier_deliveries_records(ports: Ports) -> None:
     log = ports.deliveries
-    gate, other = "acme#erp#WH-1#SO-1", "acme#erp#WH-1#SO-2"
-    log.hold_order(gate, 3, T0 + timedelta(seconds=5), T0 + timedelta(seconds=300))
-    log.hold_order(gate, 5, T0 + timedelta(seconds=1), T0 + timedelta(seconds=30))
+    in_flight, deferred, retried, delivered = _delivery(3), _delivery(5), _delivery(6), _delivery(7)
+    log.claim(in_flight, T0, lease_seconds=300)  # a claim holds until its lease ends (due 1 s later)
+    log.hold(deferred, T0 + timedelta(seconds=5), T0 + timedelta(seconds=30))  # deferred: created pending
+    claimed = log.claim(retried, T0, lease_seconds=60).delivery
+    assert claimed is not None
+    log.finish(  # waiting for its retry
+        claimed.model_copy(update={"status": "retrying"}),
+        Attempt(n=1, at=T0, outcome="retry", status_code=500),
+        (T0 + timedelta(seconds=6), T0 + timedelta(seconds=20)),
+    )
+    claimed = log.claim(delivered, T0, lease_seconds=60).delivery
+    assert claimed is not None
+    log.finish(claimed.model_copy(update={"status": "delivered"}), Attempt(n=1, at=T0, outcome="delivered", status_code=200))
+    log.hold(delivered, T0 + timedelta(seconds=9), T0 + timedelta(seconds=90))  # settled: a late hold changes nothing
+    records = ((3, in_flight), (4, _delivery(4)), (5, deferred), (6, retried), (7, delivered))
+    earlier = [(seq, d.delivery_id) for seq, d in records]
 
-    assert log.order_holds(gate, 7, T0) == [(3, T0 + timedelta(seconds=5)), (5, T0 + timedelta(seconds=1))]
-    assert log.order_holds(gate, 3, T0) == []  # only earlier events hold an event back
-    assert log.order_holds(other, 7, T0) == []  # another order is never held
-    assert log.order_holds(gate, 7, T0 + timedelta(seconds=31)) == [(3, T0 + timedelta(seconds=5))]  # 5 lapsed
-    log.release_order(gate, 3)
-    assert log.order_holds(gate, 7, T0 + timedelta(seconds=31)) == []
+    assert log.order_holds(earlier, T0) == [
+        (3, T0 + timedelta(seconds=1)),
+        (5, T0 + timedelta(seconds=5)),
+        (6, T0 + timedelta(seconds=6)),
+    ]
+    assert log.order_holds(earlier[3:], T0 + timedelta(seconds=21)) == []  # lapsed
+    assert log.order_holds([], T0) == []
+    pending = log.get(deferred.delivery_id)
+    assert pending is not None and (pending.status, pending.attempt_count) == ("pending", 0)
+    assert log.claim(deferred, T0 + timedelta(seconds=5), lease_seconds=60).granted  # a deferred one is attempted later
+    reopened = log.reopen(retried.delivery_id, T0 + timedelta(seconds=7))
+    assert reopened is not None and log.order_holds(earlier[3:4], T0 + timedelta(seconds=7)) == []  # a replay holds nobody
+
+
+def test_a_failing_delivery_keeps_its_last_attempts_and_counts_the_rest(ports: Ports) -> None:
+    log = ports.deliveries
+    for n in range(1, 9):
+        claimed = log.claim(_delivery(), T0 + timedelta(minutes=n), lease_seconds=60).delivery
+        assert claimed is not None
+        log.finish(
+            claimed.model_copy(update={"status": "retrying"}),
+            Attempt(n=n, at=T0, outcome="retry", status_code=500, response="x" * 1024),
+        )
+    stored = log.get(_delivery().delivery_id)
+    assert stored is not None and stored.attempt_count == 8
+    assert [a.n for a in stored.attempts] == [6, 7, 8] and stored.attempts_dropped == 5

@@ -157,3 +157,50 @@ def test_fixed_daily_costs_spread_over_the_days_orders() -> None:
     assert idle_sqs_polls_per_day(queues=1, pollers=5, wait_s=20) == 21_600
     # 4 (function, secret) pairs x 2 containers x 288 refreshes a day
     assert secrets_calls_per_order(4, 100_000, containers=2) == pytest.approx(4 * 2 * 288 / 100_000)
+
+
+def test_the_api_price_follows_the_api_type_of_the_template() -> None:
+    from benchmarks.cost_model import API_PRICES, api_type, prices_for
+
+    def template(kind: str) -> dict[str, object]:
+        return {"Resources": {"OrdersApiFunction": {"Properties": {"Events": {"Create": {"Type": kind}}}}}}
+
+    assert api_type(template("HttpApi")) == "HTTP API" and api_type(template("Api")) == "REST API"
+    assert prices_for(template("HttpApi")).apigw_request == API_PRICES["HTTP API"] == 1.00 / 1_000_000
+    assert prices_for(template("Api")).apigw_request == 3.50 / 1_000_000
+    assert api_type({"Resources": {"Api": {"Type": "AWS::Serverless::HttpApi"}}}) == "HTTP API"
+    with pytest.raises(ValueError, match="API type"):
+        api_type({"Resources": {"A": {"Properties": {"Events": {"a": {"Type": "Api"}, "b": {"Type": "HttpApi"}}}}}})
+
+
+def test_batches_come_from_the_templates_batching_windows() -> None:
+    from benchmarks.cost_model import Trigger, realistic_batch, triggers
+    from local_stack.template import load_template
+
+    found = triggers(load_template())
+    assert found["DeliveryWorkerFunction"] == Trigger("DeliveryWorkerFunction", "SQS", 10, 1.0)
+    assert found["DispatcherFunction"].kind == "DynamoDB" and found["DispatcherFunction"].batch_size == 100
+    stream, queue = found["DispatcherFunction"], found["DeliveryWorkerFunction"]
+    assert realistic_batch(4, 100_000, stream) == 4  # 4.6 records a second, one poller per shard
+    assert realistic_batch(6, 100_000, queue) == 1  # 6.9 a second shared by 5 SQS pollers
+    assert realistic_batch(6, 10_000_000, queue) == 10  # full batches
+    assert realistic_batch(6, 10_000_000, Trigger("F", "SQS", 10, 0)) == 1  # no window: no waiting for a batch
+
+
+def test_the_readme_cost_table_is_the_recorded_run_of_this_template() -> None:
+    """``python -m benchmarks.cost_model --record`` writes both; a hand edit of either, or a template on
+    another API type than the recorded run's, fails here until the model is run again."""
+    import json
+
+    from benchmarks.cost_model import BEFORE, LATEST, README, README_BEGIN, README_END, api_type, readme_section
+    from local_stack.template import load_template
+
+    with open(LATEST, encoding="utf-8") as handle:
+        latest = json.load(handle)
+    with open(README, encoding="utf-8") as handle:
+        readme = handle.read()
+    section = readme[readme.index(README_BEGIN) : readme.index(README_END) + len(README_END)]
+
+    assert section == readme_section(BEFORE, latest)
+    assert latest["api"] == api_type(load_template())
+    assert latest["total"] == round(sum(latest["dollars"].values()), 2)

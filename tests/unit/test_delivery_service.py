@@ -58,7 +58,8 @@ def _event(order_no: str = "SO-1", seq_bump: int = 0) -> OrderEvent:
     repo = InMemoryOrderRepository()
     orders.create_order(tenant, CreateOrderRequest.model_validate(order_body(so_number=order_no)), repo)
     event = repo.events[-1]
-    return event.model_copy(update={"seq": event.seq + seq_bump, "event_id": f"{event.event_id}-{seq_bump}"})
+    seq = event.seq + seq_bump
+    return event.model_copy(update={"seq": seq, "event_id": orders.event_id_of("acme", event.warehouse_id, order_no, seq)})
 
 
 class Clock:
@@ -137,7 +138,8 @@ def test_failures_follow_the_retry_schedule_then_go_to_the_dlq() -> None:
     assert all(s.action == "retry" for s in steps[:-1])
     assert steps[-1].action == "dead" and "the last" in steps[-1].reason
     record = hub.log.get(message.delivery_id)
-    assert record is not None and record.status == "failed" and len(record.attempts) == 8
+    assert record is not None and record.status == "failed" and record.attempt_count == 8
+    assert [a.n for a in record.attempts] == [6, 7, 8] and record.attempts_dropped == 5  # the last 3 in full
     assert record.attempts[0].response == "down" and record.attempts[0].outcome == "retry"
     assert hub.worker.attempt(message, event).outcome == "duplicate"  # failed for good: not attempted again
 
@@ -466,7 +468,8 @@ def test_a_later_event_waits_in_another_batch_while_an_earlier_one_waits_for_its
     elsewhere = hub.worker.attempt(hub.message(second, "crm"), second)  # another endpoint: not held
 
     assert (held.action, held.outcome) == ("requeue", "deferred") and held.delay == SCHEDULE[0]  # due + 1 s - 1 s
-    assert hub.log.get(hub.message(second).delivery_id) is None  # no attempt spent
+    waiting = hub.log.get(hub.message(second).delivery_id)
+    assert waiting is not None and (waiting.status, waiting.attempt_count) == ("pending", 0)  # no attempt spent
     assert (other.outcome, elsewhere.outcome) == ("delivered", "delivered")
 
     hub.clock.now = T0 + timedelta(seconds=SCHEDULE[0])
@@ -491,8 +494,8 @@ def test_an_earlier_event_dead_lettered_no_longer_holds_the_later_ones() -> None
 def test_an_event_in_flight_holds_the_later_ones_and_a_lapsed_hold_holds_nobody() -> None:
     hub = Hub()
     first, second = _event("SO-1"), _event("SO-1", 1)
-    gate = f"acme#erp#{first.warehouse_id}#SO-1"
-    hub.log.hold_order(gate, first.seq, T0 + timedelta(seconds=1), T0 + timedelta(seconds=60))  # in flight elsewhere
+    assert hub.log.claim(Delivery(**hub.message(first).model_dump(), created_at=T0, updated_at=T0), T0, 60).granted
+    # first is in flight elsewhere (claimed, lease 60 s)
 
     held = hub.worker.attempt(hub.message(second), second)
     hub.clock.now = T0 + timedelta(seconds=61)  # that worker crashed: its hold lapsed

@@ -579,3 +579,115 @@ def test_the_wms_client_percent_encodes_every_path_segment() -> None:
     with pytest.raises(Exception):  # noqa: B017 - the call fails; the URL it asked for is what counts
         client.get_outbound("WH/1", "SO?x=1#..")
     assert seen and seen[0].endswith("/warehouse/WH%2F1/outbound/wms/SO%3Fx%3D1%23..")
+
+
+def test_one_poll_run_at_a_time_per_tenant_and_warehouse(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    """A second run that starts while the first is still listing leaves the warehouse to it (busy):
+    no WMS page, no read, no cursor write; after the first one ends the next run polls again."""
+    wms = FakeWms()
+    for n in range(4):
+        _create(tenant, repo, so_number=f"SO-{n}")
+        forward_order("acme", WH, f"SO-{n}", repo, wms, _now)
+    overlapping: list[Any] = []
+
+    def first_runs_out_of_time() -> bool:  # called by the first run between pages: the second run starts then
+        if not overlapping:
+            calls = len(wms.calls)
+            overlapping.append(poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now, page_size=2))
+            overlapping.append(len(wms.calls) - calls)
+        return False
+
+    first = poll_warehouse("acme", WH, wms, repo, directory, first_runs_out_of_time, _now, page_size=2)
+    second, wms_calls = overlapping
+    assert first.completed and first.pages == 2 and first.busy == 0
+    assert second.busy == 1 and (second.pages, second.seen) == (0, 0) and wms_calls == 0
+    assert directory.get_cursor("acme", WH) == {"synced_until": T0.isoformat()} and directory.leases == {}
+
+    later = lambda: T0 + timedelta(minutes=1)  # noqa: E731
+    third = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, later, page_size=2)
+    assert third.busy == 0 and third.pages == 2  # the lease was released with the cursor
+
+
+def test_a_crashed_runs_lease_lapses_and_a_failed_run_releases_it(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()
+    _create(tenant, repo)
+    forward_order("acme", WH, NO, repo, wms, _now)
+    assert directory.take_poll_lease("acme", WH, "crashed", T0, T0 + timedelta(seconds=330)) == {}
+
+    assert poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now).busy == 1
+    assert poll_warehouse("acme", "WH-OTHER", wms, repo, directory, lambda: False, _now).busy == 0  # per warehouse
+    after = lambda: T0 + timedelta(seconds=331)  # noqa: E731
+    assert poll_warehouse("acme", WH, wms, repo, directory, lambda: False, after).pages == 1
+
+    wms.fail_with, wms.fail_times = WmsUnavailable("WMS down"), 1
+    with pytest.raises(WmsUnavailable):
+        poll_warehouse("acme", WH, wms, repo, directory, lambda: False, after)
+    assert directory.leases == {}  # released: the next run polls at once
+    assert poll_warehouse("acme", WH, wms, repo, directory, lambda: False, after).pages == 1
+
+
+class SortedWms(FakeWms):
+    """A WMS whose list comes sorted by updated_at (as our simulator's does)."""
+
+    def list_outbounds(self, warehouse_id: str, updated_start: Any, updated_end: Any, page: int, limit: int) -> Any:
+        listing = super().list_outbounds(warehouse_id, updated_start, updated_end, 1, 10_000)
+        rows = sorted(listing.items, key=lambda o: (o.updated_at, o.order_no))
+        return type(listing)(items=rows[(page - 1) * limit : page * limit], total_pages=(len(rows) + limit - 1) // limit)
+
+
+def _sorted_day(tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory) -> SortedWms:
+    wms = SortedWms()
+    for n in range(10):
+        _create(tenant, repo, so_number=f"SO-{n}")
+        forward_order("acme", WH, f"SO-{n}", repo, wms, _now)
+        wms.set_status(WH, f"SO-{n}", "ALLOCATED", updated_at=T0 - timedelta(hours=1) + timedelta(minutes=n))
+    first = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now, page_size=2)
+    assert first.pages == 5 and first.written == 10
+    assert directory.get_cursor("acme", WH)["head"]["pages"] == 5  # type: ignore[index]
+    return wms
+
+
+def test_a_list_sorted_by_update_time_is_read_from_its_unreconciled_tail(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = _sorted_day(tenant, repo, directory)
+    wms.set_status(WH, "SO-3", "PICKED", updated_at=T0 + timedelta(seconds=30))  # moves to the end of the list
+
+    later = lambda: T0 + timedelta(minutes=1)  # noqa: E731
+    second = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, later, page_size=2)
+
+    assert (second.pages, second.pages_skipped, second.written) == (1, 4, 1)  # 1 page instead of 5
+    assert _stored(repo, tenant, "SO-3").status == ApiStatus.PICKED
+
+
+def test_a_head_that_shrank_is_looked_behind_and_nothing_is_missed(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = _sorted_day(tenant, repo, directory)
+    for n in range(6):  # six orders move to the tail: page 5 now starts with a changed one
+        wms.set_status(WH, f"SO-{n}", "PICKED", updated_at=T0 + timedelta(seconds=30 + n))
+
+    later = lambda: T0 + timedelta(minutes=1)  # noqa: E731
+    second = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, later, page_size=2)
+
+    assert second.written == 6 and all(_stored(repo, tenant, f"SO-{n}").status == ApiStatus.PICKED for n in range(6))
+    assert second.pages < 5 + 1  # one probe page more at most than reading from the start
+
+
+def test_a_list_that_is_not_sorted_is_read_from_the_start_every_time(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    wms = FakeWms()  # sorted by order number, not by update time
+    for n in range(6):
+        _create(tenant, repo, so_number=f"SO-{n}")
+        forward_order("acme", WH, f"SO-{n}", repo, wms, _now)
+        wms.set_status(WH, f"SO-{n}", "ALLOCATED", updated_at=T0 - timedelta(minutes=60 - (n % 2) * 30))
+    poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now, page_size=2)
+    assert "head" not in directory.get_cursor("acme", WH)  # type: ignore[operator]
+
+    later = lambda: T0 + timedelta(minutes=1)  # noqa: E731
+    assert poll_warehouse("acme", WH, wms, repo, directory, lambda: False, later, page_size=2).pages == 3

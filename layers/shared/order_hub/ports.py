@@ -91,7 +91,15 @@ class WmsDirectory(Protocol):
 class CursorStore(Protocol):
     def get_cursor(self, tenant_id: str, warehouse_id: str) -> dict[str, Any] | None: ...
 
-    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any]) -> None: ...
+    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any], owner: str | None = None) -> bool:
+        """Store the cursor and release the poll lease. With ``owner``: only while that run holds the
+        lease (False, nothing written, when it lapsed and another run took it)."""
+
+    def take_poll_lease(
+        self, tenant_id: str, warehouse_id: str, owner: str, now: datetime, until: datetime
+    ) -> dict[str, Any] | None:
+        """One poll run at a time per (tenant, warehouse): take the lease (free, or lapsed) until
+        ``until`` and return the cursor ({} when there is none yet); None while another run holds it."""
 
     def list_tenants(self) -> list[Tenant]:
         """Every tenant (from a registry partition: no scan)."""
@@ -142,16 +150,19 @@ class DeliveryLog(Protocol):
         """Take the delivery for one attempt (creating its record on first sight).
 
         Granted when the record is new, pending or retrying, or its lease ran out; refused while
-        another worker holds it, and once it is delivered, failed or skipped.
+        another worker holds it, and once it is delivered, failed or skipped. A granted claim also
+        holds the later events of the order at the endpoint back (due in 1 s, lapsing with the lease).
         """
 
-    def finish(self, delivery: Delivery, attempt: Attempt) -> None:
-        """Record an attempt and the delivery's new status (releases the lease)."""
+    def finish(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> None:
+        """Record an attempt (the history keeps the last few in full) and the delivery's new status;
+        releases the lease. ``hold`` (due, until): the later events of the order at the endpoint wait
+        for it (a retry); without it the delivery holds nothing back."""
 
     def get(self, delivery_id: str) -> Delivery | None: ...
 
     def list_problems(self, tenant_id: str, limit: int) -> list[Delivery]:
-        """Deliveries that failed for good or are waiting for a retry, newest first."""
+        """Deliveries that failed for good or are waiting for a retry, newest first (by when each became a problem)."""
 
     def list_for_endpoint(self, tenant_id: str, endpoint_id: str, since: datetime, limit: int) -> list[Delivery]:
         """Deliveries to one endpoint created since ``since``, oldest first."""
@@ -165,15 +176,14 @@ class DeliveryLog(Protocol):
     def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
         """Reserve ``count`` consecutive message ids of an endpoint's counter; returns the first."""
 
-    def hold_order(self, gate: str, seq: int, due: datetime, until: datetime) -> None:
-        """Event ``seq`` of the gate's (endpoint, order) is in flight or waits for a retry: later
-        events wait; look again at ``due``; the hold lapses at ``until`` (a crashed worker)."""
+    def hold(self, delivery: Delivery, due: datetime, until: datetime) -> None:
+        """A deferred delivery (not attempted, its record created pending if new) holds the later events
+        of its order at its endpoint back: look again at ``due``; the hold lapses at ``until``. A
+        delivery already settled (delivered, failed, skipped) is left as it is."""
 
-    def release_order(self, gate: str, seq: int) -> None:
-        """Event ``seq`` is settled (delivered, failed for good, skipped): it holds nothing back."""
-
-    def order_holds(self, gate: str, before_seq: int, now: datetime) -> list[tuple[int, datetime]]:
-        """Unlapsed holds of events earlier than ``before_seq``, as (seq, due), oldest first."""
+    def order_holds(self, earlier: list[tuple[int, str]], now: datetime) -> list[tuple[int, datetime]]:
+        """Of the deliveries ``earlier`` ((seq, delivery_id) of the order's earlier events at the same
+        endpoint), the unlapsed holds as (seq, due), oldest first."""
 
 
 @dataclass(frozen=True)

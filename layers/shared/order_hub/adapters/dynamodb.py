@@ -28,6 +28,7 @@ Tenants table: ``TENANT#<id>/PROFILE``, ``TENANT#<id>/KEY#<key_id>`` (listing) a
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -50,6 +51,10 @@ ITEM_LIMIT_BYTES = 400 * 1024
 INBOX_PAYLOAD_BYTES = 300_000
 MAX_LIST_CANDIDATES = 2_000  # index entries a filtered list reads at most (~150 B each: ~40 RRU at worst)
 MAX_LIST_FETCHES = 100  # orders a filtered list reads at most to test a filter the index cannot (0.5 RRU each)
+BATCH_GET_ROUNDS = 8
+"""BatchGetItem rounds for keys DynamoDB left unprocessed (throttling) before giving up."""
+BATCH_GET_BACKOFF_S = 0.05
+"""First pause before asking again for unprocessed keys; doubled each round (with jitter), at most 2 s."""
 
 
 def attribute_size(value: Mapping[str, Any]) -> int:
@@ -109,6 +114,24 @@ class _DynamoAdapter:
         if self._client is None:
             self._client = dynamodb_client()
         return self._client
+
+    def _batch_get(self, request: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> list[dict[str, Any]]:
+        """Every item of this table a BatchGetItem ``request`` (one table, at most 100 keys) finds.
+
+        Keys DynamoDB leaves unprocessed (it throttles) are asked for again after an exponential,
+        jittered pause (AWS's advice), not in a tight loop; after ``BATCH_GET_ROUNDS`` rounds the
+        call fails (the caller's message or run is retried as a whole)."""
+        items: list[dict[str, Any]] = []
+        pending: dict[str, Any] = request
+        for round_no in range(BATCH_GET_ROUNDS):
+            if round_no:
+                sleep(min(2.0, BATCH_GET_BACKOFF_S * 2 ** (round_no - 1)) * random.uniform(0.5, 1.0))
+            response = self.client.batch_get_item(RequestItems=pending)
+            items.extend(response.get("Responses", {}).get(self._table, []))
+            pending = dict(response.get("UnprocessedKeys") or {})
+            if not pending:
+                return items
+        raise RuntimeError(f"BatchGetItem on {self._table}: keys still unprocessed after {BATCH_GET_ROUNDS} rounds")
 
     def _take_second_token(self, key: str, limit_per_second: int, second: int) -> bool:
         """One of ``limit_per_second`` uses of ``key`` in epoch ``second`` (a counter item per key and
@@ -277,11 +300,11 @@ class DynamoOrderRepository(_DynamoAdapter):
             raise ConcurrentModification(f"order_no '{order.order_no}' changed since version {expected_version}") from error
 
     def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
-        found = self._batch_get([order_pk(tenant_id, warehouse_id, no) for no in order_nos], consistent=True)
+        found = self._orders_by_pk([order_pk(tenant_id, warehouse_id, no) for no in order_nos], consistent=True)
         return {order.order_no: order for order in found.values()}
 
-    def _batch_get(self, pks: list[str], consistent: bool) -> dict[str, Order]:
-        """Orders by item key (100 per BatchGetItem; unprocessed keys again after a growing pause)."""
+    def _orders_by_pk(self, pks: list[str], consistent: bool) -> dict[str, Order]:
+        """Orders by item key (100 per BatchGetItem; unprocessed keys via ``_batch_get``'s backoff)."""
         found: dict[str, Order] = {}
         unique = list(dict.fromkeys(pks))
         for start in range(0, len(unique), 100):
@@ -289,15 +312,8 @@ class DynamoOrderRepository(_DynamoAdapter):
             request: dict[str, Any] = {
                 self._table: {"Keys": keys, "ConsistentRead": consistent, "ProjectionExpression": "pk, doc"}
             }
-            pause = 0.05
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found[item["pk"]["S"]] = Order.model_validate_json(doc_text(item["doc"]))
-                request = dict(response.get("UnprocessedKeys") or {})
-                if request:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 1.0)
+            for item in self._batch_get(request):
+                found[item["pk"]["S"]] = Order.model_validate_json(doc_text(item["doc"]))
         return found
 
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
@@ -419,7 +435,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                 skip = 0
                 if len(keys) >= query.limit:
                     break
-            orders = self._batch_get(keys, consistent=False)
+            orders = self._orders_by_pk(keys, consistent=False)
             return ListPage(items=[self._list_view(orders[key]) for key in keys if key in orders], total=total)
         # Filtered: the candidates in order, up to the end of the next page, within a read budget.
         wanted = first + 2 * query.limit
@@ -432,7 +448,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                 entries, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last)
                 read += evaluated
                 if needs_order:
-                    fetched = self._batch_get(entries, consistent=False)
+                    fetched = self._orders_by_pk(entries, consistent=False)
                     fetched_count += len(entries)
                     matches += [fetched[key] for key in entries if key in fetched and on_order(fetched[key])]
                 else:
@@ -447,7 +463,7 @@ class DynamoOrderRepository(_DynamoAdapter):
             matches = matches[:wanted]  # the total counts up to the end of the next page, no further
         page = matches[first : first + query.limit]
         pending = [entry for entry in page if isinstance(entry, str)]
-        found = self._batch_get(pending, consistent=False) if pending else {}
+        found = self._orders_by_pk(pending, consistent=False) if pending else {}
         shown = [entry if isinstance(entry, Order) else found.get(entry) for entry in page]
         items = [self._list_view(order) for order in shown if order is not None]
         return ListPage(items=items, total=len(matches), exact=exhausted)
@@ -607,15 +623,46 @@ class DynamoTenantDirectory(_DynamoAdapter):
         item = response.get("Item")
         return dict(json.loads(item["doc"]["S"])) if item else None
 
-    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any]) -> None:
-        self.client.put_item(
-            TableName=self._table,
-            Item={
+    def put_cursor(self, tenant_id: str, warehouse_id: str, cursor: dict[str, Any], owner: str | None = None) -> bool:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {  # the lease attributes go: released
                 "pk": {"S": f"TENANT#{tenant_id}"},
                 "sk": {"S": f"CURSOR#{warehouse_id}"},
                 "doc": {"S": json.dumps(cursor)},
             },
-        )
+        }
+        if owner is not None:
+            request["ConditionExpression"] = "lease_owner = :owner"
+            request["ExpressionAttributeValues"] = {":owner": {"S": owner}}
+        try:
+            self.client.put_item(**request)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def take_poll_lease(
+        self, tenant_id: str, warehouse_id: str, owner: str, now: datetime, until: datetime
+    ) -> dict[str, Any] | None:
+        """A conditional UpdateItem on the cursor item that returns it: the lease costs the run one
+        write and saves it the cursor read."""
+        try:
+            response = self.client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": f"CURSOR#{warehouse_id}"}},
+                UpdateExpression="SET lease_owner = :owner, lease_until = :until",
+                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":until": {"N": str(int(until.timestamp()))},
+                    ":now": {"N": str(int(now.timestamp()))},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        item = response.get("Attributes", {})
+        return dict(json.loads(item["doc"]["S"])) if "doc" in item else {}
 
     def save_tenant(self, tenant: Tenant) -> None:
         self.client.put_item(TableName=self._table, Item=self._tenant_item(tenant))

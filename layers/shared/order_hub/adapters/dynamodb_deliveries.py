@@ -3,14 +3,21 @@ the delivery log (deliveries table).
 
 Deliveries table (pk/sk):
 - delivery: ``DLV#<delivery_id>`` / ``DLV``. ``status``, ``attempt_count`` and ``lease_until`` are
-  top-level attributes so a claim is one conditional UpdateItem; ``doc`` is the Delivery JSON with
-  its attempt log. ``gsi1*`` (index ``by_endpoint``): per endpoint by creation time (replays);
-  ``gsi2*`` (index ``by_problem``, sparse): per tenant, only while retrying or failed.
+  top-level attributes so a claim is one conditional UpdateItem; ``doc`` is the Delivery JSON (zlib,
+  Binary; String in records written before, still read) with
+  the last ``ATTEMPTS_KEPT`` attempts in full (older ones counted), so the item stays about 1-2 KB
+  and every write of it costs 1-2 WRU however often the callback fails.
+  ``gsi1*`` (index ``by_endpoint``, KEYS_ONLY): per endpoint by creation time (replays), written once;
+  ``gsi2*`` (index ``by_problem``, KEYS_ONLY, sparse): per tenant, while retrying or failed, keyed by
+  the time it became a problem (written once per problem, not per retry). Lists read the records
+  themselves (BatchGetItem) after the index: listing is rare, writing is not.
+- order gate, folded into the record: ``hold_due``/``hold_until`` (epoch seconds) while the delivery is
+  in flight (set by the claim), waits for a retry (set by ``finish``) or is deferred behind an earlier
+  event (``hold``). A later event of the order reads its earlier events' records at the endpoint
+  (their ids derive from the order and ``seq``) and waits while one holds. A delivered, failed or
+  skipped record holds nothing. No gate item, no gate write on the way of a healthy delivery.
 - rate counter: ``RATE#<endpoint>#<epoch second>`` / ``RATE`` (expires after a minute).
 - message id counter: ``COUNTER#<endpoint>`` / ``MESSAGE_ID`` (Increff ``messageId``s).
-- order gate: ``GATE#<tenant>#<endpoint>#<warehouse>#<order>`` / ``SEQ#<seq, 12 digits>``, one item per
-  event of the order that is in flight or waits for a retry at the endpoint (``due``, ``until``
-  epoch seconds; expires with ``until``). Later events of the order wait while one exists.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from typing import Any, cast
 
 from order_hub.adapters.dynamodb import _DynamoAdapter, _ts, order_pk
 from order_hub.errors import InvalidInput
-from order_hub.jsonutil import doc_text
+from order_hub.jsonutil import doc_text, pack_doc
 from order_hub.models.endpoints import Attempt, Delivery, Endpoint
 from order_hub.models.order import OrderEvent
 from order_hub.ports import Claim
@@ -89,12 +96,9 @@ class DynamoEventStore(_DynamoAdapter):
                     "ProjectionExpression": "doc",
                 }
             }
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    event = OrderEvent.model_validate_json(doc_text(item["doc"]))
-                    found[(event.tenant_id, event.warehouse_id, event.order_no, event.seq)] = event
-                request = dict(response.get("UnprocessedKeys") or {})
+            for item in self._batch_get(request):
+                event = OrderEvent.model_validate_json(doc_text(item["doc"]))
+                found[(event.tenant_id, event.warehouse_id, event.order_no, event.seq)] = event
         return found
 
 
@@ -105,32 +109,46 @@ class DynamoDeliveryLog(_DynamoAdapter):
 
     @staticmethod
     def _from_item(item: dict[str, Any]) -> Delivery:
-        delivery = Delivery.model_validate_json(item["doc"]["S"])
+        delivery = Delivery.model_validate_json(doc_text(item["doc"]))
         return delivery.model_copy(update={"status": item["status"]["S"], "attempt_count": int(item["attempt_count"]["N"])})
 
-    def claim(self, delivery: Delivery, now: datetime, lease_seconds: int) -> Claim:
-        values: dict[str, Any] = {
-            ":delivering": {"S": "delivering"},
-            ":pending": {"S": "pending"},
-            ":retrying": {"S": "retrying"},
-            ":now": {"N": str(_epoch(now))},
-            ":lease": {"N": str(_epoch(now) + lease_seconds)},
-            ":zero": {"N": "0"},
-            ":one": {"N": "1"},
-            ":doc": {"S": delivery.model_dump_json()},
+    @staticmethod
+    def _creation(delivery: Delivery) -> tuple[str, dict[str, Any]]:
+        """What a record's first write sets (and later writes keep): the document, the endpoint index
+        keys, the expiry."""
+        values = {
+            ":doc": pack_doc(delivery.model_dump_json()),
             ":g1pk": {"S": f"EP#{delivery.tenant_id}#{delivery.endpoint_id}"},
             ":g1sk": {"S": f"{_ts(delivery.created_at)}#{delivery.delivery_id}"},
             ":expires": {"N": str(_epoch(delivery.created_at + DELIVERY_RETENTION))},
         }
+        expression = (
+            "doc = if_not_exists(doc, :doc), gsi1pk = if_not_exists(gsi1pk, :g1pk), "
+            "gsi1sk = if_not_exists(gsi1sk, :g1sk), expires_at = if_not_exists(expires_at, :expires)"
+        )
+        return expression, values
+
+    def claim(self, delivery: Delivery, now: datetime, lease_seconds: int) -> Claim:
+        creation, values = self._creation(delivery)
+        values.update(
+            {
+                ":delivering": {"S": "delivering"},
+                ":pending": {"S": "pending"},
+                ":retrying": {"S": "retrying"},
+                ":now": {"N": str(_epoch(now))},
+                ":lease": {"N": str(_epoch(now) + lease_seconds)},
+                ":due": {"N": str(_epoch(now) + 1)},
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+            }
+        )
         try:
             response = self.client.update_item(
                 TableName=self._table,
                 Key=self._key(delivery.delivery_id),
                 UpdateExpression=(
-                    "SET #status = :delivering, lease_until = :lease, "
-                    "attempt_count = if_not_exists(attempt_count, :zero) + :one, doc = if_not_exists(doc, :doc), "
-                    "gsi1pk = if_not_exists(gsi1pk, :g1pk), "
-                    "gsi1sk = if_not_exists(gsi1sk, :g1sk), expires_at = if_not_exists(expires_at, :expires)"
+                    "SET #status = :delivering, lease_until = :lease, hold_due = :due, hold_until = :lease, "
+                    f"attempt_count = if_not_exists(attempt_count, :zero) + :one, {creation}"
                 ),
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR #status IN (:pending, :retrying) "
@@ -146,24 +164,30 @@ class DynamoDeliveryLog(_DynamoAdapter):
             return Claim(granted=False, delivery=self._from_item(old) if old else None)
         return Claim(granted=True, delivery=self._from_item(response["Attributes"]))
 
-    def finish(self, delivery: Delivery, attempt: Attempt) -> None:
-        updated = delivery.model_copy(update={"attempts": [*delivery.attempts, attempt][-20:]})
+    def finish(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> None:
+        updated = delivery.with_attempt(attempt)
         values: dict[str, Any] = {
             ":status": {"S": updated.status},
-            ":doc": {"S": updated.model_dump_json()},
+            ":doc": pack_doc(updated.model_dump_json()),
             ":zero": {"N": "0"},
         }
-        expression = "SET #status = :status, doc = :doc, lease_until = :zero"
-        if updated.status in _PROBLEMS:
+        sets = ["#status = :status", "doc = :doc", "lease_until = :zero"]
+        removes: list[str] = []
+        if hold is not None:
+            values[":due"], values[":until"] = {"N": str(_epoch(hold[0]))}, {"N": str(_epoch(hold[1]))}
+            sets += ["hold_due = :due", "hold_until = :until"]
+        else:
+            removes += ["hold_due", "hold_until"]
+        if updated.status in _PROBLEMS:  # the index key is written once per problem, not once per retry
             values[":g2pk"] = {"S": f"PROBLEM#{updated.tenant_id}"}
             values[":g2sk"] = {"S": f"{_ts(updated.updated_at)}#{updated.delivery_id}"}
-            expression += ", gsi2pk = :g2pk, gsi2sk = :g2sk"
+            sets += ["gsi2pk = :g2pk", "gsi2sk = if_not_exists(gsi2sk, :g2sk)"]
         else:
-            expression += " REMOVE gsi2pk, gsi2sk"
+            removes += ["gsi2pk", "gsi2sk"]
         self.client.update_item(
             TableName=self._table,
             Key=self._key(updated.delivery_id),
-            UpdateExpression=expression,
+            UpdateExpression=f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else ""),
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
         )
@@ -173,12 +197,18 @@ class DynamoDeliveryLog(_DynamoAdapter):
         return self._from_item(item) if item else None
 
     def _query(self, request: dict[str, Any], limit: int) -> list[Delivery]:
-        found: list[Delivery] = []
-        for page in self.client.get_paginator("query").paginate(**request):
-            found.extend(self._from_item(item) for item in page.get("Items", []))
-            if len(found) >= limit:
+        """The records a KEYS_ONLY index query names, in the index's order (read from the table)."""
+        keys: list[dict[str, Any]] = []
+        for page in self.client.get_paginator("query").paginate(**request, PaginationConfig={"PageSize": min(limit, 100)}):
+            keys.extend({"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", []))
+            if len(keys) >= limit:
                 break
-        return found[:limit]
+        keys = keys[:limit]
+        found: dict[str, Delivery] = {}
+        for start in range(0, len(keys), 100):
+            for item in self._batch_get({self._table: {"Keys": keys[start : start + 100]}}):
+                found[item["pk"]["S"]] = self._from_item(item)
+        return [found[key["pk"]["S"]] for key in keys if key["pk"]["S"] in found]
 
     def list_problems(self, tenant_id: str, limit: int) -> list[Delivery]:
         return self._query(
@@ -217,13 +247,15 @@ class DynamoDeliveryLog(_DynamoAdapter):
             self.client.update_item(
                 TableName=self._table,
                 Key=self._key(delivery_id),
-                UpdateExpression="SET #status = :pending, doc = :doc, lease_until = :zero REMOVE gsi2pk, gsi2sk",
+                UpdateExpression=(
+                    "SET #status = :pending, doc = :doc, lease_until = :zero REMOVE gsi2pk, gsi2sk, hold_due, hold_until"
+                ),
                 ConditionExpression="attempt_count = :count AND (#status <> :delivering OR lease_until < :now)",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":pending": {"S": "pending"},
                     ":delivering": {"S": "delivering"},
-                    ":doc": {"S": reopened.model_dump_json()},
+                    ":doc": pack_doc(reopened.model_dump_json()),
                     ":zero": {"N": "0"},
                     ":count": {"N": str(current.attempt_count)},
                     ":now": {"N": str(_epoch(now))},
@@ -233,38 +265,50 @@ class DynamoDeliveryLog(_DynamoAdapter):
             raise InvalidInput(f"delivery '{delivery_id}' is being attempted right now; replay it later") from error
         return reopened
 
-    @staticmethod
-    def _gate_key(gate: str, seq: int) -> dict[str, Any]:
-        return {"pk": {"S": f"GATE#{gate}"}, "sk": {"S": f"SEQ#{seq:012d}"}}
-
-    def hold_order(self, gate: str, seq: int, due: datetime, until: datetime) -> None:
-        self.client.update_item(
-            TableName=self._table,
-            Key=self._gate_key(gate, seq),
-            UpdateExpression="SET due = :due, until_at = :until, expires_at = :expires",
-            ExpressionAttributeValues={
+    def hold(self, delivery: Delivery, due: datetime, until: datetime) -> None:
+        creation, values = self._creation(delivery)
+        values.update(
+            {
+                ":pending": {"S": "pending"},
+                ":retrying": {"S": "retrying"},
+                ":delivering": {"S": "delivering"},
+                ":zero": {"N": "0"},
                 ":due": {"N": str(_epoch(due))},
                 ":until": {"N": str(_epoch(until))},
-                ":expires": {"N": str(_epoch(until) + 3600)},
-            },
+            }
         )
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key=self._key(delivery.delivery_id),
+                UpdateExpression=(
+                    "SET #status = if_not_exists(#status, :pending), attempt_count = if_not_exists(attempt_count, :zero), "
+                    f"lease_until = if_not_exists(lease_until, :zero), hold_due = :due, hold_until = :until, {creation}"
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR #status IN (:pending, :retrying, :delivering)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return  # settled meanwhile: it holds nothing back
 
-    def release_order(self, gate: str, seq: int) -> None:
-        self.client.delete_item(TableName=self._table, Key=self._gate_key(gate, seq))
-
-    def order_holds(self, gate: str, before_seq: int, now: datetime) -> list[tuple[int, datetime]]:
-        response = self.client.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND sk < :mine",
-            ExpressionAttributeValues={":pk": {"S": f"GATE#{gate}"}, ":mine": {"S": f"SEQ#{before_seq:012d}"}},
-            ConsistentRead=True,
-            Limit=20,
-        )
-        return [
-            (int(item["sk"]["S"].removeprefix("SEQ#")), datetime.fromtimestamp(int(item["due"]["N"]), UTC))
-            for item in response.get("Items", [])
-            if int(item["until_at"]["N"]) > _epoch(now)
-        ]
+    def order_holds(self, earlier: list[tuple[int, str]], now: datetime) -> list[tuple[int, datetime]]:
+        if not earlier:
+            return []
+        seq_of = {f"DLV#{delivery_id}": seq for seq, delivery_id in earlier}
+        holds: list[tuple[int, datetime]] = []
+        for start in range(0, len(earlier), 100):
+            request = {
+                self._table: {
+                    "Keys": [self._key(delivery_id) for _, delivery_id in earlier[start : start + 100]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk, hold_due, hold_until",
+                }
+            }
+            for item in self._batch_get(request):
+                if "hold_until" in item and int(item["hold_until"]["N"]) > _epoch(now):
+                    holds.append((seq_of[item["pk"]["S"]], datetime.fromtimestamp(int(item["hold_due"]["N"]), UTC)))
+        return sorted(holds)
 
     def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
         response = self.client.update_item(

@@ -98,6 +98,10 @@ class Endpoint(Stored):
         return self.enabled and (not self.events or event_type in self.events)
 
 
+ATTEMPTS_KEPT = 3
+"""Attempts a delivery record keeps in full (older ones are counted): the record stays small, so
+every write of it is about 1-2 KB however often the callback fails."""
+
 DeliveryStatus = Literal["pending", "delivering", "retrying", "delivered", "failed", "skipped"]
 
 
@@ -144,12 +148,19 @@ class Delivery(DeliveryRef):
     attempt_count: int = 0
     attempt_base: int = Field(default=0, description="attempt_count when last replayed: the retry schedule restarts there")
     replays: int = 0
-    attempts: list[Attempt] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(default_factory=list, description=f"The last {ATTEMPTS_KEPT} attempts in full")
+    attempts_dropped: int = Field(default=0, description="Older attempts not kept (counted only)")
     last_error: str = ""
     created_at: datetime
     updated_at: datetime
     next_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
+
+    def with_attempt(self, attempt: Attempt) -> "Delivery":
+        """The delivery with ``attempt`` logged: the last ``ATTEMPTS_KEPT`` in full, the older ones counted."""
+        attempts = [*self.attempts, attempt]
+        dropped = max(0, len(attempts) - ATTEMPTS_KEPT)
+        return self.model_copy(update={"attempts": attempts[dropped:], "attempts_dropped": self.attempts_dropped + dropped})
 
     @property
     def round_attempts(self) -> int:

@@ -36,12 +36,17 @@ from order_hub.models.order import OrderEvent
 from order_hub.ports import CallbackSender, DeliveryLog, EventStore, MessageQueue, SendResult
 from order_hub.rendering import callbacks
 from order_hub.rendering.callbacks.base import MissingField, Verdict
+from order_hub.services.orders import event_id_of
 
-RESPONSE_LOG_LIMIT = 1024
+RESPONSE_LOG_LIMIT = 512
 GATE_MARGIN = 1
 """Seconds after an earlier event's retry is due before the later events look again."""
 GATE_LAPSE = 300
 """A hold lapses this long after its retry was due (a worker that crashed holds nobody for ever)."""
+GATE_LOOKBACK = 10
+"""How many of the order's earlier versions a delivery looks at for a hold (their records, by id):
+a deferred event holds the ones after it in turn, so a longer wait is covered while the endpoint
+hears about at least one of every ``GATE_LOOKBACK`` consecutive versions."""
 DELIVERY_MAX_RECEIVES = 100
 """The delivery queue's ``maxReceiveCount`` (template.yaml ``DeliveryQueue``; a test keeps them equal)."""
 MAX_SEND_DELAY = 900
@@ -127,13 +132,12 @@ class Worker:
             update["delivered_at"] = at
             update["next_attempt_at"] = None
         finished = delivery.model_copy(update=update)
-        self.log.finish(finished, attempt)
-        gate = order_gate(delivery)
+        hold: tuple[datetime, datetime] | None = None
         if status == "retrying" and finished.next_attempt_at is not None:  # later events of the order wait for it
             due = finished.next_attempt_at + timedelta(seconds=GATE_MARGIN)
-            self.log.hold_order(gate, delivery.seq, due, due + timedelta(seconds=GATE_LAPSE))
-        else:  # delivered, failed for good (dead-lettered) or skipped: later events go
-            self.log.release_order(gate, delivery.seq)
+            hold = (due, due + timedelta(seconds=GATE_LAPSE))
+        # delivered, failed for good (dead-lettered) or skipped: no hold, later events go
+        self.log.finish(finished, attempt, hold)
 
     def attempt(self, message: DeliveryRef, event: OrderEvent | None, last_receive: bool = False) -> Step:
         """One attempt. ``last_receive``: SQS would dead-letter the message if it came back, so a
@@ -142,7 +146,7 @@ class Worker:
         endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id)
         fresh = Delivery(**message.model_dump(), created_at=now, updated_at=now)
         if endpoint is not None and endpoint.enabled:
-            held = self.log.order_holds(order_gate(message), message.seq, now)
+            held = self.log.order_holds(earlier_deliveries(message), now)
             if held:  # an earlier event of the order is in flight or waits for a retry here: wait behind it
                 due = max(due for _, due in held)
                 delay = max(1, math.ceil((due - now).total_seconds()))
@@ -174,7 +178,6 @@ class Worker:
             rendered = callbacks.render(endpoint, event, message_id=delivery.message_id)
         except MissingField as error:
             return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason=str(error)))
-        self.log.hold_order(order_gate(delivery), delivery.seq, now + timedelta(seconds=1), now + timedelta(seconds=lease))
         result = self.sender.send(endpoint, rendered, delivery.delivery_id)
         verdict = self._verdict(endpoint, result)
         attempt = Attempt(
@@ -209,8 +212,10 @@ class Worker:
         """Defer ``message`` behind an earlier event of its order; it holds the later ones in turn, so
         the deferred events come back and go one after the other, in ``seq`` order."""
         step = deferral(delay, reason, last_receive)
-        due = self.now() + timedelta(seconds=step.delay + GATE_MARGIN)
-        self.log.hold_order(order_gate(message), message.seq, due, due + timedelta(seconds=GATE_LAPSE))
+        now = self.now()
+        due = now + timedelta(seconds=step.delay + GATE_MARGIN)
+        pending = Delivery(**message.ref().model_dump(), created_at=now, updated_at=now)
+        self.log.hold(pending, due, due + timedelta(seconds=GATE_LAPSE))
         return step
 
     def _fail(self, delivery: Delivery, attempt: Attempt) -> Step:
@@ -235,9 +240,14 @@ def deferral(delay: int, reason: str, last_receive: bool = False) -> Step:
     return Step("requeue" if delay <= MAX_SEND_DELAY else "retry", delay=delay, outcome="deferred", reason=reason)
 
 
-def order_gate(message: DeliveryRef) -> str:
-    """The (tenant, endpoint, order) whose events go to the endpoint in order."""
-    return f"{message.tenant_id}#{message.endpoint_id}#{message.warehouse_id}#{message.order_no}"
+def earlier_deliveries(message: DeliveryRef, lookback: int = GATE_LOOKBACK) -> list[tuple[int, str]]:
+    """(seq, delivery id) of the order's previous ``lookback`` versions at the message's endpoint:
+    event ids derive from (tenant, warehouse, order, version), so no gate item or index is needed
+    to find them. A version that produced no delivery there simply has no record."""
+    return [
+        (seq, delivery_id_for(event_id_of(message.tenant_id, message.warehouse_id, message.order_no, seq), message.endpoint_id))
+        for seq in range(max(1, message.seq - lookback), message.seq)
+    ]
 
 
 def attempt_batch(

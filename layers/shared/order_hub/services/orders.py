@@ -62,8 +62,12 @@ def body_digest(request: CreateOrderRequest) -> str:
 
 def event_id_for(order: Order) -> str:
     """Deterministic: the same order version always yields the same event id."""
-    name = f"{order.tenant_id}/{order.warehouse_id}/{order.order_no}/{order.version}"
-    return str(uuid.uuid5(_EVENT_NAMESPACE, name))
+    return event_id_of(order.tenant_id, order.warehouse_id, order.order_no, order.version)
+
+
+def event_id_of(tenant_id: str, warehouse_id: str, order_no: str, version: int) -> str:
+    """The event id of an order's version ``version`` (the delivery worker derives earlier events' ids from it)."""
+    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{tenant_id}/{warehouse_id}/{order_no}/{version}"))
 
 
 def make_event(order: Order, event_type: EventType, source: ChangeSource, previous: Order | None = None) -> OrderEvent:

@@ -12,13 +12,22 @@ A listed order whose WMS ``updated_at`` is older than ``synced_until - OVERLAP``
 by an earlier complete run and is not read again: a quiet day costs WMS list pages, not a
 DynamoDB read per order per run. A run in which a write lost a race keeps the old
 ``synced_until``, so the next run reads those orders again.
+
+One run at a time per (tenant, warehouse): a run takes the warehouse's poll lease (on the cursor
+item, until the invocation's time is up) before it reads the cursor, and its cursor write
+releases it. A warehouse whose lease another run holds is skipped (``busy``); a lease left by a
+crashed run lapses at its ``until``. A list that came sorted by ``updated_at`` is read from the
+page where the last complete run's reconciled head ended (checked, and looked behind when it moved);
+any other list from page 1. See docs/poller.md.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from order_hub.errors import ConcurrentModification, WmsError
 from order_hub.models.order import EventType, Order, ShipmentItem
@@ -32,6 +41,8 @@ from order_hub.services.webhooks import ship
 OVERLAP = timedelta(minutes=10)
 FIRST_LOOKBACK = timedelta(days=1)
 PAGE_SIZE = 100
+LEASE_SECONDS = 330
+"""Default poll lease: the function's 300 s timeout plus a margin (the handler passes its own)."""
 
 
 @dataclass
@@ -44,12 +55,15 @@ class PollStats:
     unknown_statuses: int = 0
     raced: int = 0
     skipped: int = 0  # listed again but unchanged since an earlier complete run: not read
+    busy: int = 0  # warehouses another run was polling: left to it
+    pages_skipped: int = 0  # pages of a sorted list's reconciled head not listed again
     completed: bool = True
     lag_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def add(self, other: PollStats) -> None:
-        for name in ("pages", "seen", "written", "conflicts", "unknown_orders", "unknown_statuses", "raced", "skipped"):
+        counted = ("pages", "seen", "written", "conflicts", "unknown_orders", "unknown_statuses", "raced", "skipped")
+        for name in (*counted, "busy", "pages_skipped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.completed = self.completed and other.completed
         self.lag_seconds = max(self.lag_seconds, other.lag_seconds)
@@ -74,6 +88,8 @@ class PollRun:
             "unknown_statuses": total.unknown_statuses,
             "raced": total.raced,
             "skipped": total.skipped,
+            "busy": total.busy,
+            "pages_skipped": total.pages_skipped,
             "completed": total.completed,
             "failed_warehouses": self.failed_warehouses,
         }
@@ -85,12 +101,15 @@ def poll_all(
     repo: OrderRepository,
     out_of_time: Callable[[], bool],
     now: Clock = utc_now,
+    lease_seconds: int = LEASE_SECONDS,
 ) -> PollRun:
     """Poll every warehouse of every active tenant that has a WMS. A warehouse whose WMS fails
-    waits for the next run; the others go on."""
+    waits for the next run; the others go on. ``lease_seconds``: how long this run may hold a
+    warehouse (at least the time the invocation has left)."""
     from order_hub.observability import logger
 
     run = PollRun()
+    owner = uuid.uuid4().hex
     for tenant in directory.list_tenants():
         if tenant.status != "active":
             continue
@@ -99,7 +118,17 @@ def poll_all(
             continue
         for warehouse_id in tenant.warehouse_ids:
             try:
-                stats = poll_warehouse(tenant.tenant_id, warehouse_id, wms, repo, directory, out_of_time, now)
+                stats = poll_warehouse(
+                    tenant.tenant_id,
+                    warehouse_id,
+                    wms,
+                    repo,
+                    directory,
+                    out_of_time,
+                    now,
+                    owner=owner,
+                    lease_seconds=lease_seconds,
+                )
             except WmsError as error:
                 run.failed_warehouses += 1
                 logger.warning(
@@ -119,15 +148,46 @@ def poll_warehouse(
     out_of_time: Callable[[], bool],
     now: Clock = utc_now,
     page_size: int = PAGE_SIZE,
+    owner: str | None = None,
+    lease_seconds: int = LEASE_SECONDS,
 ) -> PollStats:
     stats = PollStats()
     started = now()
-    cursor = cursors.get_cursor(tenant_id, warehouse_id) or {}
+    owner = owner or uuid.uuid4().hex
+    taken = cursors.take_poll_lease(tenant_id, warehouse_id, owner, started, started + timedelta(seconds=lease_seconds))
+    if taken is None:  # another run polls this warehouse right now
+        stats.busy = 1
+        return stats
+    try:
+        return _poll_leased(
+            tenant_id, warehouse_id, wms, repo, cursors, out_of_time, now, page_size, owner, taken, stats, started
+        )
+    except Exception:
+        cursors.put_cursor(tenant_id, warehouse_id, taken, owner)  # release: the next run tries again at once
+        raise
+
+
+def _poll_leased(
+    tenant_id: str,
+    warehouse_id: str,
+    wms: WmsClient,
+    repo: OrderRepository,
+    cursors: CursorStore,
+    out_of_time: Callable[[], bool],
+    now: Clock,
+    page_size: int,
+    owner: str,
+    cursor: dict[str, Any],
+    stats: PollStats,
+    started: datetime,
+) -> PollStats:
+    head = cursor.get("head") or {}
     if "window_start" in cursor:  # resume an interrupted window
         window_start = date.fromisoformat(cursor["window_start"])
         window_end = date.fromisoformat(cursor["window_end"])
         window_read_at = datetime.fromisoformat(cursor["window_read_at"])
         page = int(cursor["next_page"])
+        head = {}  # the pages before next_page were not seen in this window: no head to learn
     else:
         synced_until = datetime.fromisoformat(cursor["synced_until"]) if "synced_until" in cursor else started - FIRST_LOOKBACK
         stats.lag_seconds = (started - synced_until).total_seconds()
@@ -136,6 +196,15 @@ def poll_warehouse(
     reconciled_before = (
         datetime.fromisoformat(cursor["synced_until"]) - OVERLAP if "synced_until" in cursor else datetime.min.replace(tzinfo=UTC)
     )
+    # A list that came sorted by updated_at last time: skip its reconciled head (docs/poller.md).
+    probing = False
+    if page == 1 and head.get("window_start") == window_start.isoformat() and head.get("page_size") == page_size:
+        page = max(1, int(head["pages"]))
+        probing = page > 1
+        stats.pages_skipped = page - 1
+    learn_head = "window_start" not in cursor
+    in_order, head_pages, last_seen = True, -1, datetime.min.replace(tzinfo=UTC)
+    next_boundary = window_read_at - OVERLAP  # the next complete run's reconciled_before
     while True:
         if out_of_time():
             cursors.put_cursor(
@@ -148,11 +217,33 @@ def poll_warehouse(
                     "window_read_at": window_read_at.isoformat(),
                     "next_page": page,
                 },
+                owner,
             )
             stats.completed = False
             return stats
         listing = wms.list_outbounds(warehouse_id, window_start, window_end, page, page_size)
         stats.pages += 1
+        if probing:  # the first page after the skipped head must still start with a reconciled order
+            first = listing.items[0] if listing.items else None
+            if first is None or first.updated_at is None or first.updated_at >= reconciled_before:
+                page = max(1, page // 2)  # the head shrank (orders moved to the tail): look further back
+                probing = page > 1
+                stats.pages_skipped = page - 1
+                continue
+            probing = False
+        if head_pages < 0:  # the pages before this one are the (verified) reconciled head
+            head_pages = page - 1
+        times = [item.updated_at for item in listing.items]
+        ordered = [t for t in times if t is not None]
+        if len(ordered) < len(times) or any(b < a for a, b in zip([last_seen, *ordered], ordered, strict=False)):
+            in_order = False
+            if stats.pages_skipped:  # the skip relied on an order the list no longer keeps: read it all
+                page, stats.pages_skipped = 1, 0
+                continue
+        elif ordered:
+            last_seen = ordered[-1]
+            if in_order and last_seen < next_boundary and head_pages == page - 1:
+                head_pages = page
         fresh = [item for item in listing.items if item.updated_at is None or item.updated_at >= reconciled_before]
         stats.skipped += len(listing.items) - len(fresh)
         stored = repo.get_many(tenant_id, warehouse_id, [item.order_no for item in fresh]) if fresh else {}
@@ -167,9 +258,12 @@ def poll_warehouse(
             break
         page += 1
     if stats.raced and "synced_until" in cursor:  # a lost race: look at this window's orders again next time
-        cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": cursor["synced_until"]})
+        cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": cursor["synced_until"]}, owner)
         return stats
-    cursors.put_cursor(tenant_id, warehouse_id, {"synced_until": window_read_at.astimezone(UTC).isoformat()})
+    done: dict[str, Any] = {"synced_until": window_read_at.astimezone(UTC).isoformat()}
+    if learn_head and in_order and head_pages > 0:
+        done["head"] = {"window_start": next_boundary.date().isoformat(), "page_size": page_size, "pages": head_pages}
+    cursors.put_cursor(tenant_id, warehouse_id, done, owner)
     return stats
 
 

@@ -1,0 +1,111 @@
+"""What the delivery log costs in DynamoDB writes, counted on the real adapter (moto) with every
+call sized by the cost model's meter: a delivered callback, and one that fails all its attempts."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from benchmarks.cost_model import Meter, table_specs
+from local_stack.template import load_template
+from local_stack.testkit import MotoHubFactory, order_body
+from order_hub import wiring
+from order_hub.models.api import CreateOrderRequest
+from order_hub.models.endpoints import Endpoint
+from order_hub.models.order import OrderEvent
+from order_hub.ports import SendResult
+from order_hub.services import orders
+from order_hub.services.callback_delivery import Worker, plan_deliveries
+from tests.fakes import InMemoryOrderRepository, InMemoryTenantDirectory, ScriptedSender
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
+WRITES = ("dynamodb.UpdateItem", "dynamodb.PutItem", "dynamodb.DeleteItem", "dynamodb.BatchWriteItem")
+
+
+@pytest.fixture
+def meter(moto_hub_factory: MotoHubFactory) -> Iterator[Meter]:
+    hub = moto_hub_factory()
+    counted = Meter(table_specs(load_template(), hub.resources), memory_mb=512)
+    counted.current = "worker"
+    try:
+        yield counted
+    finally:
+        counted.close()
+
+
+def _event(order_no: str = "SO-1", seq: int | None = None) -> OrderEvent:
+    from order_hub.services.tenants import create_tenant
+
+    tenant = create_tenant(InMemoryTenantDirectory(), "acme", "Acme", ["WH-TGR04"])
+    repo = InMemoryOrderRepository()
+    orders.create_order(tenant, CreateOrderRequest.model_validate(order_body(so_number=order_no)), repo)
+    event = repo.events[-1]
+    if seq is None:
+        return event
+    return event.model_copy(update={"seq": seq, "event_id": orders.event_id_of("acme", event.warehouse_id, order_no, seq)})
+
+
+def _worker(sender: ScriptedSender, clock: list[datetime]) -> tuple[Worker, Endpoint]:
+    endpoint = Endpoint.model_validate(
+        {
+            "tenant_id": "acme",
+            "endpoint_id": "erp",
+            "url": "https://erp.example.com/hook",
+            "format": "standard",
+            "created_at": T0,
+            "updated_at": T0,
+        }
+    )
+    worker = Worker(
+        log=wiring.delivery_log(),
+        sender=sender,
+        endpoint_of=lambda tenant, endpoint_id: endpoint,
+        disable_endpoint=lambda endpoint, reason: None,
+        retry_schedule=SCHEDULE,
+        now=lambda: clock[0],
+    )
+    return worker, endpoint
+
+
+def _writes(meter: Meter) -> int:
+    usage = meter.usage["worker"]
+    return sum(count for name, count in usage.calls.items() if name in WRITES)
+
+
+def test_a_delivered_callback_costs_two_small_writes(meter: Meter) -> None:
+    worker, endpoint = _worker(ScriptedSender(SendResult(status_code=204, body="ok")), [T0])
+    event = _event(seq=3)  # two earlier versions: their records are read for holds, none written
+    [message] = plan_deliveries(event, [endpoint])
+
+    assert worker.attempt(message, event).outcome == "delivered"
+
+    usage = meter.usage["worker"]
+    assert _writes(meter) == 2  # claim + finish; no gate item written or deleted
+    assert usage.calls["dynamodb.Query"] == 0 and usage.calls["dynamodb.DeleteItem"] == 0
+    assert usage.wru == 3  # claim (1 KB) + its KEYS_ONLY by_endpoint entry, finish (1 KB)
+    assert usage.rru == 2  # the two earlier versions' records (consistent, missing: 1 each)
+
+
+def test_a_callback_failing_all_eight_attempts_writes_a_bounded_amount(meter: Meter) -> None:
+    clock = [T0]
+    body = secrets.token_urlsafe(4000)  # an error page that hardly compresses: the worst case
+    worker, endpoint = _worker(ScriptedSender(SendResult(status_code=503, body=body)), clock)
+    event = _event()
+    [message] = plan_deliveries(event, [endpoint])
+    steps = []
+    for _ in range(len(SCHEDULE) + 1):
+        steps.append(worker.attempt(message, event))
+        clock[0] += timedelta(seconds=steps[-1].delay or 1)
+
+    assert [s.action for s in steps] == ["retry"] * 7 + ["dead"]
+    usage = meter.usage["worker"]
+    assert _writes(meter) == 16  # one claim and one finish per attempt, nothing else
+    # the record keeps the last 3 attempts (responses cut to 512 bytes): at most ~4 KB, and the problem
+    # index entry is written once (KEYS_ONLY, its key fixed while the delivery stays a problem)
+    assert usage.wru <= 34, usage.wru  # 16 writes of at most 2 KB (zlib doc), 2 index entries; main: 123-367
+    record = wiring.delivery_log().get(message.delivery_id)
+    assert record is not None and record.status == "failed" and record.attempts_dropped == 5

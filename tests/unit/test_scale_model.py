@@ -1,0 +1,52 @@
+"""The scale model on small scenarios: nothing flagged within AWS's limits, a flag (and its fix) above them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from benchmarks.scale_model import DEFAULT_PROFILE, LIMITS, Scenario, design_from, render, scale
+from local_stack.template import load_template
+
+
+def test_the_design_is_read_from_the_template_and_the_adapters() -> None:
+    design = design_from(load_template())
+
+    assert design.delivery_index_keys_only  # the deliveries table's indexes, from template.yaml
+    assert design.tenant_rate_limit == 50 and design.reserved["DeliveryWorker"] == 20
+    assert design.batch["DeliveryWorker"] == (10, 1.0) and design.api in ("REST API", "HTTP API")
+    assert design.orders_index in ("tenant", "tenant-day")
+    assert design_from(load_template(), "tenant-day").orders_index == "tenant-day"
+
+
+def test_a_small_scenario_stays_within_every_limit() -> None:
+    scenario = Scenario(orders_per_day=50_000, tenants=20, largest_share=0.2, peak=3, endpoints=2)
+    result = scale(scenario, design_from(load_template()), DEFAULT_PROFILE)
+
+    assert result.flags == []
+    assert "flags: 0 (nothing above a limit)" in render(scenario, design_from(load_template()), result)
+    assert round(result.dollars_per_day["total"], 2) == round(0.05 * 91.24, 2)  # $ per million x orders/day
+
+
+def test_a_tenant_above_a_partitions_write_limit_is_flagged_with_the_change_it_needs() -> None:
+    design = dataclasses.replace(design_from(load_template()), orders_index="tenant")
+    scenario = Scenario(orders_per_day=20_000_000, tenants=10, largest_share=0.5, peak=4, endpoints=2)
+    result = scale(scenario, design, DEFAULT_PROFILE)
+
+    flagged = {row.component: row for row in result.flags}
+    hot = flagged["OrdersTable by_updated T#<tenant> (key moves on every change)"]
+    orders_per_second = 20_000_000 * 0.5 * 4 / 86_400
+    assert hot.load == orders_per_second * 6 > LIMITS["partition_wcu"]
+    assert "per tenant and day" in hot.fix
+    text = render(scenario, design, result)
+    assert "FLAG" in text and f"Change: {hot.fix}" in text
+    assert "the largest tenant vs TenantRateLimitPerSecond" in flagged  # 2,300 req/s against 50
+
+
+def test_the_same_load_spread_per_day_is_not_a_hot_key_until_the_day_key_itself_is() -> None:
+    design = dataclasses.replace(design_from(load_template()), orders_index="tenant-day", day_counts=True)
+    scenario = Scenario(orders_per_day=2_000_000, tenants=10, largest_share=0.5, peak=4, endpoints=2)
+    result = scale(scenario, design, DEFAULT_PROFILE)
+
+    writes = {row.component: row for row in result.rows["DynamoDB writes per partition key (largest tenant, at peak)"]}
+    assert not writes["OrdersTable by_created C#<tenant>#<day>"].flagged
+    assert not writes["OrdersTable COUNTS#<tenant> (create's transaction)"].flagged
