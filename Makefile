@@ -112,6 +112,9 @@ integration: deps ## the integration tests only (tests/integration: each handler
 e2e: deps ## the end-to-end tests only (tests/e2e: the local stack over HTTP)
 	$(VENV)/bin/pytest tests/e2e
 
+events: deps ## refresh events/ for the running `make run` stack (keys, webhook signatures) and write events/env.json
+	$(PY) -m local_stack.sam_events
+
 openapi: deps ## regenerate docs/openapi.json from the code
 	$(PY) -m local_stack.openapi
 

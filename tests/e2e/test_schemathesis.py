@@ -6,6 +6,8 @@ Checks excluded, and why:
   the hub answers those with 400/810 on purpose.
 - unsupported_method: API Gateway answers undeclared methods with its MISSING_AUTHENTICATION_TOKEN
   response (shaped by template.yaml as a 404 envelope), not 405; the local stack mirrors API Gateway.
+- negative_data_rejection on the webhooks only (schemathesis.toml): their models are lenient on
+  purpose (numbers for identifiers, 0/1 flags, epoch times), the document gives the canonical types.
 
 The fuzzer gets its own stack without pumps or demo receiver: the API's contract does not depend on
 them, and on the shared stack the background forwarding and callback work of ~1,800 generated orders
@@ -28,6 +30,7 @@ from tests.e2e.conftest import LaunchStack
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 HOOKS = Path(__file__).resolve().parent / "schemathesis_hooks.py"
+CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
 EXCLUDED = "positive_data_acceptance,unsupported_method"
 
 
@@ -36,7 +39,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(launch_stack: La
     stack = process.wait_ready()
     log = tmp_path / "calls.jsonl"
     command = [
-        sys.executable, "-m", "schemathesis.cli", "run", str(DOCUMENT),
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run", str(DOCUMENT),
         "--url", stack["api_url"],
         "--header", f"x-api-key: {stack['api_key']}",
         "--checks", "all", "--exclude-checks", EXCLUDED,
@@ -49,7 +52,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(launch_stack: La
         "HUB_STACK_FILE": str(process.state_file),
         "HUB_SCHEMATHESIS_LOG": str(log),
     }
-    result = subprocess.run(command, capture_output=True, text=True, timeout=420, cwd=tmp_path, env=environment)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=tmp_path, env=environment)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
     statuses: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -58,7 +61,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(launch_stack: La
         statuses[(call["method"].lower(), call["path"])].append(call["status"])
     document = json.loads(DOCUMENT.read_text())
     operations = {(method, path) for path, methods in document["paths"].items() for method in methods}
-    assert set(statuses) == operations, f"not fuzzed: {sorted(operations - set(statuses))}"
+    assert operations <= set(statuses), f"not fuzzed: {sorted(operations - set(statuses))}"  # (and undeclared methods)
     assert [(op, s) for op, codes in statuses.items() for s in codes if s >= 500] == []
     for (method, path), codes in statuses.items():
         if path.startswith("/webhooks/"):
