@@ -29,6 +29,8 @@ def test_make_events_refreshes_events_for_the_running_stack(stack_process: Stack
         assert env[logical_id]["AWS_ENDPOINT_URL"] == stack["aws_endpoint_url"]
     assert env["OrdersApiFunction"]["ORDERS_TABLE_NAME"] == stack["env"]["ORDERS_TABLE_NAME"]
 
+    register = json.loads(json.loads((events / "admin_api" / "register_endpoint.json").read_text())["body"])
+    assert register["url"] == f"{stack['demo_receiver']['url']}/{register['format']}/{register['endpoint_id']}"  # no DNS
     listed = json.loads((events / "orders_api" / "list_orders.json").read_text())
     assert listed["headers"]["x-api-key"] == stack["api_key"]
     for name in ("order_confirmation", "pgi", "logistics_created", "logistics_tracking"):
