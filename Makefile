@@ -19,10 +19,10 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help deps lock sam-deps checkov-deps checkov run invoke test lint format typecheck validate pytest unit integration e2e openapi bench clean
+.PHONY: help deps lock sam-deps checkov-deps checkov run invoke test lint format typecheck validate pytest unit integration e2e openapi bench events clean
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 # The dependencies come from requirements.lock (exact versions and their hashes; `make lock`), the
 # project itself is installed editable on top without touching them.
@@ -71,7 +71,7 @@ lock: $(LOCK_VENV)/.installed ## regenerate requirements.lock and layers/shared/
 
 sam-deps: $(SAM_VENV)/.installed ## create .venv-sam with aws-sam-cli and cfn-lint (their pins clash with ours)
 
-run: deps ## run the hub locally: moto + our runner on http://127.0.0.1:$${HUB_PORT:-8750} (ARGS=--fresh: forget the saved state)
+run: deps ## run the hub locally: moto + our runner on 127.0.0.1, port HUB_PORT or 8750 (ARGS=--fresh: forget the saved state)
 	$(PY) -m local_stack $(ARGS)
 
 invoke: deps ## run one function in-process: make invoke FN=orders_api EVENT=create_order [ARGS=--embedded]
@@ -105,24 +105,33 @@ checkov: checkov-deps ## checkov over template.yaml (fails on a new finding)
 pytest: deps ## unit, integration and end-to-end tests (pytest exits non-zero when nothing is collected)
 	$(VENV)/bin/pytest
 
-unit: deps
+unit: deps ## the unit tests only (tests/unit)
 	$(VENV)/bin/pytest tests/unit
-integration: deps
+integration: deps ## the integration tests only (tests/integration: each handler under moto)
 	$(VENV)/bin/pytest tests/integration
-e2e: deps
+e2e: deps ## the end-to-end tests only (tests/e2e: the local stack over HTTP)
 	$(VENV)/bin/pytest tests/e2e
+
+events: deps ## refresh events/ for the running `make run` stack (keys, webhook signatures) and write events/env.json
+	$(PY) -m local_stack.sam_events
 
 openapi: deps ## regenerate docs/openapi.json from the code
 	$(PY) -m local_stack.openapi
 
-bench: deps ## run the benchmarks and print their figures
-	$(PY) -m benchmarks.coldstart
-	$(PY) -m benchmarks.api_calls
-	$(PY) -m benchmarks.create_latency
-	$(PY) -m benchmarks.webhook_ingest
-	$(PY) -m benchmarks.poll_reconcile
-	$(PY) -m benchmarks.scale_model
-	$(PY) -m benchmarks.soak --orders $${SOAK_ORDERS:-5000}
+# Every module of benchmarks/ but the shared helpers, in name order: a new benchmark is run without
+# touching this file. BENCH_ARGS_<name> passes arguments to one (SOAK_ORDERS: the soak's order count).
+BENCHMARKS := $(sort $(basename $(notdir $(filter-out benchmarks/__init__.py benchmarks/__main__.py benchmarks/common.py,$(wildcard benchmarks/*.py)))))
+SOAK_ORDERS ?= 5000
+BENCH_ARGS_soak = --orders $(SOAK_ORDERS)
+
+define run_benchmark
+	@echo '==> benchmarks.$(1)'
+	$(PY) -m benchmarks.$(1) $(BENCH_ARGS_$(1))
+
+endef
+
+bench: deps ## run every benchmark in benchmarks/ and print its figures (SOAK_ORDERS=5000)
+	$(foreach name,$(BENCHMARKS),$(call run_benchmark,$(name)))
 
 clean: ## remove virtualenvs and local state
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(LOCK_VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -418,3 +418,7 @@ def _neighbour_run(args: argparse.Namespace, slow: bool) -> None:
         f"  {label}     first retry {flaky_retry - flaky_fail:.2f} s after the failure (goal 5 s +-10%); "
         f"another endpoint's next event queued -> received {next_event:.2f} s ({args.pollers} concurrent batches)"
     )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -12,7 +12,8 @@ endpoint, region and fake credentials, exactly as the stack's own handlers have 
 ``--embedded`` a private stack (no pumps, ephemeral port, temporary state dir) runs for the call.
 
 Events are made to fit the stack: API events of ``orders_api`` / ``admin_api`` get the stack's demo
-API key in ``x-api-key``; ``webhook_ingest`` events get the demo tenant in their path and a fresh
+API key in ``x-api-key`` (an endpoint registration also the demo receiver's URL, which needs no DNS);
+``webhook_ingest`` events get the demo tenant in their path and a fresh
 HMAC signature made with that tenant's webhook secret. Queue, stream and schedule events are used
 as they are.
 
@@ -174,7 +175,8 @@ def prepare_event(target: Target, event: Mapping[str, Any], stack: Mapping[str, 
         api_key = stack.get("api_key")
         if not api_key:
             raise InvokeError("the stack has no demo API key (started with --no-demo-tenant?)")
-        return with_api_key(event, str(api_key))
+        receiver = str((stack.get("demo_receiver") or {}).get("url") or "")
+        return with_api_key(with_receiver_urls(event, receiver) if receiver else event, str(api_key))
     if target.directory in WEBHOOK_FUNCTIONS and is_api_event:
         tenant_id = str(stack.get("tenant_id") or "")
         secret = ((stack.get("webhook_secrets") or {}).get(tenant_id) or {}).get("hmac_secret")
@@ -186,6 +188,27 @@ def prepare_event(target: Target, event: Mapping[str, Any], stack: Mapping[str, 
             signed = with_logistics_auth(signed, str(logistics["api_key"]), str(logistics["tracking_url"]))
         return signed
     return copy.deepcopy(dict(event))
+
+
+def with_receiver_urls(event: Mapping[str, Any], receiver_url: str) -> dict[str, Any]:
+    """An endpoint registration pointed at the stack's demo receiver (its URL resolves without DNS, and
+    the callbacks land somewhere): ``url`` under the receiver's prefix for the format, Increff's
+    ``credential_url`` at the receiver's Get Credential route. Other events are returned unchanged."""
+    prepared = copy.deepcopy(dict(event))
+    if prepared.get("httpMethod") != "POST" or prepared.get("resource") != "/hub/v1/endpoints":
+        return prepared
+    try:
+        body = json.loads(prepared.get("body") or "{}")
+    except ValueError:
+        return prepared
+    if not isinstance(body, dict) or "url" not in body:
+        return prepared
+    fmt, endpoint_id = str(body.get("format") or "shipper"), str(body.get("endpoint_id") or "endpoint")
+    body["url"] = f"{receiver_url}/unicommerce" if fmt == "unicommerce" else f"{receiver_url}/{fmt}/{endpoint_id}"
+    if body.get("credential_url"):
+        body["credential_url"] = f"{receiver_url}/increff/credential"
+    prepared["body"] = json.dumps(body)
+    return prepared
 
 
 def with_logistics_auth(event: dict[str, Any], api_key: str, tracking_url: str) -> dict[str, Any]:

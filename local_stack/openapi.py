@@ -8,6 +8,7 @@ python -m local_stack.openapi --check    # exit 1 if the committed document is s
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -94,6 +95,7 @@ def _error(description: str) -> dict[str, Any]:
 
 GATEWAY_ERRORS: dict[str, dict[str, Any]] = {
     "413": _error("Body larger than API Gateway's 10 MB (code 810)"),
+    "502": _error("The function failed or answered malformed (API Gateway's integration failure, code 803)"),
     "429": _error("Too many requests: the tenant's per-second limit or the gateway's throttle (code 810)"),
     "504": _error("The request took too long; it may still complete: retry idempotently (code 803)"),
 }
@@ -123,6 +125,7 @@ def build_openapi() -> str:
         document = part if not document else _merge(document, part)
     document["components"]["securitySchemes"] = SECURITY_SCHEMES
     _describe(document)
+    _callbacks(document)
     _numeric_defaults(document)
     return json.dumps(_without_unused_422(document), indent=2, sort_keys=True) + "\n"
 
@@ -148,6 +151,8 @@ def _describe(document: dict[str, Any]) -> None:
         for method, operation in operations.items():
             responses = operation["responses"]
             responses.setdefault("400", _error("Invalid input (code 810, the field is named)"))
+            if "requestBody" in operation:
+                responses.setdefault("415", _error("The body is not application/json (code 810)"))
             if path.startswith("/hub/"):
                 responses.setdefault("401", _error("Missing, unknown or revoked x-api-key (code 802)"))
                 responses.setdefault("500", _error("Internal error (code 803)"))
@@ -160,6 +165,10 @@ def _describe(document: dict[str, Any]) -> None:
                 else:
                     operation["security"] = WEBHOOK_SECURITY
                 responses.setdefault("401", _error("Missing or wrong webhook credentials (code 802); nothing stored"))
+                if "202" not in responses:
+                    unmatched = copy.deepcopy(responses["200"])
+                    unmatched["description"] = "Kept for an order the hub does not know (outcome `unmatched`)"
+                    responses["202"] = unmatched
                 responses.setdefault("500", _error("Internal error (code 803)"))
             for status, response in GATEWAY_ERRORS.items():
                 if status == "429" and path.startswith("/webhooks/"):
@@ -170,13 +179,138 @@ def _describe(document: dict[str, Any]) -> None:
                 headers["x-request-id"] = HEADERS["x-request-id"]
                 if status == "429":
                     headers["Retry-After"] = HEADERS["Retry-After"]
-            ok = responses.get("200", {})
+            ok = responses.get("200") or responses["201"]
             if method == "post" and path == "/v3/fulfillment/outbound/oms":
                 ok["headers"]["x-idempotent-replay"] = HEADERS["x-idempotent-replay"]
             if path.endswith("/cancel"):
                 ok["headers"]["x-idempotent-replay"] = HEADERS["x-idempotent-replay"]
             if path == "/v3/fulfillment/pricing/domestic":
                 ok["headers"]["x-cache"] = HEADERS["x-cache"]
+
+
+# The callbacks the hub sends to client endpoints: (webhook name, format.kind, summary, description).
+CALLBACKS: list[tuple[str, str, str, str]] = [
+    (
+        "shipperPgi",
+        "shipper.pgi",
+        "shipper: PGI (goods issued), on order.shipped",
+        "Shipper's PGI webhook with every field of its table, for the shipment the event added. "
+        "Values the hub does not hold are empty strings, as Shipper sends them. Any 2xx is delivered; "
+        "anything else is retried (the answer's body is ignored).",
+    ),
+    (
+        "shipperOrderConfirmation",
+        "shipper.order_confirmation",
+        "shipper: order confirmation, when the warehouse confirmed the order",
+        "Sent once, when an event moves the order out of REGISTERED to anything but CANCELLED. Shipper's own "
+        "page is missing: this is the hub's design in the PGI's style. Any 2xx is delivered; anything else is retried.",
+    ),
+    (
+        "increffSalesOrderPosting",
+        "increff.sales_order_posting",
+        "increff: Sales Order Posting",
+        "OUTWARD_ORDER_CREATE on order.created; OUTWARD_ORDER_CANCEL / OUTWARD_ORDER_PARTIAL_CANCEL when cancelled; "
+        "OUTWARD_ORDER_COMPLETE on order.shipped (OUTWARD_ORDER_SHIPMENT_DISPATCH while quantity is open); "
+        "OUTWARD_ORDER_SHIPMENT_DELIVER on order.delivered. Auth: the endpoint's static headers, or headers from its "
+        "Get Credential URL fetched on a 401. A 2xx with `hasError` not true is delivered; anything else is retried.",
+    ),
+    (
+        "unicommerceDispatch",
+        "unicommerce.dispatch",
+        "unicommerce: Post Sale Order Dispatch, on order.shipped",
+        "Sent as `POST {endpoint url}/v1/shipment/{shipmentCode}` with `Authorization: bearer <token>` from "
+        "`POST {endpoint url}/v1/auth/Token` (username/password headers), cached until `expires_in` and fetched again "
+        "once on a 401. A 2xx with `successful: true` is delivered; anything else is retried.",
+    ),
+    (
+        "standardEvent",
+        "standard.event",
+        "standard: every hub event, signed per Standard Webhooks",
+        "Every event type (order.created, order.updated, order.cancelled, order.status_changed, order.forwarded, "
+        "order.forward_failed, order.shipped, order.fact_recorded, order.logistics_updated, order.delivered). "
+        '`webhook-signature` = `v1,<base64 HMAC-SHA256(key, "<webhook-id>.<webhook-timestamp>.<body>")>`, the key '
+        "being the base64-decoded part of the endpoint's `whsec_` secret. 2xx is delivered; 410 disables the endpoint; "
+        "3xx and other 4xx (except 408, 409, 425, 429) fail for good; anything else is retried.",
+    ),
+]
+
+CALLBACK_HEADERS: list[dict[str, Any]] = [
+    {
+        "name": "User-Agent",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string", "const": f"outbound-order-hub/{__version__}"},
+    },
+    {
+        "name": "Content-Type",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string", "const": "application/json"},
+    },
+]
+STANDARD_HEADERS: list[dict[str, Any]] = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "description": "The delivery id (`<event_id>.<endpoint_id>`): the same on every retry",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "description": "Epoch seconds of this attempt",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "description": "`v1,<base64 HMAC-SHA256>` over `<webhook-id>.<webhook-timestamp>.<body>`",
+        "schema": {"type": "string", "pattern": "^v1,[A-Za-z0-9+/=]+$"},
+    },
+]
+
+
+def _callbacks(document: dict[str, Any]) -> None:
+    """The callbacks as OpenAPI 3.1 ``webhooks``, their bodies' schemas from ``order_hub.models.callbacks``."""
+    from pydantic.json_schema import models_json_schema
+
+    from order_hub.models.callbacks import CALLBACK_BODIES
+
+    models = [CALLBACK_BODIES[key] for _, key, _, _ in CALLBACKS]
+    _, generated = models_json_schema([(model, "validation") for model in models], ref_template="#/components/schemas/{model}")
+    schemas = document["components"]["schemas"]
+    for name, schema in generated.get("$defs", {}).items():
+        if name in schemas and schemas[name] != schema:
+            raise ValueError(f"two different schemas are called {name}")
+        schemas[name] = schema
+    webhooks: dict[str, Any] = {}
+    for name, key, summary, description in CALLBACKS:
+        model = CALLBACK_BODIES[key]
+        headers = CALLBACK_HEADERS + (STANDARD_HEADERS if key.startswith("standard.") else [])
+        webhooks[name] = {
+            "post": {
+                "operationId": name,
+                "summary": summary,
+                "description": description,
+                "tags": ["callbacks"],
+                "parameters": copy.deepcopy(headers),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+                },
+                "responses": {
+                    "2XX": {"description": "Delivered (see the format's rule above)"},
+                    "default": {
+                        "description": "Retried with backoff (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), then dead-lettered"
+                    },
+                },
+                "security": [],
+            }
+        }
+    document["webhooks"] = webhooks
 
 
 def _numeric_defaults(node: Any) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from local_stack.apigw import HOST, ApiGateway
+from local_stack.docs_site import DocumentedGateway
 from local_stack.iam import IamGuard
 from local_stack.lambdas import FunctionRuntime
 from local_stack.persistence import (
@@ -262,6 +263,8 @@ class LocalStack:
             pumps = self.pumps.describe()
         self.info = {
             "api_url": self.gateway.url,
+            "docs_url": f"{self.gateway.url}/docs",
+            "openapi_url": f"{self.gateway.url}/openapi.json",
             "api_key": api_key,
             "tenant_id": DEMO_TENANT_ID,
             "warehouse_ids": list(DEMO_WAREHOUSES),
@@ -297,7 +300,7 @@ class LocalStack:
 
     def _bind_gateway(self, specs: list[FunctionSpec], stage: str, region: str) -> ApiGateway:
         try:
-            return ApiGateway(specs, stage=stage, port=self.options.port, region=region, runtimes=self.runtimes)
+            return DocumentedGateway(specs, stage=stage, port=self.options.port, region=region, runtimes=self.runtimes)
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise PortInUse(
@@ -605,6 +608,7 @@ def banner(info: dict[str, Any]) -> str:
         "",
         "outbound order hub - local stack is up",
         f"  API          {api_url}   (stage '{info['stage']}' is not part of the URL)",
+        f"  API docs     {api_url}/docs   (OpenAPI: {api_url}/openapi.json)",
         f"  demo tenant  {info['tenant_id']}  warehouses {', '.join(info['warehouse_ids'])}",
         f"  demo API key {api_key}",
         *(

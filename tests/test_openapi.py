@@ -51,7 +51,12 @@ def test_every_operation_documents_its_errors_auth_and_request_id() -> None:
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             responses = operation["responses"]
-            assert {"200", "400", "401", "413", "429", "500", "504"} <= set(responses), f"{method} {path}"
+            assert {"400", "401", "413", "429", "500", "502", "504"} <= set(responses), f"{method} {path}"
+            assert {"200", "201"} & set(responses), f"{method} {path}"
+            if "requestBody" in operation:
+                assert "415" in responses, f"{method} {path}"
+            if path.startswith("/webhooks/"):
+                assert "202" in responses, f"{method} {path}"
             assert "422" not in responses
             for status, response in responses.items():
                 assert "x-request-id" in response["headers"], f"{method} {path} {status}"
@@ -63,3 +68,19 @@ def test_every_operation_documents_its_errors_auth_and_request_id() -> None:
     assert "x-idempotent-replay" in create
     assert "x-cache" in document["paths"]["/v3/fulfillment/pricing/domestic"]["post"]["responses"]["200"]["headers"]
     assert "Retry-After" in document["paths"]["/hub/v1/endpoints"]["get"]["responses"]["429"]["headers"]
+    assert set(document["paths"]["/hub/v1/endpoints"]["post"]["responses"]) & {"200", "201"} == {"201"}
+
+
+def test_the_callbacks_are_webhooks_one_per_format_and_kind() -> None:
+    webhooks = _document()["webhooks"]
+    assert set(webhooks) == {
+        "shipperPgi",
+        "shipperOrderConfirmation",
+        "increffSalesOrderPosting",
+        "unicommerceDispatch",
+        "standardEvent",
+    }
+    for name, webhook in webhooks.items():
+        headers = {parameter["name"] for parameter in webhook["post"]["parameters"]}
+        assert {"User-Agent", "Content-Type"} <= headers, name
+        assert ({"webhook-id", "webhook-timestamp", "webhook-signature"} <= headers) == (name == "standardEvent"), name

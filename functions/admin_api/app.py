@@ -58,7 +58,12 @@ def _tenant_id() -> str:
 install_error_handlers(app)
 
 
-@app.post(f"{BASE}/endpoints", summary="Register a callback endpoint", tags=["admin"])
+@app.post(
+    f"{BASE}/endpoints",
+    summary="Register a callback endpoint",
+    tags=["admin"],
+    responses={201: {"description": "Registered", "content": {"application/json": {"model": EndpointResponse}}}},
+)
 def register_endpoint(request: Annotated[RegisterEndpointRequest, Body()]) -> Response[EndpointResponse]:
     from order_hub.services import endpoints
 
