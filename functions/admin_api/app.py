@@ -156,7 +156,7 @@ def portal_session() -> Response[PortalLinkResponse]:
         wiring.portal_store(), wiring.tenant_directory(), _tenant_id(), int(time.time()), load(PortalSettings).PORTAL_LINK_SECONDS
     )
     metrics.add_metric(name="PortalLinksIssued", unit="Count", value=1)
-    return _respond(201, portal_access.link_view(public_base_url(app.current_event.raw_event), link))
+    return _respond(200, portal_access.link_view(public_base_url(app.current_event.raw_event), link))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -55,7 +55,7 @@ def _link(hub: Hub, tenant: str = "acme") -> str:
     event = api_event("admin_api/register_endpoint", hub.api_keys[tenant], None)
     event["path"] = event["resource"] = "/hub/v1/portal/sessions"
     raw = lambda_handler(event, FakeContext())
-    assert raw["statusCode"] == 201, raw["body"]
+    assert raw["statusCode"] == 200, raw["body"]
     data = json.loads(raw["body"])["data"]
     assert set(data) == {"url", "expires_at"}
     return str(data["url"])
@@ -198,3 +198,17 @@ def test_links_and_sessions_are_stored_as_digests_under_the_tenant(hub: Hub, bro
     stored = json.dumps(items)
     assert token.split(".")[1] not in stored and cookie.split(".")[1] not in stored
     assert all(int(item["expires_at"]["N"]) > time.time() for item in items)
+
+
+def test_a_link_expires_after_its_lifetime_unused(hub: Hub) -> None:
+    from order_hub.services import portal_access
+
+    now = int(time.time())
+    store = wiring.portal_store()
+    late = portal_access.issue_link(store, wiring.tenant_directory(), "acme", now, 600)
+    assert late.expires_at == now + 600  # PORTAL_LINK_SECONDS' default: 10 minutes
+    assert portal_access.open_link(store, late.token, now + 600, 1800) is None
+    on_time = portal_access.issue_link(store, wiring.tenant_directory(), "acme", now, 600)
+    assert portal_access.open_link(store, on_time.token, now + 599, 1800) is not None
+    assert portal_access.open_link(store, on_time.token, now + 599, 1800) is None  # once
+    assert portal_access.open_link(store, "rival." + on_time.token.split(".")[1], now, 1800) is None  # tenant in the key
