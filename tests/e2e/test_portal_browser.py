@@ -179,6 +179,11 @@ def test_find_an_order_see_its_failed_delivery_replay_it_and_see_it_delivered(
     page.goto(f"{stack['api_url']}/portal/deliveries?endpoint_id=demo-standard")
     expect(page.locator("#recent")).to_contain_text(so)
     shot(page, "07-deliveries")
+    page.goto(f"{stack['api_url']}/portal/deliveries/{delivery_id}")
+    expect(page.locator(".delivery .status")).to_have_text("delivered")
+    expect(page.locator(".attempts tbody tr").first).to_contain_text("retry")  # the failed attempts are kept
+    expect(page.locator(".attempts tbody tr").last).to_contain_text("delivered")  # then the replay's
+    shot(page, "07b-delivery")
 
 
 def test_add_an_endpoint_send_a_test_event_and_disable_it(stack: dict[str, Any], browser: BrowserContext, shot: Shot) -> None:

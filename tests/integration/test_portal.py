@@ -212,3 +212,27 @@ def test_a_link_expires_after_its_lifetime_unused(hub: Hub) -> None:
     assert portal_access.open_link(store, on_time.token, now + 599, 1800) is not None
     assert portal_access.open_link(store, on_time.token, now + 599, 1800) is None  # once
     assert portal_access.open_link(store, "rival." + on_time.token.split(".")[1], now, 1800) is None  # tenant in the key
+
+
+def test_the_order_list_filters_and_pages_like_the_list_api(hub: Hub, browser: Browser, invoke: Invoke) -> None:
+    for n in range(23):
+        warehouse = "WH-CGK09" if n % 8 == 0 else "WH-TGR04"
+        assert invoke("create_order", order_body(so_number=f"SO-PAGE-{n:02d}", warehouse_id=warehouse)).status == 200
+    cookie, _ = _sign_in(hub, browser)
+    first = browser("GET", "/portal/orders", cookie=cookie)
+    assert "23 orders." in first.html and "page 1 of 2" in first.html
+    assert len(re.findall(r'class="order-link"', first.html)) == 20
+    second = browser("GET", "/portal/orders?page=2", cookie=cookie)
+    assert len(re.findall(r'class="order-link"', second.html)) == 3
+    assert 'id="prev"' in second.html and 'id="next"' not in second.html
+    by_warehouse = browser("GET", "/portal/orders?warehouse_id=WH-CGK09", cookie=cookie)
+    assert sorted(re.findall(r">(SO-PAGE-\d\d)</a>", by_warehouse.html)) == ["SO-PAGE-00", "SO-PAGE-08", "SO-PAGE-16"]
+    assert "0 orders." in browser("GET", "/portal/orders?status=CLOSED", cookie=cookie).html
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    dated = browser("GET", f"/portal/orders?created_start={today}&created_end={today}&status=REGISTERED", cookie=cookie)
+    assert "23 orders." in dated.html
+    found = browser("GET", "/portal/orders?so_number=SO-PAGE-08", cookie=cookie)
+    assert re.findall(r">(SO-PAGE-\d\d)</a>", found.html) == ["SO-PAGE-08"]
+    refused = browser("GET", "/portal/orders?warehouse_id=WH-ELSEWHERE", cookie=cookie)
+    assert refused.status == 400 and "is not one of yours" in refused.html
+    assert browser("GET", "/portal/orders?created_start=yesterday", cookie=cookie).status == 400
