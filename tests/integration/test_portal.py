@@ -236,3 +236,52 @@ def test_the_order_list_filters_and_pages_like_the_list_api(hub: Hub, browser: B
     refused = browser("GET", "/portal/orders?warehouse_id=WH-ELSEWHERE", cookie=cookie)
     assert refused.status == 400 and "is not one of yours" in refused.html
     assert browser("GET", "/portal/orders?created_start=yesterday", cookie=cookie).status == 400
+
+
+def test_edit_rotate_and_enable_an_endpoint(hub: Hub, browser: Browser) -> None:
+    import boto3
+
+    cookie, csrf = _sign_in(hub, browser)
+    form = {
+        "endpoint_id": "erp",
+        "format": "standard",
+        "url": "https://erp.example.com/hooks",
+        "headers": "X-Team: ops",
+        "csrf": csrf,
+    }
+    added = browser("POST", "/portal/endpoints", form, cookie=cookie)
+    assert added.status == 201
+    first_secret = re.search(r'id="signing-secret">(whsec_[^<]+)<', added.html)
+    assert first_secret
+
+    edit = {"url": "https://erp2.example.com/hooks", "events": ["order.shipped", "order.created"], "description": "ERP <v2>"}
+    saved = browser("POST", "/portal/endpoints/erp", {**edit, "timeout_seconds": "20", "csrf": csrf}, cookie=cookie)
+    assert saved.status == 303 and saved.headers["Location"] == "/portal/endpoints/erp?notice=saved"
+    stored = wiring.endpoint_registry().get_endpoint("acme", "erp")
+    assert stored is not None
+    assert (stored.url, stored.events, stored.timeout_seconds, stored.description) == (
+        "https://erp2.example.com/hooks",
+        ["order.created", "order.shipped"],
+        20.0,
+        "ERP <v2>",
+    )
+    bad = browser("POST", "/portal/endpoints/erp", {"url": "http://10.0.0.1/x", "csrf": csrf}, cookie=cookie)
+    assert bad.status == 400 and 'id="form-error"' in bad.html
+
+    rotated = browser("POST", "/portal/endpoints/erp/rotate", {"csrf": csrf}, cookie=cookie)
+    second_secret = re.search(r'id="signing-secret">(whsec_[^<]+)<', rotated.html)
+    assert second_secret and second_secret.group(1) != first_secret.group(1)
+    assert stored.secret_name
+    kept = json.loads(
+        boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(SecretId=stored.secret_name)["SecretString"]
+    )
+    assert kept == {"headers": {"X-Team": "ops"}, "secret": second_secret.group(1)}
+    assert second_secret.group(1) not in browser("GET", "/portal/endpoints/erp", cookie=cookie).html
+
+    no_reason = browser("POST", "/portal/endpoints/erp/enabled", {"enabled": "false", "csrf": csrf}, cookie=cookie)
+    assert no_reason.status == 400
+    off = browser("POST", "/portal/endpoints/erp/enabled", {"enabled": "false", "reason": "paused", "csrf": csrf}, cookie=cookie)
+    assert off.status == 303
+    assert wiring.endpoint_registry().get_endpoint("acme", "erp").enabled is False  # type: ignore[union-attr]
+    assert browser("POST", "/portal/endpoints/erp/enabled", {"enabled": "true", "csrf": csrf}, cookie=cookie).status == 303
+    assert wiring.endpoint_registry().get_endpoint("acme", "erp").enabled is True  # type: ignore[union-attr]
