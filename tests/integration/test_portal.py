@@ -285,3 +285,67 @@ def test_edit_rotate_and_enable_an_endpoint(hub: Hub, browser: Browser) -> None:
     assert wiring.endpoint_registry().get_endpoint("acme", "erp").enabled is False  # type: ignore[union-attr]
     assert browser("POST", "/portal/endpoints/erp/enabled", {"enabled": "true", "csrf": csrf}, cookie=cookie).status == 303
     assert wiring.endpoint_registry().get_endpoint("acme", "erp").enabled is True  # type: ignore[union-attr]
+
+
+def _seed_delivery(status: str, n: int, tenant: str = "acme", endpoint: str = "erp") -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from order_hub.models.endpoints import Attempt, Delivery
+
+    at = datetime.now(UTC) - timedelta(days=3, minutes=n)
+    log = wiring.delivery_log()
+    delivery = Delivery(
+        delivery_id=f"ev-{n}.{endpoint}",
+        tenant_id=tenant,
+        endpoint_id=endpoint,
+        event_id=f"ev-{n}",
+        event_type="order.created",
+        warehouse_id="WH-TGR04",
+        order_no=f"SO-{n}",
+        seq=1,
+        created_at=at,
+        updated_at=at,
+    )
+    claim = log.claim(delivery, at, lease_seconds=60)
+    assert claim.delivery is not None
+    done = claim.delivery.model_copy(update={"status": status, "updated_at": at})
+    outcome = {"retrying": "retry", "failed": "failed", "delivered": "delivered"}[status]
+    answer = "<script>alert(1)</script>" if status != "delivered" else "ok"
+    log.finish(done, Attempt(n=1, at=at, outcome=outcome, status_code=500, reason="boom", response=answer))
+    return delivery.delivery_id
+
+
+def test_deliveries_show_the_tenants_problems_and_replay_them(hub: Hub, browser: Browser) -> None:
+    import boto3
+
+    failed = _seed_delivery("failed", 1)
+    retrying = _seed_delivery("retrying", 2)
+    _seed_delivery("delivered", 3)
+    theirs = _seed_delivery("failed", 4, tenant="rival")
+    cookie, csrf = _sign_in(hub, browser)
+    form = {"endpoint_id": "erp", "format": "standard", "url": "https://erp.example.com/hooks", "csrf": csrf}
+    assert browser("POST", "/portal/endpoints", form, cookie=cookie).status == 201
+    page = browser("GET", "/portal/deliveries", cookie=cookie)
+    problems = page.html.split('id="problems"')[1].split("</table>")[0]
+    assert "SO-1" in problems and "SO-2" in problems  # three days old: problems are shown whatever their age
+    assert "SO-3" not in problems and "SO-4" not in problems
+    recent = browser("GET", "/portal/deliveries?endpoint_id=erp&since=2020-01-01T00:00", cookie=cookie)
+    assert "SO-3" in recent.html.split('id="recent"')[1]
+    shown = browser("GET", f"/portal/deliveries/{retrying}", cookie=cookie)
+    assert shown.status == 200 and "&lt;script&gt;alert(1)&lt;/script&gt;" in shown.html and "<script>alert" not in shown.html
+    assert browser("GET", f"/portal/deliveries/{theirs}", cookie=cookie).status == 404
+    assert browser("POST", f"/portal/deliveries/{theirs}/replay", {"csrf": csrf}, cookie=cookie).status == 404
+
+    replayed = browser("POST", f"/portal/deliveries/{failed}/replay", {"csrf": csrf, "back": "order"}, cookie=cookie)
+    assert replayed.status == 303 and replayed.headers["Location"] == "/portal/orders/WH-TGR04/SO-1?notice=replayed"
+    assert wiring.delivery_log().get(failed).status == "pending"  # type: ignore[union-attr]
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queued = sqs.receive_message(QueueUrl=hub.tables["DeliveryQueue"], MaxNumberOfMessages=10).get("Messages", [])
+    assert [json.loads(m["Body"])["delivery_id"] for m in queued] == [failed]
+
+    since = browser("POST", "/portal/endpoints/erp/replay", {"since": "2020-01-01T00:00", "csrf": csrf}, cookie=cookie)
+    assert since.status == 303 and "replayed=1" in since.headers["Location"]  # the retrying one (SO-1 is pending already)
+    assert wiring.delivery_log().get(retrying).status == "pending"  # type: ignore[union-attr]
+    assert (
+        browser("POST", "/portal/endpoints/nope/replay", {"since": "2020-01-01T00:00", "csrf": csrf}, cookie=cookie).status == 404
+    )

@@ -20,7 +20,8 @@ from order_hub.ports import Rendered, SendResult
 PAGE_SIZE = 20
 TIMELINE_EVENTS = 30
 OVERVIEW_DAYS = 7
-PROBLEM_STATUSES = ("failed", "retrying")
+PROBLEMS_SHOWN = 100
+OVERVIEW_DELIVERIES = 2000  # per endpoint: the rate's sample (a Query of whole delivery items)
 
 
 def now_utc() -> datetime:
@@ -193,8 +194,8 @@ def deliveries(tenant: Tenant, endpoint_id: str, since: str) -> DeliveryPage:
     since_at = parse_time(since) if since else now_utc() - timedelta(days=1)
     problems = [
         d
-        for d in replays.list_problems(wiring.delivery_log(), tenant.tenant_id, 100)
-        if (not endpoint_id or d.endpoint_id == endpoint_id) and d.updated_at >= since_at
+        for d in replays.list_problems(wiring.delivery_log(), tenant.tenant_id, PROBLEMS_SHOWN)
+        if (not endpoint_id or d.endpoint_id == endpoint_id) and (not since or d.updated_at >= since_at)
     ]
     recent: list[Delivery] = []
     if endpoint_id:
@@ -382,7 +383,7 @@ def overview(tenant: Tenant) -> Overview:
     since = now_utc() - timedelta(days=OVERVIEW_DAYS)
     success = []
     for endpoint in list_endpoints(tenant):
-        found = wiring.delivery_log().list_for_endpoint(tenant.tenant_id, endpoint.endpoint_id, since, 5000)
+        found = wiring.delivery_log().list_for_endpoint(tenant.tenant_id, endpoint.endpoint_id, since, OVERVIEW_DELIVERIES)
         counts = Counter(d.status for d in found)
         settled = counts["delivered"] + counts["failed"] + counts["retrying"]
         success.append((endpoint.endpoint_id, counts["delivered"], settled))
