@@ -136,6 +136,7 @@ def test_every_form_needs_the_session_csrf_token(hub: Hub, browser: Browser) -> 
     assert wiring.endpoint_registry().get_endpoint("acme", "erp") is None
     other_cookie, other_csrf = _sign_in(hub, browser)
     assert browser("POST", "/portal/endpoints", {**form, "csrf": other_csrf}, cookie=cookie).status == 403
+    assert browser("POST", "/portal/endpoints", {**form, **{f"f{n}": "x" for n in range(300)}}, cookie=cookie).status == 400
     added = browser("POST", "/portal/endpoints", {**form, "csrf": csrf}, cookie=cookie)
     assert added.status == 201, added.html
     assert re.search(r'id="signing-secret">whsec_', added.html)  # shown once

@@ -130,7 +130,10 @@ def _form() -> dict[str, list[str]]:
         text = raw_body(event).decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("the form is not UTF-8", field="body") from None
-    return parse_qs(text, keep_blank_values=True, max_num_fields=200)
+    try:
+        return parse_qs(text, keep_blank_values=True, max_num_fields=200)
+    except ValueError:
+        raise InvalidInput("the form has too many fields", field="body") from None
 
 
 def _checked_form(session: PortalSession) -> dict[str, list[str]]:
