@@ -272,3 +272,23 @@ def test_an_expired_session_is_refused(stack: dict[str, Any], browser: BrowserCo
     assert response is not None and response.status == 401
     expect(page.locator("#reason")).to_contain_text("ended or has expired")
     shot(page, "13-session-expired")
+
+
+def test_the_pages_work_without_javascript(stack: dict[str, Any], playwright: Playwright, tmp_path: Path, shot: Shot) -> None:
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, args=ARGS, headless=True, java_script_enabled=False
+    )
+    try:
+        page = _sign_in(context, _link(Hub(stack)))
+        page.goto(f"{stack['api_url']}/portal/endpoints")
+        expect(page.locator('.format-fields[data-format="standard"]')).to_be_visible()  # no script: every format's fields
+        endpoint_id = f"nojs-{uuid.uuid4().hex[:6]}"
+        page.fill("#endpoint_id", endpoint_id)
+        page.select_option("#format", "standard")
+        page.fill("#url", stack["demo_receiver"]["endpoints"]["demo-standard"])
+        page.click("#add")
+        expect(page.locator("#endpoint-id")).to_have_text(endpoint_id)
+        expect(page.locator("#signing-secret")).to_contain_text("whsec_")
+        shot(page, "14-endpoint-added-without-javascript")
+    finally:
+        context.close()
