@@ -6,7 +6,6 @@ the session's local stack. No browser is downloaded: the system's ``/usr/bin/chr
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -61,9 +60,7 @@ def browser(playwright: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
 
 @pytest.fixture(scope="module")
 def screenshots() -> Path:
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)
-    SCREENSHOTS.mkdir(parents=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # each test overwrites its own pages' files
     return SCREENSHOTS
 
 
