@@ -75,4 +75,4 @@ def test_bars_scale_to_the_largest_value_and_keep_their_labels() -> None:
     assert all(b.y + b.height == charts.HEIGHT - charts.PAD_BOTTOM for b in bars)
     assert bars[0].x < bars[1].x < bars[2].x
     rates = charts.success_chart([("erp", 9, 10), ("pos", 4, 4), ("idle", 0, 0)])
-    assert [(b.value, b.tone) for b in rates] == [("90%", "bad"), ("100%", "ok"), ("0%", "none")]
+    assert [(b.value, b.tone) for b in rates] == [("90%", "bad"), ("100%", "ok"), ("no deliveries", "none")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 WIDTH = 560
 HEIGHT = 200
@@ -53,4 +53,6 @@ def orders_chart(per_day: list[tuple[str, int]]) -> list[Bar]:
 def success_chart(success: list[tuple[str, int, int]]) -> list[Bar]:
     values = [(endpoint, 100.0 * delivered / settled if settled else 0.0) for endpoint, delivered, settled in success]
     tones = ["none" if settled == 0 else ("ok" if delivered == settled else "bad") for _, delivered, settled in success]
-    return bars(values, 100.0, "{:.0f}%", tones)
+    drawn = bars(values, 100.0, "{:.0f}%", tones)
+    # An endpoint with nothing settled in the window has no rate (not 0%).
+    return [replace(bar, value="no deliveries") if bar.tone == "none" else bar for bar in drawn]
