@@ -276,6 +276,10 @@ class RequestBench:
             return [api_event("orders_api/create_order", self.key, {**body, "so_number": f"CS-{self.count}-{n}"}) for n in (1, 2)]
         if name == "admin_api":
             return [api_event("admin_api/list_endpoints", self.key)] * 2
+        if name == "portal":  # a login link that was used before: the token's conditional write, a rendered page
+            page = api_event("admin_api/list_endpoints", None, query={"token": "demo." + "x" * 43})
+            page.update(path="/portal/login", resource="/portal/{proxy+}")
+            return [page] * 2
         if name == "webhook_ingest":
             return [signed_webhook_event("webhook_ingest/pgi", "bench")] * 2
         event = {"dispatcher": "order_created", "wms_forwarder": "forward_order", "delivery_worker": "deliver"}.get(

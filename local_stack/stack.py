@@ -266,6 +266,7 @@ class LocalStack:
             "docs_url": f"{self.gateway.url}/docs",
             "openapi_url": f"{self.gateway.url}/openapi.json",
             "api_key": api_key,
+            "portal_url": self._portal_link(self.gateway.url) if api_key else None,
             "tenant_id": DEMO_TENANT_ID,
             "warehouse_ids": list(DEMO_WAREHOUSES),
             "aws_endpoint_url": endpoint,
@@ -319,6 +320,21 @@ class LocalStack:
         os.environ.setdefault("AWS_REGION", region)
         os.environ["AWS_MAX_ATTEMPTS"] = "2"
         os.environ["HUB_ENV"] = "local"
+
+    @staticmethod
+    def _portal_link(api_url: str) -> str:
+        """A one-time portal login link for the demo tenant (``hub-admin portal link demo`` makes more)."""
+        import time
+
+        from order_hub import wiring
+        from order_hub.config import PortalSettings, load
+        from order_hub.services import portal_access
+
+        lifetime = load(PortalSettings).PORTAL_LINK_SECONDS
+        link = portal_access.issue_link(
+            wiring.portal_store(), wiring.tenant_directory(), DEMO_TENANT_ID, int(time.time()), lifetime
+        )
+        return portal_access.login_url(api_url, link)
 
     @staticmethod
     def _seed_demo_tenant(function_env: dict[str, str]) -> str:
@@ -611,6 +627,11 @@ def banner(info: dict[str, Any]) -> str:
         f"  API docs     {api_url}/docs   (OpenAPI: {api_url}/openapi.json)",
         f"  demo tenant  {info['tenant_id']}  warehouses {', '.join(info['warehouse_ids'])}",
         f"  demo API key {api_key}",
+        *(
+            [f"  portal       {info['portal_url']}", "               (works once; more: hub-admin portal link demo)"]
+            if info.get("portal_url")
+            else []
+        ),
         *(
             [f"  WMS sim      {info['wms_simulator']['url']}  (control: /_sim/orders, /_sim/faults, /_sim/webhooks)"]
             if info.get("wms_simulator")

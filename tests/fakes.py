@@ -15,7 +15,7 @@ from order_hub.models.endpoints import Attempt, Delivery, Endpoint
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
 from order_hub.models.wms import WmsOutbound, WmsPage
-from order_hub.ports import Claim, ListPage, SendResult
+from order_hub.ports import Claim, ListPage, PortalSession, SendResult
 from order_hub.rendering.api_views import list_item
 from order_hub.rendering.callbacks.base import Rendered
 
@@ -401,3 +401,35 @@ class FakeSecrets:
 
     def write(self, name: str, value: dict[str, Any]) -> None:
         self.values[name] = dict(value)
+
+
+class InMemoryPortalStore:
+    """The portal's links and sessions, as ``adapters.dynamodb_portal.DynamoPortalStore`` keeps them."""
+
+    def __init__(self) -> None:
+        self.links: dict[tuple[str, str], dict[str, int]] = {}
+        self.sessions: dict[tuple[str, str], PortalSession] = {}
+        self.writes = 0
+
+    def put_link(self, tenant_id: str, token_hash: str, expires_at: int) -> None:
+        self.writes += 1
+        self.links[(tenant_id, token_hash)] = {"expires_at": expires_at}
+
+    def consume_link(self, tenant_id: str, token_hash: str, now: int) -> bool:
+        self.writes += 1
+        link = self.links.get((tenant_id, token_hash))
+        if link is None or "used_at" in link or link["expires_at"] <= now:
+            return False
+        link["used_at"] = now
+        return True
+
+    def put_session(self, session: PortalSession) -> None:
+        self.writes += 1
+        self.sessions[(session.tenant_id, session.session_hash)] = session
+
+    def get_session(self, tenant_id: str, session_hash: str) -> PortalSession | None:
+        return self.sessions.get((tenant_id, session_hash))
+
+    def delete_session(self, tenant_id: str, session_hash: str) -> None:
+        self.writes += 1
+        self.sessions.pop((tenant_id, session_hash), None)

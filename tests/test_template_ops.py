@@ -356,6 +356,7 @@ def test_reserved_concurrency_comes_from_the_parameters_and_can_be_switched_off(
     expected = {
         "OrdersApiFunction": int(defaults["OrdersApiConcurrency"]),
         "AdminApiFunction": int(defaults["AdminApiConcurrency"]),
+        "PortalFunction": int(defaults["PortalConcurrency"]),
         "WebhookIngestFunction": int(defaults["WebhookIngestConcurrency"]),
         "DispatcherFunction": int(defaults["DispatcherConcurrency"]),
         "WmsForwarderFunction": int(defaults["WmsForwarderConcurrency"]),

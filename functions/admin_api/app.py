@@ -30,6 +30,7 @@ from order_hub.models.admin import (
     DeliveryResponse,
     EndpointListResponse,
     EndpointResponse,
+    PortalLinkResponse,
     RegisterEndpointRequest,
     ReplayEndpointRequest,
     ReplayResponse,
@@ -146,6 +147,21 @@ def replay_delivery(delivery_id: DeliveryId) -> Response[DeliveryResponse]:
     )
     metrics.add_metric(name="DeliveriesReplayed", unit="Count", value=1)
     return _respond(200, replays.delivery_summary(reopened))
+
+
+@app.post(f"{BASE}/portal/sessions", summary="A one-time login link to the tenant portal", tags=["admin"])
+def portal_session() -> Response[PortalLinkResponse]:
+    import time
+
+    from order_hub.config import PortalSettings, load
+    from order_hub.portal.urls import public_base_url
+    from order_hub.services import portal_access
+
+    link = portal_access.issue_link(
+        wiring.portal_store(), wiring.tenant_directory(), _tenant_id(), int(time.time()), load(PortalSettings).PORTAL_LINK_SECONDS
+    )
+    metrics.add_metric(name="PortalLinksIssued", unit="Count", value=1)
+    return _respond(200, portal_access.link_view(public_base_url(app.current_event.raw_event), link))
 
 
 @traced

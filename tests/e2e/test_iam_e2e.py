@@ -50,6 +50,47 @@ def _delivery_ids(hub: Hub, fmt: str, so: str) -> set[str]:
     return {r["headers"].get("webhook-id") for r in hub.received(fmt, so)} - {None}
 
 
+def _drive_portal(hub: Hub, stack: dict[str, Any], so: str, delivery_id: str) -> None:
+    import re
+
+    import requests
+
+    link = hub.api("POST", f"{ADMIN}/portal/sessions")
+    assert link.status_code == 200, link.text
+    browser = requests.Session()
+    signed_in = browser.get(link.json()["data"]["url"], timeout=30)
+    assert signed_in.status_code == 200 and "hub_portal" in browser.cookies
+    match = re.search(r'name="csrf" value="([^"]+)"', signed_in.text)
+    assert match
+    csrf = match.group(1)
+    portal = stack["api_url"] + "/portal"
+
+    def get(path: str) -> None:
+        response = browser.get(portal + path, timeout=30)
+        assert response.status_code == 200, (path, response.status_code)
+
+    def post(path: str, form: dict[str, str], status: int = 200) -> requests.Response:
+        response = browser.post(portal + path, data={**form, "csrf": csrf}, timeout=30, allow_redirects=False)
+        assert response.status_code == status, (path, response.status_code, response.text[:500])
+        return response
+
+    for path in ("", f"/orders?warehouse_id={WH}", f"/orders?so_number={so}", f"/orders/{WH}/{so}"):
+        get(path)
+    get("/deliveries?endpoint_id=demo-standard")
+    get(f"/deliveries/{delivery_id}")
+    endpoint_id = f"portal-{uuid.uuid4().hex[:6]}"
+    receiver = stack["demo_receiver"]["endpoints"]["demo-standard"]
+    post("/endpoints", {"endpoint_id": endpoint_id, "format": "standard", "url": receiver}, status=201)
+    post(f"/endpoints/{endpoint_id}/rotate", {})
+    post(f"/endpoints/{endpoint_id}/test", {})
+    post(f"/endpoints/{endpoint_id}", {"url": receiver, "description": "edited in the portal"}, status=303)
+    post(f"/endpoints/{endpoint_id}/enabled", {"enabled": "false", "reason": "iam e2e"}, status=303)
+    post(f"/deliveries/{delivery_id}/replay", {}, status=303)
+    post("/endpoints/demo-standard/replay", {"since": "2026-01-01T00:00"}, status=303)
+    post("/logout", {})
+    assert browser.get(portal, timeout=30).status_code == 401
+
+
 def test_every_function_runs_under_its_own_policy_and_needs_all_of_it(launch_stack: LaunchStack) -> None:
     started = launch_stack(schedule_seconds=1.0)
     stack = started.wait_ready()
@@ -134,6 +175,9 @@ def test_every_function_runs_under_its_own_policy_and_needs_all_of_it(launch_sta
     assert hub.api("POST", f"{ADMIN}/deliveries/{delivery_id}/replay").status_code == 200
     replay = hub.api("POST", f"{ADMIN}/endpoints/demo-standard/replay", json={"since": "2026-01-01T00:00:00Z"})
     assert replay.status_code == 200, replay.text
+
+    # The tenant portal: a one-time link (admin API), then every page and form a person uses.
+    _drive_portal(hub, stack, so, delivery_id)
 
     # A receiver that answers 410 Gone: the worker disables the endpoint.
     hub.receiver("POST", "/_demo/config", {"standard": {"status": 410}})

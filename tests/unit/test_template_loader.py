@@ -171,6 +171,7 @@ def test_parameter_values_use_defaults_and_overrides(template: dict[str, Any]) -
         "ReserveConcurrency": "true",
         "OrdersApiConcurrency": "100",
         "AdminApiConcurrency": "10",
+        "PortalConcurrency": "5",
         "WebhookIngestConcurrency": "50",
         "DispatcherConcurrency": "20",
         "WmsForwarderConcurrency": "10",
@@ -431,6 +432,7 @@ def test_every_function_of_the_template_is_described(template: dict[str, Any]) -
         "StatusPollerFunction": "functions.status_poller.app",
         "DeliveryWorkerFunction": "functions.delivery_worker.app",
         "AdminApiFunction": "functions.admin_api.app",
+        "PortalFunction": "functions.portal.app",
     }
     assert {(route.method, route.path) for route in specs["AdminApiFunction"].routes} == {
         ("POST", "/hub/v1/endpoints"),
@@ -441,6 +443,12 @@ def test_every_function_of_the_template_is_described(template: dict[str, Any]) -
         ("GET", "/hub/v1/deliveries"),
         ("GET", "/hub/v1/deliveries/{delivery_id}"),
         ("POST", "/hub/v1/deliveries/{delivery_id}/replay"),
+        ("POST", "/hub/v1/portal/sessions"),
+    }
+    assert {(route.method, route.path) for route in specs["PortalFunction"].routes} == {
+        ("GET", "/portal"),
+        ("GET", "/portal/{proxy+}"),
+        ("POST", "/portal/{proxy+}"),
     }
     assert {(route.method, route.path) for route in specs["WebhookIngestFunction"].routes} == {
         ("POST", "/webhooks/wms/{tenant_id}/order-confirmation"),

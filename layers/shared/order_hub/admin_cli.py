@@ -12,6 +12,7 @@ Against the local stack (reads .local/stack.json for endpoint and table names):
     hub-admin deliveries replay <delivery_id>
     hub-admin deliveries replay-endpoint acme erp --since 2026-11-01T00:00:00Z [--include-delivered]
     hub-admin deliveries redrive-dlq
+    hub-admin portal link acme [--base-url https://api.example.com/Prod]   # a one-time portal login link
 Against AWS: set TENANTS_TABLE_NAME, ORDERS_TABLE_NAME, DELIVERIES_TABLE_NAME, DELIVERY_QUEUE_URL and
 DELIVERY_DLQ_URL (stack outputs) and the usual AWS credentials.
 Output is JSON on stdout; errors go to stderr with exit code 2.
@@ -46,6 +47,7 @@ def _use_stack_file(path: Path) -> None:
         os.environ["DELIVERY_QUEUE_URL"] = stack["queues"]["DeliveryQueue"]["url"]
         os.environ["DELIVERY_DLQ_URL"] = stack["queues"]["DeliveryDLQ"]["url"]
     os.environ["HUB_ENV"] = "local"
+    os.environ.setdefault("HUB_API_URL", stack.get("api_url", ""))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     deliveries.add_parser(
         "redrive-dlq", help="move each DLQ message back to the delivery queue once (delivered ones skipped); moved/skipped/failed"
     )
+    portal = groups.add_parser("portal", help="the tenant portal").add_subparsers(dest="action", required=True)
+    link = portal.add_parser("link", help="a one-time login link to the tenant's portal: {url, expires_at}")
+    link.add_argument("tenant_id")
+    link.add_argument("--base-url", help="the API's URL (default: HUB_API_URL, or the local stack's api_url)")
     return parser
 
 
@@ -200,11 +206,28 @@ def run_delivery_command(args: argparse.Namespace) -> Any:
     raise AssertionError(f"unhandled command {args.group} {args.action}")  # argparse makes this unreachable
 
 
+def portal_link(tenant_id: str, base_url: str) -> dict[str, str]:
+    import time
+
+    from order_hub import wiring
+    from order_hub.config import PortalSettings, load
+    from order_hub.services import portal_access
+
+    if not base_url:
+        raise InvalidInput("pass --base-url (the API's URL) or set HUB_API_URL", field="base_url")
+    link = portal_access.issue_link(
+        wiring.portal_store(), wiring.tenant_directory(), tenant_id, int(time.time()), load(PortalSettings).PORTAL_LINK_SECONDS
+    )
+    return portal_access.link_view(base_url, link)
+
+
 def run(args: argparse.Namespace) -> Any:
     from order_hub import wiring
 
     if args.group in ("endpoint", "deliveries"):
         return run_delivery_command(args)
+    if args.group == "portal":
+        return portal_link(args.tenant_id, args.base_url or os.environ.get("HUB_API_URL", ""))
 
     directory = wiring.tenant_directory()
     match (args.group, args.action):

@@ -113,6 +113,15 @@ class PricingSettings(TablesSettings):
     LOGISTICS_BUDGET_SECONDS: float = Field(default=8, gt=0, le=25, description="All attempts of one logistics call")
 
 
+class PortalSettings(_Settings):
+    """The tenant portal's one-time links and sessions (admin_api issues links, portal serves pages)."""
+
+    PORTAL_LINK_SECONDS: int = Field(default=600, ge=30, le=86_400, description="How long a one-time login link works")
+    PORTAL_SESSION_SECONDS: int = Field(
+        default=1800, ge=1, le=43_200, description="How long a portal session lasts (fixed; page views do not extend it)"
+    )
+
+
 # --- what each function reads -----------------------------------------------------------------
 
 
@@ -120,8 +129,12 @@ class OrdersApiSettings(ApiSettings, WmsSettings, PricingSettings):
     """orders_api: orders, a synchronous WMS cancel, prices."""
 
 
-class AdminApiSettings(ApiSettings, DeliverySettings):
-    """admin_api: a tenant's endpoints and deliveries, replays onto the delivery queue."""
+class AdminApiSettings(ApiSettings, DeliverySettings, PortalSettings):
+    """admin_api: a tenant's endpoints and deliveries, replays onto the delivery queue, portal links."""
+
+
+class PortalFunctionSettings(ApiSettings, DeliverySettings, PortalSettings):
+    """portal: the tenant portal's pages (orders, deliveries, endpoints, replays, test events)."""
 
 
 class DispatcherSettings(WorkerSettings, DeliverySettings):
@@ -147,6 +160,7 @@ class StatusPollerSettings(TablesSettings, WmsSettings):
 FUNCTION_SETTINGS: dict[str, type[_Settings]] = {
     "orders_api": OrdersApiSettings,
     "admin_api": AdminApiSettings,
+    "portal": PortalFunctionSettings,
     "dispatcher": DispatcherSettings,
     "wms_forwarder": WmsForwarderSettings,
     "delivery_worker": DeliveryWorkerSettings,

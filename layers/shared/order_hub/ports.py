@@ -273,3 +273,32 @@ class MessageQueue(Protocol):
         """Up to 10 messages as (receipt handle, body)."""
 
     def delete(self, receipt_handle: str) -> None: ...
+
+
+# --- tenant portal (one-time links and browser sessions) --------------------------------------
+
+
+@dataclass(frozen=True)
+class PortalSession:
+    """A browser session of the tenant portal: the tenant it is scoped to, when it ends, and the
+    CSRF token every form of the session must carry back (session-bound)."""
+
+    tenant_id: str
+    session_hash: str
+    csrf_token: str
+    expires_at: int  # epoch seconds
+
+
+class PortalStore(Protocol):
+    def put_link(self, tenant_id: str, token_hash: str, expires_at: int) -> None:
+        """Store a one-time link token (its digest) until ``expires_at``."""
+
+    def consume_link(self, tenant_id: str, token_hash: str, now: int) -> bool:
+        """Mark the link used, once (a conditional write); False when unknown, used or expired."""
+
+    def put_session(self, session: PortalSession) -> None: ...
+
+    def get_session(self, tenant_id: str, session_hash: str) -> PortalSession | None:
+        """The stored session (expired ones included: the caller compares ``expires_at``)."""
+
+    def delete_session(self, tenant_id: str, session_hash: str) -> None: ...

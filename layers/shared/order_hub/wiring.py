@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from order_hub.adapters.callbacks_http import HttpCallbackSender
     from order_hub.adapters.dynamodb import DynamoOrderRepository, DynamoTenantDirectory
     from order_hub.adapters.dynamodb_deliveries import DynamoDeliveryLog, DynamoEndpointRegistry, DynamoEventStore
+    from order_hub.adapters.dynamodb_portal import DynamoPortalStore
     from order_hub.adapters.net_guard import UrlPolicy
     from order_hub.adapters.queues import SqsQueue
     from order_hub.adapters.secrets import SecretsWmsDirectory
@@ -56,6 +57,13 @@ def authenticator() -> Authenticator:
     from order_hub.services.auth import Authenticator
 
     return Authenticator(tenant_directory(), ttl_seconds=load(ApiSettings).AUTH_CACHE_TTL_SECONDS)
+
+
+@per_container
+def portal_store() -> DynamoPortalStore:
+    from order_hub.adapters.dynamodb_portal import DynamoPortalStore
+
+    return DynamoPortalStore(load(TablesSettings).TENANTS_TABLE_NAME)
 
 
 @per_container

@@ -112,3 +112,13 @@ class DeliveryListResponse(_Out):
 class ReplayResponse(_Out):
     metadata: Metadata
     data: ReplayResult
+
+
+class PortalLink(_Out):
+    url: str = Field(description="One-time login link to the tenant portal (works once, until expires_at)")
+    expires_at: str
+
+
+class PortalLinkResponse(_Out):
+    metadata: Metadata
+    data: PortalLink
