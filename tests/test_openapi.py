@@ -36,7 +36,8 @@ def test_every_route_of_the_template_is_documented() -> None:
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::Serverless::Function"
         for event in (resource["Properties"].get("Events") or {}).values()
-        if event["Type"] == "HttpApi" and "Path" in event["Properties"]  # not the $default route
+        if event["Type"] == "HttpApi"
+        and "Path" in event["Properties"]  # not the $default route
         and not event["Properties"]["Path"].startswith("/portal")  # HTML pages, not API
     }
     documented = {(method, path) for path, operations in _document()["paths"].items() for method in operations}
