@@ -62,7 +62,7 @@ def test_every_api_event_is_an_http_api_route_with_payload_format_1_0(template: 
                 count += 1
                 assert event["Properties"]["ApiId"] == {"Ref": "HubHttpApi"}
                 assert event["Properties"]["PayloadFormatVersion"] == "1.0"  # APIGatewayRestResolver's event shape
-    assert count == 20  # 7 order routes, 8 admin routes, 4 webhooks, and $default
+    assert count == 24  # 7 order routes, 9 admin routes, 4 webhooks, 3 portal routes, and $default
 
 
 def test_the_default_route_goes_to_the_orders_function(template: dict[str, Any]) -> None:
