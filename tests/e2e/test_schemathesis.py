@@ -6,8 +6,13 @@ Checks excluded, and why:
   the hub answers those with 400/810 on purpose.
 - unsupported_method: API Gateway answers undeclared methods with its MISSING_AUTHENTICATION_TOKEN
   response (shaped by template.yaml as a 404 envelope), not 405; the local stack mirrors API Gateway.
-- negative_data_rejection on the webhooks only (schemathesis.toml): their models are lenient on
-  purpose (numbers for identifiers, 0/1 flags, epoch times), the document gives the canonical types.
+- on the webhooks only, negative_data_rejection findings of one kind (the hooks' filter_failure): a
+  value of another JSON type that their models take on purpose (numbers for identifiers, 0/1 flags,
+  epoch times); the document gives the canonical types.
+
+No stateful phase: the document has no links, the 10 it could infer are never covered (every id is
+per account and generated), so its ~27 random call sequences repeat the fuzzing phase at about a tenth
+of the run's time.
 
 The fuzzer gets its own stack without pumps or demo receiver: the API's contract does not depend on
 them, and on the shared stack the background forwarding and callback work of ~1,800 generated orders
@@ -30,7 +35,6 @@ from tests.e2e.conftest import LaunchStack
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 HOOKS = Path(__file__).resolve().parent / "schemathesis_hooks.py"
-CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
 EXCLUDED = "positive_data_acceptance,unsupported_method"
 
 
@@ -39,10 +43,11 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(launch_stack: La
     stack = process.wait_ready()
     log = tmp_path / "calls.jsonl"
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run", str(DOCUMENT),
+        sys.executable, "-m", "schemathesis.cli", "run", str(DOCUMENT),
         "--url", stack["api_url"],
         "--header", f"x-api-key: {stack['api_key']}",
         "--checks", "all", "--exclude-checks", EXCLUDED,
+        "--phases", "examples,coverage,fuzzing",
         "--max-examples", "25", "--seed", "20261123", "--workers", "1",
         "--no-color", "--report-dir", str(tmp_path),
     ]  # fmt: skip
@@ -64,7 +69,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(launch_stack: La
     assert operations <= set(statuses), f"not fuzzed: {sorted(operations - set(statuses))}"  # (and undeclared methods)
     assert [(op, s) for op, codes in statuses.items() for s in codes if s >= 500] == []
     for (method, path), codes in statuses.items():
-        if path.startswith("/webhooks/"):
+        if path.startswith("/webhooks/") and (method, path) in operations:
             authenticated = [code for code in codes if code != 401]
             assert len(authenticated) >= 5, f"{method} {path}: the signed requests were refused: {codes}"
             assert {200, 202} & set(codes), f"{method} {path}: no webhook was accepted: {sorted(set(codes))}"
