@@ -130,7 +130,8 @@ def _run(args: argparse.Namespace, simulator: Any) -> int:
         for n, row in enumerate(wms_rows)
         if every and n % every == 1 and row["status"] == "OPEN"
     ]
-    simulator.bulk_load(again)
+    for row in again:
+        simulator.touch("WH-TGR04", row["order_no"], "PICKING", updated_at=row["updated_at"])
     calls.clear()
     wms_requests.clear()
     started = time.perf_counter()

@@ -331,7 +331,8 @@ def scale(scenario: Scenario, design: Design, profile: Mapping[str, Any] = DEFAU
                 concurrency,
                 "concurrent",
                 float(design.reserved.get(name, 0)) or None,
-                f"raise {parameter} (and the SQS MaximumConcurrency) to the peak's concurrency",
+                f"raise {parameter} to the peak's concurrency"
+                + (" (it is also the SQS trigger's MaximumConcurrency)" if name in ("WmsForwarder", "DeliveryWorker") else ""),
             )
         )
     lambda_rows.append(
