@@ -555,12 +555,12 @@ class Lifecycle:
             for page in client.get_paginator("scan").paginate(
                 TableName=self.names["OrdersTable"],
                 FilterExpression="entity = :e",
-                ExpressionAttributeValues={":e": {"S": "event"}},
+                ExpressionAttributeValues={":e": {"S": "order"}},  # the stream's records: every order version
             ):
                 found.extend(page["Items"])
-        fresh = [item for item in found if (item["pk"]["S"], item["sk"]["S"]) not in self.dispatched]
-        fresh.sort(key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
-        self.dispatched.update((item["pk"]["S"], item["sk"]["S"]) for item in fresh)
+        fresh = [item for item in found if (item["pk"]["S"], item["version"]["N"]) not in self.dispatched]
+        fresh.sort(key=lambda item: (item["pk"]["S"], int(item["version"]["N"])))
+        self.dispatched.update((item["pk"]["S"], item["version"]["N"]) for item in fresh)
         return fresh
 
     def _drain(self, queue_url: str) -> list[dict[str, Any]]:

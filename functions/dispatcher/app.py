@@ -1,11 +1,14 @@
-"""dispatcher: reads order events from the orders table stream (the outbox) and enqueues their work.
+"""dispatcher: reads order changes from the orders table stream (the outbox) and enqueues their work.
+
+Each order version's item carries its change's event metadata; the event is rebuilt from the new
+image (``wiring.outbox().event_of``) and stored for the delivery worker when it has deliveries.
 
 - WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
 - Callbacks: one delivery message per matching client endpoint goes to the delivery queue. The
   delivery id is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second
   delivery (the worker claims each delivery id once).
 
-Stream records are filtered to new event items by the event source mapping (template.yaml).
+Stream records are filtered to order items (created or changed) by the event source mapping (template.yaml).
 A record that cannot be enqueued is reported as a batch item failure and retried by Lambda.
 """
 
@@ -20,8 +23,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from order_hub import wiring
 from order_hub.config import require
-from order_hub.jsonutil import doc_text
-from order_hub.models.order import OrderEvent
 from order_hub.observability import logger, metrics, traced
 from order_hub.services.dispatch import dispatch_event
 
@@ -29,10 +30,10 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire
 
 
 def handle_record(record: DynamoDBRecord) -> None:
-    image = record.dynamodb.new_image if record.dynamodb else None
-    if not image or image.get("entity") != "event":
+    outbox = wiring.outbox()
+    event = outbox.event_of(record["dynamodb"].get("NewImage") or {})
+    if event is None:
         return
-    event = OrderEvent.model_validate_json(doc_text(record["dynamodb"]["NewImage"]["doc"]))
     logger.append_keys(tenant_id=event.tenant_id, order_no=event.order_no, event_id=event.event_id)
     done = dispatch_event(
         event,
@@ -40,6 +41,7 @@ def handle_record(record: DynamoDBRecord) -> None:
         wiring.delivery_queue(),
         wiring.endpoint_registry().list_endpoints,  # read at plan time: no cache window
         wiring.delivery_log().allocate_message_ids,
+        outbox.store_event,
     )
     if done.forwarded:
         metrics.add_metric(name="WmsForwardsEnqueued", unit="Count", value=1)

@@ -9,6 +9,7 @@ import boto3
 
 from local_stack.harness import FakeContext, api_event
 from local_stack.testkit import MotoHubFactory
+from tests.outbox import event_types
 
 ORDER_PK = "ORDER#demo#WH-TGR04#SO-2026-0001"
 
@@ -38,3 +39,8 @@ def order_rows(hub: dict[str, Any], pk: str = ORDER_PK) -> dict[str, dict[str, A
         TableName=hub["tables"]["OrdersTable"], KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}
     )
     return {row["sk"]["S"]: row for row in rows["Items"]}
+
+
+def rows_and_events(hub: dict[str, Any], pk: str = ORDER_PK) -> tuple[set[str], list[str]]:
+    """The sort keys of an order's rows and the types of its events (from the stream: the outbox)."""
+    return set(order_rows(hub, pk)), event_types(hub["tables"]["OrdersTable"], pk)

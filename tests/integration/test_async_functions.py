@@ -42,10 +42,10 @@ def _create(env: dict[str, Any]) -> None:
 
 
 def _stream_event_for_first_event(env: dict[str, Any]) -> dict[str, Any]:
-    """The sample stream event, with the NewImage of the event item really stored."""
+    """The sample stream event, with the NewImage of the order item really stored (its first version)."""
     client = boto3.client("dynamodb", region_name="us-east-1")
     item: dict[str, Any] = client.get_item(
-        TableName=env["resources"]["OrdersTable"], Key={"pk": {"S": f"ORDER#demo#{WH}#{NO}"}, "sk": {"S": "EVENT#000000000001"}}
+        TableName=env["resources"]["OrdersTable"], Key={"pk": {"S": f"ORDER#demo#{WH}#{NO}"}, "sk": {"S": "ORDER"}}
     )["Item"]
     item["doc"] = {"B": base64.b64encode(item["doc"]["B"]).decode("ascii")}  # binary is base64 text in Lambda's JSON
     event = load_event("dispatcher/order_created")
@@ -176,6 +176,10 @@ def _planned_endpoints(env: dict[str, Any]) -> list[str]:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
 
 
+def _event_record(env: dict[str, Any]) -> Any:
+    return wiring.event_store().get_events([("demo", WH, NO, 1)]).get(("demo", WH, NO, 1))
+
+
 def test_the_dispatcher_sees_an_endpoint_change_at_the_next_event(env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """No cache window: an endpoint registered or disabled a moment ago counts for the next event."""
     from functions.dispatcher.app import lambda_handler as dispatch
@@ -188,11 +192,14 @@ def test_the_dispatcher_sees_an_endpoint_change_at_the_next_event(env: dict[str,
     event = _stream_event_for_first_event(env)
     assert dispatch(event, FakeContext()) == {"batchItemFailures": []}
     assert _planned_endpoints(env) == []
+    assert _event_record(env) is None  # no delivery: nothing to keep for the worker
 
     request = RegisterEndpointRequest(endpoint_id="erp", url="http://127.0.0.1:9/hook", format="standard")
     register_endpoint(request, "demo", wiring.endpoint_ports())
     assert dispatch(event, FakeContext()) == {"batchItemFailures": []}
     assert _planned_endpoints(env) == ["erp"]
+    stored = _event_record(env)  # what the worker renders and a replay sends again
+    assert stored is not None and stored.type == "order.created" and stored.event_id == event_id_for(_order_model(env))
 
     set_enabled(wiring.endpoint_registry(), "demo", "erp", False, "paused")
     assert dispatch(event, FakeContext()) == {"batchItemFailures": []}

@@ -14,7 +14,7 @@ from benchmarks.cost_model import rcu_for
 from benchmarks.list_pages import sample_orders
 from order_hub import wiring
 from order_hub.adapters.aws import dynamodb_client
-from order_hub.adapters.dynamodb import item_size
+from order_hub.adapters.dynamodb import MAX_LIST_CANDIDATES, item_size
 from order_hub.models.order import Order
 from order_hub.services.orders import make_event
 from tests.integration.conftest import Hub, Invoke
@@ -81,6 +81,11 @@ def test_a_list_page_reads_the_same_at_60_and_at_3000_orders(hub: Hub, invoke: I
     large_filtered, body = _page_cost(invoke, reads, so_status="REGISTERED")
     assert len(body["data"]["outbounds"]) == 20 and large_filtered <= small_filtered + 1
     assert body["pagination"]["total_exact"] is False and body["pagination"]["total_elements"] == 40  # this page and the next
+
+    reads.rru = 0.0
+    none = invoke("list_orders", path_parameters={"outbound_type": "WMS"}, query={})  # every order still REGISTERED
+    assert none.body["data"]["outbounds"] == [] and none.body["pagination"]["total_exact"] is False  # read budget spent
+    assert reads.rru <= MAX_LIST_CANDIDATES * 250 / 4096 / 2 + 1  # index entries of ~200 bytes, never the orders
 
     deep, body = _page_cost(invoke, reads, page="100")  # whole days before the page are skipped by their counts
     assert [o["order_no"] for o in body["data"]["outbounds"]] == [o.order_no for o in reversed(orders[-2000:-1980])]

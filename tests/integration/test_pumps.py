@@ -659,8 +659,8 @@ def test_the_templates_pumps_carry_an_order_event_from_the_table_to_the_forwarde
             assert pumps.stop()
         assert not pump_threads()
 
-    assert dispatcher.batches(lambda r: r["dynamodb"]["Keys"]["pk"]["S"]) == [["EVENT#1"]]  # the filter
-    assert json.loads(forwarder.events[0]["Records"][0]["body"]) == {"pk": {"S": "EVENT#1"}, "sk": {"S": "0"}}
+    assert dispatcher.batches(lambda r: r["dynamodb"]["Keys"]["pk"]["S"]) == [["ORDER#1"]]  # the filter: orders only
+    assert json.loads(forwarder.events[0]["Records"][0]["body"]) == {"pk": {"S": "ORDER#1"}, "sk": {"S": "0"}}
     assert poller.events[0] == {"source": "schedule", "job": "poll-wms"}
 
 

@@ -18,14 +18,14 @@ from local_stack.pumps import (
     schedule_period,
 )
 
-DISPATCHER = parse_pattern('{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["event"]}}}}')
+DISPATCHER = parse_pattern('{"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["order"]}}}}')
 
 
-def stream_record(event_name: str = "INSERT", entity: str | None = "event") -> dict[str, Any]:
-    image = {"pk": {"S": "EVENT#1"}}
+def stream_record(event_name: str = "INSERT", entity: str | None = "order") -> dict[str, Any]:
+    image = {"pk": {"S": "ORDER#1"}}
     if entity is not None:
         image["entity"] = {"S": entity}
-    return {"eventName": event_name, "dynamodb": {"Keys": {"pk": {"S": "EVENT#1"}}, "NewImage": image}}
+    return {"eventName": event_name, "dynamodb": {"Keys": {"pk": {"S": "ORDER#1"}}, "NewImage": image}}
 
 
 # -- filter patterns --------------------------------------------------------------------------------
@@ -35,13 +35,14 @@ def stream_record(event_name: str = "INSERT", entity: str | None = "event") -> d
     ("record", "expected"),
     [
         (stream_record(), True),
-        (stream_record(event_name="MODIFY"), False),
-        (stream_record(entity="order"), False),
+        (stream_record(event_name="MODIFY"), True),
+        (stream_record(event_name="REMOVE"), False),
+        (stream_record(entity="event"), False),
         (stream_record(entity=None), False),
         ({"eventName": "INSERT"}, False),
         ({"eventName": "INSERT", "dynamodb": "not an object"}, False),
     ],
-    ids=["insert-event", "modify", "other-entity", "no-entity", "no-dynamodb", "scalar-where-object"],
+    ids=["insert-order", "modify", "remove", "other-entity", "no-entity", "no-dynamodb", "scalar-where-object"],
 )
 def test_the_dispatchers_pattern(record: dict[str, Any], expected: bool) -> None:
     assert matches(DISPATCHER, record) is expected

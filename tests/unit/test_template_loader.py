@@ -106,7 +106,7 @@ def test_the_repository_template_loads_with_intrinsics_in_long_form(template: di
     assert template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == {
         "Fn::If": ["IsProd", "INFO", "DEBUG"]
     }
-    assert statement["Resource"] == {"Fn::Sub": "${OrdersTable.Arn}/index/*"}
+    assert statement["Resource"] == [{"Fn::GetAtt": ["OrdersTable", "Arn"]}, {"Fn::Sub": "${OrdersTable.Arn}/index/*"}]
     assert orders["Policies"][0]["Statement"][0]["Resource"] == {"Fn::GetAtt": ["OrdersTable", "Arn"]}
     assert template["Outputs"]["OrdersTableStreamArn"]["Value"] == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]}
     assert not [text for text in _walk(template) if text.startswith("!")]
@@ -283,15 +283,13 @@ def test_what_cannot_be_resolved_is_an_error_not_a_guess(value: dict[str, Any], 
 def test_orders_table_becomes_create_table_arguments(template: dict[str, Any]) -> None:
     kwargs = table_create_kwargs(template, "OrdersTable", "hub-local-OrdersTable")
 
-    projection = {
-        "ProjectionType": "INCLUDE",
-        "NonKeyAttributes": ["warehouse_id", "order_type", "so_status", "in_wms", "list_view"],
-    }
+    by_created = {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["warehouse_id", "order_type", "so_status", "in_wms"]}
+    by_updated = {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["warehouse_id", "order_type"]}
     assert kwargs == {
         "TableName": "hub-local-OrdersTable",
         "BillingMode": "PAY_PER_REQUEST",
         "AttributeDefinitions": [
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk")
         ],
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         "GlobalSecondaryIndexes": [
@@ -301,15 +299,15 @@ def test_orders_table_becomes_create_table_arguments(template: dict[str, Any]) -
                     {"AttributeName": "gsi1pk", "KeyType": "HASH"},
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
-                "Projection": projection,
+                "Projection": by_created,
             },
             {
                 "IndexName": "by_updated",
                 "KeySchema": [
                     {"AttributeName": "gsi2pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
-                "Projection": projection,
+                "Projection": by_updated,
             },
         ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
@@ -468,7 +466,7 @@ def test_the_dispatchers_stream_event_is_parsed(template: dict[str, Any]) -> Non
         table="OrdersTable",
         starting_position="TRIM_HORIZON",
         batch_size=100,
-        filter_patterns=({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["event"]}}}},),
+        filter_patterns=({"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["order"]}}}},),
         maximum_retry_attempts=10,
         report_batch_item_failures=True,
         bisect_batch_on_function_error=True,

@@ -16,7 +16,7 @@ from order_hub.lifecycle import per_container
 
 if TYPE_CHECKING:
     from order_hub.adapters.callbacks_http import HttpCallbackSender
-    from order_hub.adapters.dynamodb import DynamoOrderRepository, DynamoTenantDirectory
+    from order_hub.adapters.dynamodb import DynamoOrderRepository, DynamoOutbox, DynamoTenantDirectory
     from order_hub.adapters.dynamodb_deliveries import DynamoDeliveryLog, DynamoEndpointRegistry, DynamoEventStore
     from order_hub.adapters.dynamodb_portal import DynamoPortalStore
     from order_hub.adapters.net_guard import UrlPolicy
@@ -117,6 +117,13 @@ def endpoint_registry() -> DynamoEndpointRegistry:
     from order_hub.adapters.dynamodb_deliveries import DynamoEndpointRegistry
 
     return DynamoEndpointRegistry(load(TablesSettings).TENANTS_TABLE_NAME)
+
+
+@per_container
+def outbox() -> DynamoOutbox:
+    from order_hub.adapters.dynamodb import DynamoOutbox
+
+    return DynamoOutbox(load(TablesSettings).ORDERS_TABLE_NAME)
 
 
 @per_container

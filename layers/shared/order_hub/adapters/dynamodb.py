@@ -4,18 +4,24 @@ Orders table (pk/sk):
 - order:  pk ``ORDER#<tenant>#<warehouse>#<order_no>``, sk ``ORDER``; ``doc`` is the order JSON
   (zlib-compressed with a preset dictionary, Binary; plain zlib or String in older items, still read),
   ``version`` guards updates. Two list indexes, both spread over one partition per tenant and day (no
-  tenant's writes meet in one key), sort key ``<created_at>#<warehouse>#<order_no>`` (never changes):
+  tenant's writes meet in one key), one shared sort key ``gsi1sk`` = ``<created_at>#<warehouse>#<order_no>``
+  (never changes):
   ``by_created`` (``gsi1pk`` ``C#<tenant>#<created day>``) projects ``warehouse_id``, ``order_type``,
   ``so_status`` and ``in_wms``: rewritten only when the status or ``in_wms`` changes; ``by_updated``
   (``gsi2pk`` ``U#<tenant>#<day of the last change>``) projects only what never changes and moves only
   when a change falls on a later day. Lists read the page's orders by key (no list item is stored).
-- event:  same pk, sk ``EVENT#<seq>``; written in the same transaction as the order (the outbox);
-  ``doc`` is the event JSON (with a full copy of the order), compressed the same way.
+  Each order write also carries its change's event (``event``: id, type, source, previous status):
+  the orders table's stream is the outbox, and the dispatcher rebuilds each event from the new image
+  (``event_from_image``), so a change is one conditional write, not a transaction with an event item.
+- event:  same pk, sk ``EVENT#<seq>``: stored by the dispatcher (``DynamoOutbox``) for an event that has
+  deliveries, for the delivery worker and replays; ``doc`` is the event JSON (with a full copy of the
+  order), compressed the same way; expires after 90 days.
 - day counts: pk ``COUNTS#<tenant>``, sk ``M#<yyyy-mm>`` with ``c<dd>`` = orders created that day
   (added in the create's transaction: exact list totals), and ``U#<yyyy-mm-dd>`` markers of days on
   which orders created earlier changed (where ``by_updated`` may hold entries). Lists find the days
   they read here, newest first, instead of reading the tenant's orders.
-- inbox:  ``INBOX#<tenant>#<natural key>`` / ``INBOX``: webhooks, for duplicate detection.
+- inbox:  ``INBOX#<tenant>#<natural key>`` / ``INBOX``: webhooks (``payload`` compressed like ``doc``), for
+  duplicate detection: stored in one transaction with the order change the webhook causes.
 
 Every order and event item is sized as DynamoDB counts it (``item_size``) before it is written;
 one that would pass the 400 KB item limit is refused with ``InvalidInput`` (services.limits keeps
@@ -153,6 +159,63 @@ class _DynamoAdapter:
         return True
 
 
+def event_item(event: OrderEvent) -> dict[str, Any]:
+    """The stored event (``EVENT#<seq>``): what the delivery worker renders and replays re-send."""
+    return {
+        "pk": {"S": order_pk(event.tenant_id, event.warehouse_id, event.order_no)},
+        "sk": {"S": f"EVENT#{event.seq:012d}"},
+        "entity": {"S": "event"},
+        "event_id": {"S": event.event_id},
+        "event_type": {"S": event.type},
+        "seq": {"N": str(event.seq)},
+        "at": {"S": _ts(event.at)},
+        "expires_at": {"N": str(int((event.at + EVENT_RETENTION).timestamp()))},
+        "doc": pack_doc(event.model_dump_json()),
+    }
+
+
+def _event_attributes(event: OrderEvent) -> dict[str, Any]:
+    """The change's event, beside the order it produced: ``<event_id> <type> <source> [<previous status>]``."""
+    fields = [event.event_id, event.type, event.source] + ([event.previous_status.value] if event.previous_status else [])
+    return {"event": {"S": " ".join(fields)}}
+
+
+def event_from_image(image: Mapping[str, Any]) -> OrderEvent | None:
+    """The event of one order version, from the order item as the stream shows it (DynamoDB JSON;
+    binaries base64 in a Lambda event, bytes from boto3): None for anything else (a count, an inbox item,
+    an event item, an order item without event metadata)."""
+    if image.get("entity", {}).get("S") != "order" or "event" not in image or "doc" not in image:
+        return None
+    order = Order.model_validate_json(doc_text(image["doc"]))
+    event_id, event_type, source, *previous = str(image["event"]["S"]).split(" ")
+    return OrderEvent.model_validate(
+        {
+            "event_id": event_id,
+            "type": event_type,
+            "tenant_id": order.tenant_id,
+            "warehouse_id": order.warehouse_id,
+            "order_no": order.order_no,
+            "seq": order.version,
+            "at": order.updated_at,
+            "source": source,
+            "previous_status": previous[0] if previous else None,
+            "order": order,
+        }
+    )
+
+
+class DynamoOutbox(_DynamoAdapter):
+    """The outbox is the orders table's stream: every order write carries its change's event metadata, and
+    the dispatcher rebuilds the event from the new image. Events that have deliveries are stored
+    (``EVENT#<seq>``, outside any transaction, idempotent) for the delivery worker and replays."""
+
+    def event_of(self, image: Mapping[str, Any]) -> OrderEvent | None:
+        return event_from_image(image)
+
+    def store_event(self, event: OrderEvent) -> None:
+        self.client.put_item(TableName=self._table, Item=event_item(event))
+
+
 class DynamoOrderRepository(_DynamoAdapter):
     def __init__(
         self, table_name: str, *, list_view: Callable[[Order], dict[str, Any]], client: DynamoDBClient | None = None
@@ -162,7 +225,9 @@ class DynamoOrderRepository(_DynamoAdapter):
         self._marked_days: set[tuple[str, str]] = set()  # (tenant, day) updated-day markers this container wrote
 
     # -- items -------------------------------------------------------------------------------
-    def _order_item(self, order: Order) -> dict[str, Any]:
+    def _order_item(self, order: Order, event: OrderEvent | None = None) -> dict[str, Any]:
+        """The order item; with ``event``, the change's event metadata, from which the dispatcher
+        rebuilds the event out of the stream's image of this version (``event_from_image``)."""
         created = _ts(order.created_at)
         entry = f"{created}#{order.warehouse_id}#{order.order_no}"
         return {
@@ -174,37 +239,18 @@ class DynamoOrderRepository(_DynamoAdapter):
             "gsi1sk": {"S": entry},
             # by_updated: one partition per tenant and day of the last change; the entry moves only when
             # a change falls on a later day (the sort key is the creation time, which never changes)
-            "gsi2pk": {"S": f"U#{order.tenant_id}#{_ts(order.updated_at)[:10]}"},
-            "gsi2sk": {"S": entry},
+            "gsi2pk": {"S": f"U#{order.tenant_id}#{_ts(order.updated_at)[:10]}"},  # sort key: gsi1sk too
             "warehouse_id": {"S": order.warehouse_id},
             "order_type": {"S": order.order_type},
             "so_status": {"S": order.status.value},
             "in_wms": {"S": "1" if order.in_wms else "0"},
             "version": {"N": str(order.version)},
             "doc": pack_doc(order.model_dump_json()),
+            **(_event_attributes(event) if event is not None else {}),
         }
 
     def _event_item(self, event: OrderEvent) -> dict[str, Any]:
-        return {
-            "pk": {"S": order_pk(event.tenant_id, event.warehouse_id, event.order_no)},
-            "sk": {"S": f"EVENT#{event.seq:012d}"},
-            "entity": {"S": "event"},
-            "event_id": {"S": event.event_id},
-            "event_type": {"S": event.type},
-            "seq": {"N": str(event.seq)},
-            "at": {"S": _ts(event.at)},
-            "expires_at": {"N": str(int((event.at + EVENT_RETENTION).timestamp()))},
-            "doc": pack_doc(event.model_dump_json()),
-        }
-
-    def _event_put(self, event: OrderEvent) -> Any:
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": self._checked(self._event_item(event)),
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        }
+        return event_item(event)
 
     def _created_count(self, order: Order) -> Any:
         """The creation day's count (exact list totals): part of the create's transaction."""
@@ -248,7 +294,7 @@ class DynamoOrderRepository(_DynamoAdapter):
 
     # -- port --------------------------------------------------------------------------------
     def stored_size(self, order: Order, event: OrderEvent) -> int:
-        return max(item_size(self._order_item(order)), item_size(self._event_item(event)))
+        return max(item_size(self._order_item(order, event)), item_size(self._event_item(event)))
 
     def insert(self, order: Order, event: OrderEvent) -> Order | None:
         try:
@@ -257,12 +303,11 @@ class DynamoOrderRepository(_DynamoAdapter):
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": self._checked(self._order_item(order)),
+                            "Item": self._checked(self._order_item(order, event)),
                             "ConditionExpression": "attribute_not_exists(pk)",
                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                         }
                     },
-                    self._event_put(event),
                     self._created_count(order),
                 ]
             )
@@ -293,10 +338,8 @@ class DynamoOrderRepository(_DynamoAdapter):
     def replace(self, order: Order, expected_version: int, event: OrderEvent) -> None:
         self._mark_updated_day(order)
         try:
-            self.client.transact_write_items(
-                TransactItems=[self._conditional_order_put(order, expected_version), self._event_put(event)]
-            )
-        except self.client.exceptions.TransactionCanceledException as error:
+            self.client.put_item(**self._conditional_order_put(order, expected_version, event)["Put"])
+        except self.client.exceptions.ConditionalCheckFailedException as error:
             raise ConcurrentModification(f"order_no '{order.order_no}' changed since version {expected_version}") from error
 
     def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
@@ -328,7 +371,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                         "entity": {"S": "inbox"},
                         "received_at": {"S": _ts(now)},
                         "matched": {"BOOL": change is not None},
-                        "payload": {"S": _utf8_prefix(payload, INBOX_PAYLOAD_BYTES)},
+                        "payload": pack_doc(_utf8_prefix(payload, INBOX_PAYLOAD_BYTES)),  # read with doc_text
                         "expires_at": {"N": str(int((now + EVENT_RETENTION).timestamp()))},
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
@@ -338,10 +381,14 @@ class DynamoOrderRepository(_DynamoAdapter):
         if change is not None:
             order, expected_version, event = change
             self._mark_updated_day(order)
-            items.append(self._conditional_order_put(order, expected_version))
-            items.append(self._event_put(event))
+            items.append(self._conditional_order_put(order, expected_version, event))
         try:
-            self.client.transact_write_items(TransactItems=items)
+            if len(items) == 1:
+                self.client.put_item(**items[0]["Put"])
+            else:
+                self.client.transact_write_items(TransactItems=items)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False  # the inbox key was stored before: a duplicate
         except self.client.exceptions.TransactionCanceledException as error:
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
@@ -349,11 +396,11 @@ class DynamoOrderRepository(_DynamoAdapter):
             raise ConcurrentModification(f"inbox {inbox_key}: order changed meanwhile") from error
         return True
 
-    def _conditional_order_put(self, order: Order, expected_version: int) -> Any:
+    def _conditional_order_put(self, order: Order, expected_version: int, event: OrderEvent) -> Any:
         return {
             "Put": {
                 "TableName": self._table,
-                "Item": self._checked(self._order_item(order)),
+                "Item": self._checked(self._order_item(order, event)),
                 "ConditionExpression": "version = :expected",
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }

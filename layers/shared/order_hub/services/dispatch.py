@@ -1,5 +1,10 @@
 """The outbox's consumer: what one committed order event sets in motion.
 
+The outbox is the orders table's stream: each order write carries its change's event metadata and
+the dispatcher rebuilds the event from the new image (no event item in the write's transaction).
+
+- Event record: an event with deliveries is stored (``EVENT#<seq>``) before they are queued: the
+  delivery worker renders it and replays send it again (the order moves on meanwhile).
 - WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
 - Callbacks: one delivery message per matching client endpoint goes to the delivery queue. The
   delivery id is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second
@@ -30,6 +35,7 @@ def dispatch_event(
     delivery_queue: MessageQueue,
     endpoints_for: Callable[[str], list[Endpoint]],
     allocate_message_ids: Callable[[str, int], int] | None = None,
+    store_event: Callable[[OrderEvent], None] | None = None,
 ) -> Dispatched:
     """Queue the event's WMS forward (if it changes what the WMS should hold) and its deliveries.
 
@@ -50,5 +56,7 @@ def dispatch_event(
         )
     deliveries = plan_deliveries(event, endpoints_for(event.tenant_id), allocate_message_ids)
     if deliveries:
+        if store_event is not None:
+            store_event(event)  # before the messages: the worker reads it
         delivery_queue.send(deliveries)
     return Dispatched(forwarded=forwarded, deliveries=len(deliveries))

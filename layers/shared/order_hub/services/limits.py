@@ -1,7 +1,7 @@
 """DynamoDB's item limit, held at the edge.
 
-An order is one item (``doc`` = the order JSON) and every change writes an event item carrying a
-full copy of it (the outbox); DynamoDB refuses any item over 400 KB (attribute names + values,
+An order is one item (``doc`` = the order JSON, with its last change's event) and an event with
+deliveries is kept as an item carrying a full copy of it; DynamoDB refuses any item over 400 KB (attribute names + values,
 UTF-8 bytes). So an order is accepted only when its stored form still fits after the worst growth
 its later life can bring, and every part that grows after acceptance is bounded here:
 

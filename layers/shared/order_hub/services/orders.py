@@ -1,7 +1,8 @@
 """Order use cases: create, update, cancel, read, list.
 
-Every change is one call to the repository that writes the order and its event together
-(the transactional outbox); updates are conditional on the version read.
+Every change is one call to the repository that writes the order and its event together (the
+event rides on the order's item; the table's stream is the outbox); updates are conditional on the
+version read.
 """
 
 from __future__ import annotations
