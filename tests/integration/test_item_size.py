@@ -17,6 +17,7 @@ import pytest
 from local_stack.harness import signed_webhook_event
 from local_stack.testkit import MotoHubFactory
 from order_hub.adapters.dynamodb import ITEM_LIMIT_BYTES, item_size
+from order_hub.edge import MAX_BODY_BYTES
 from order_hub.jsonutil import doc_text
 from order_hub.secret_names import webhook_secret_name
 from tests.integration.conftest import Hub, Invoke
@@ -27,7 +28,7 @@ SECRET = "whsec-test-size"
 PK = "ORDER#acme#WH-TGR04#SO-2026-0001"
 
 
-@pytest.mark.parametrize("lines", [219, 500])
+@pytest.mark.parametrize("lines", [219, 300])
 def test_an_order_too_large_to_store_is_a_400_naming_size_and_limit_and_nothing_is_written(
     hub: Hub, invoke: Invoke, lines: int
 ) -> None:
@@ -41,6 +42,15 @@ def test_an_order_too_large_to_store_is_a_400_naming_size_and_limit_and_nothing_
     assert "bytes" in message and f"{ITEM_LIMIT_BYTES:,} bytes" in message
     assert hub.raw_items(PK) == []
     assert "TransactWriteItems" not in hub.calls and "PutItem" not in hub.calls
+
+
+def test_a_500_line_order_is_over_the_body_limit_413_naming_it_and_nothing_is_written(hub: Hub, invoke: Invoke) -> None:
+    # 1.6 MB of JSON: refused by its size before authentication or parsing (order_hub.edge.MAX_BODY_BYTES)
+    reply = invoke("create_order", body=big_order(500))
+
+    assert reply.status == 413 and reply.codes == [810] and reply.fields == ["body"]
+    assert f"{MAX_BODY_BYTES // 1024} KB" in reply.body["metadata"]["errors"][0]["message"]
+    assert hub.raw_items(PK) == []
 
 
 def test_the_size_limit_is_the_same_for_an_update(invoke: Invoke, hub: Hub) -> None:
