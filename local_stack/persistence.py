@@ -75,6 +75,7 @@ class Snapshot:
     queues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # logical id -> messages
     secrets: dict[str, str] = field(default_factory=dict)  # name -> SecretString
     demo: dict[str, Any] = field(default_factory=dict)  # the demo set-up (see LocalStack)
+    wms: dict[str, Any] = field(default_factory=dict)  # the WMS simulator's orders (WmsSimulator.saved_orders)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class Snapshot:
             "queues": self.queues,
             "secrets": self.secrets,
             "demo": self.demo,
+            "wms": self.wms,
         }
 
     @classmethod
@@ -98,6 +100,7 @@ class Snapshot:
             queues=document["queues"],
             secrets=document["secrets"],
             demo=document.get("demo", {}),
+            wms=document.get("wms", {}),
         )
 
     def describe(self, table_labels: dict[str, str]) -> str:
@@ -105,6 +108,8 @@ class Snapshot:
         parts = [f"{len(self.tables.get(logical_id, []))} {label}" for logical_id, label in table_labels.items()]
         parts.append(f"{sum(len(messages) for messages in self.queues.values())} queued messages")
         parts.append(f"{len(self.secrets)} secrets")
+        if self.wms.get("orders"):
+            parts.append(f"{len(self.wms['orders'])} WMS simulator orders")
         return ", ".join(parts)
 
 

@@ -348,6 +348,9 @@ class LocalStack:
             "WMS simulator",
         )
         self.simulator = simulator
+        if self.restored is not None and self.restored.wms:
+            restored = simulator.restore_orders(self.restored.wms)
+            log.info("WMS simulator: restored %d order(s)", restored)
         if self.options.wms_clock_ms > 0:
             simulator.set_clock(enabled=True, interval_ms=self.options.wms_clock_ms)
         self.put_secret(wms_secret_name(DEMO_TENANT_ID), {"base_url": simulator.url, "api_key": wms_key})
@@ -493,6 +496,8 @@ class LocalStack:
         with self._snapshot_mutex:
             started = time.monotonic()
             snapshot = take_snapshot(self.region, self.resources.tables, self._queue_names(), self.demo)
+            if self.simulator is not None:  # the warehouse keeps the orders the hub forwarded to it
+                snapshot.wms = self.simulator.saved_orders()
             write_snapshot(self.snapshot_path, snapshot)
             log.debug("state saved in %.1f s: %s", time.monotonic() - started, snapshot.describe(TABLE_LABELS))
             return snapshot
