@@ -212,6 +212,8 @@ class LocalStack:
         moto_host, moto_port = self.moto.get_host_and_port()
         endpoint = f"http://{moto_host}:{moto_port}"
         self.endpoint = endpoint
+        # this process's own AWS calls skip HTTP (the server keeps serving other processes)
+        moto_patches.serve_in_process(endpoint, self.moto._server.app)  # type: ignore[union-attr]
 
         self._export_aws_environment(endpoint, region)
         import boto3
@@ -582,6 +584,10 @@ class LocalStack:
             self._timed("demo receiver", self.receiver.stop)
             self.receiver = None
         if self.moto is not None:
+            if self.endpoint:
+                from local_stack import moto_patches
+
+                moto_patches.stop_serving_in_process(self.endpoint)
             try:
                 self._timed("moto", self.moto.stop)
             except Exception:  # pragma: no cover - best effort during shutdown
