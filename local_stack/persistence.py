@@ -149,7 +149,8 @@ def take_snapshot(region: str, tables: Mapping[str, str], queues: Mapping[str, s
     """Read the stack's tables (logical id -> name) and queues (logical id -> name) from moto."""
     dynamodb, sqs, secretsmanager = _backends(region)
     snapshot = Snapshot(demo=demo)
-    with moto_patches.DYNAMODB_LOCK:  # one consistent cut across every table
+    records: dict[str, list[Any]] = {}
+    with moto_patches.DYNAMODB_LOCK:  # one consistent cut across every table (every DynamoDB call waits)
         for logical_id, name in tables.items():
             table = dynamodb.tables.get(name)
             if table is None:
@@ -157,9 +158,11 @@ def take_snapshot(region: str, tables: Mapping[str, str], queues: Mapping[str, s
             snapshot.tables[logical_id] = [item.to_json()["Attributes"] for item in table.all_items()]
             shard = table.stream_shard
             if shard is not None and shard.items:
-                snapshot.streams[logical_id] = [
-                    json.loads(json.dumps(record.to_json(), default=_encode), object_hook=_decode) for record in shard.items
-                ]
+                records[logical_id] = list(shard.items)  # a record never changes once written: copied below
+    for logical_id, unread in records.items():
+        snapshot.streams[logical_id] = [
+            json.loads(json.dumps(record.to_json(), default=_encode), object_hook=_decode) for record in unread
+        ]
     for logical_id, name in queues.items():
         queue = sqs.queues.get(name)
         if queue is None:
