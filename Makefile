@@ -19,7 +19,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help deps lock sam-deps checkov-deps checkov run invoke test lint format typecheck validate pytest unit integration e2e openapi bench events clean
+.PHONY: help deps lock sam-deps checkov-deps checkov run invoke test lint format typecheck validate pytest pytest-suites pytest-soak unit integration e2e openapi bench events clean
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -102,8 +102,14 @@ checkov: checkov-deps ## checkov over template.yaml (fails on a new finding)
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download \
 		--framework cloudformation --file template.yaml
 
-pytest: deps ## unit, integration and end-to-end tests (pytest exits non-zero when nothing is collected)
-	$(VENV)/bin/pytest
+# Two pytest runs, so that `make -j` (CI) runs the soak, which mostly waits on its own stack, beside
+# everything else; each fails on a failed test and when it collects nothing (exit 5).
+SOAK_TESTS := tests/e2e/test_soak.py
+pytest: pytest-suites pytest-soak ## unit, integration and end-to-end tests (pytest exits non-zero when nothing is collected)
+pytest-suites: deps
+	$(VENV)/bin/pytest --ignore=$(SOAK_TESTS)
+pytest-soak: deps
+	$(VENV)/bin/pytest $(SOAK_TESTS)
 
 unit: deps ## the unit tests only (tests/unit)
 	$(VENV)/bin/pytest tests/unit

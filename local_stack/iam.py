@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from local_stack.lambdas import CONTAINER_SUFFIX
 from local_stack.template import (
     ACCOUNT_ID,
     DEFAULT_REGION,
@@ -319,7 +320,8 @@ class IamGuard:
         """The function whose handler is running on this thread (or handed this thread its work)."""
         frame = sys._getframe(1)
         while frame is not None:
-            logical_id = self._modules.get(frame.f_globals.get("__name__", ""))
+            module = str(frame.f_globals.get("__name__", ""))
+            logical_id = self._modules.get(module.partition(CONTAINER_SUFFIX)[0])  # any container's copy
             if logical_id:
                 return logical_id
             frame = frame.f_back  # type: ignore[assignment]

@@ -31,6 +31,7 @@ from local_stack.template import ACCOUNT_ID, DEFAULT_REGION, FunctionSpec
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_MB = 512
+CONTAINER_SUFFIX = "__container"  # module copy of container N: <handler module>__container<N>
 FUNCTION_NAME_PREFIX = "hub-local"
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -130,7 +131,7 @@ class FunctionRuntime:
 
 def _module_copy(name: str, number: int) -> ModuleType:
     """A fresh execution of module ``name``'s source as ``<name>__container<number>`` (once per process)."""
-    alias = f"{name}__container{number}"
+    alias = f"{name}{CONTAINER_SUFFIX}{number}"
     with _copy_lock:
         existing = sys.modules.get(alias)
         if existing is not None:

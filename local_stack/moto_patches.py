@@ -312,6 +312,83 @@ def _patch_server() -> None:
 _WERKZEUG_DRAIN = 10_000_000  # the size werkzeug's post-response drain reads with
 
 
+# -- in-process calls: no HTTP between the functions and moto -------------------------------------
+
+_in_process: dict[str, Any] = {}  # moto endpoint ("http://127.0.0.1:port") -> its WSGI application
+_in_process_lock = threading.Lock()
+
+
+def serve_in_process(endpoint: str, application: Any) -> None:
+    """AWS calls this process makes to ``endpoint`` go straight to moto's WSGI ``application``.
+
+    The functions run in the same process as moto: over HTTP each call paid for a request written
+    and parsed on both sides, a socket and a server thread, more than moto's own work. botocore's
+    ``before-send`` event (what moto's ``mock_aws`` uses) hands the signed request to the
+    application here instead; everything from the request on (moto's routing, its responses,
+    the IAM check on the client side) is what it was. Other processes (tests, ``hub-admin``) still
+    use the HTTP endpoint."""
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    with _in_process_lock:
+        _in_process[endpoint.rstrip("/")] = application
+        if ("before-send", _send_in_process) not in BUILTIN_HANDLERS:
+            BUILTIN_HANDLERS.append(("before-send", _send_in_process))  # every session created from now on
+            import boto3
+
+            if boto3.DEFAULT_SESSION is not None:  # and clients of the default session made from now on
+                boto3.DEFAULT_SESSION.events.register("before-send", _send_in_process)
+
+
+def stop_serving_in_process(endpoint: str) -> None:
+    with _in_process_lock:
+        _in_process.pop(endpoint.rstrip("/"), None)
+
+
+def _send_in_process(request: Any, **_: Any) -> Any:
+    url = str(request.url)
+    for base, application in list(_in_process.items()):
+        if url == base or url.startswith(base + "/") or url.startswith(base + "?"):
+            return _call_application(application, base, request)
+    return None  # not ours: botocore sends it
+
+
+def _call_application(application: Any, base: str, request: Any) -> Any:
+    from urllib.parse import urlsplit
+
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+    from moto.core.botocore_stubber import MockRawResponse
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    body = request.body
+    if body is None:
+        data = b""
+    elif hasattr(body, "read"):
+        data = body.read()
+    else:
+        data = body.encode() if isinstance(body, str) else bytes(body)
+    headers = {name: value.decode() if isinstance(value, bytes) else str(value) for name, value in request.headers.items()}
+    target = urlsplit(str(request.url))
+    environ = EnvironBuilder(
+        method=request.method,
+        base_url=base,
+        path=target.path or "/",
+        query_string=target.query,
+        headers=headers,
+        data=data,
+    ).get_environ()
+    chunks, status, response_headers = run_wsgi_app(application, environ)
+    try:
+        content = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    headers_out = HTTPHeaders()
+    for name, value in response_headers.items():
+        headers_out[name] = value
+    return AWSResponse(str(request.url), int(status.split(" ", 1)[0]), headers_out, MockRawResponse(content))
+
+
 # -- SQS ------------------------------------------------------------------------------------------
 
 DELETED_HANDLES_KEPT = 50_000  # moto remembers deleted receipt handles so that a second delete succeeds

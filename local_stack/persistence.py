@@ -75,6 +75,7 @@ class Snapshot:
     queues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # logical id -> messages
     secrets: dict[str, str] = field(default_factory=dict)  # name -> SecretString
     demo: dict[str, Any] = field(default_factory=dict)  # the demo set-up (see LocalStack)
+    wms: dict[str, Any] = field(default_factory=dict)  # the WMS simulator's orders (WmsSimulator.saved_orders)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class Snapshot:
             "queues": self.queues,
             "secrets": self.secrets,
             "demo": self.demo,
+            "wms": self.wms,
         }
 
     @classmethod
@@ -98,6 +100,7 @@ class Snapshot:
             queues=document["queues"],
             secrets=document["secrets"],
             demo=document.get("demo", {}),
+            wms=document.get("wms", {}),
         )
 
     def describe(self, table_labels: dict[str, str]) -> str:
@@ -105,6 +108,8 @@ class Snapshot:
         parts = [f"{len(self.tables.get(logical_id, []))} {label}" for logical_id, label in table_labels.items()]
         parts.append(f"{sum(len(messages) for messages in self.queues.values())} queued messages")
         parts.append(f"{len(self.secrets)} secrets")
+        if self.wms.get("orders"):
+            parts.append(f"{len(self.wms['orders'])} WMS simulator orders")
         return ", ".join(parts)
 
 
@@ -144,7 +149,8 @@ def take_snapshot(region: str, tables: Mapping[str, str], queues: Mapping[str, s
     """Read the stack's tables (logical id -> name) and queues (logical id -> name) from moto."""
     dynamodb, sqs, secretsmanager = _backends(region)
     snapshot = Snapshot(demo=demo)
-    with moto_patches.DYNAMODB_LOCK:  # one consistent cut across every table
+    records: dict[str, list[Any]] = {}
+    with moto_patches.DYNAMODB_LOCK:  # one consistent cut across every table (every DynamoDB call waits)
         for logical_id, name in tables.items():
             table = dynamodb.tables.get(name)
             if table is None:
@@ -152,9 +158,11 @@ def take_snapshot(region: str, tables: Mapping[str, str], queues: Mapping[str, s
             snapshot.tables[logical_id] = [item.to_json()["Attributes"] for item in table.all_items()]
             shard = table.stream_shard
             if shard is not None and shard.items:
-                snapshot.streams[logical_id] = [
-                    json.loads(json.dumps(record.to_json(), default=_encode), object_hook=_decode) for record in shard.items
-                ]
+                records[logical_id] = list(shard.items)  # a record never changes once written: copied below
+    for logical_id, unread in records.items():
+        snapshot.streams[logical_id] = [
+            json.loads(json.dumps(record.to_json(), default=_encode), object_hook=_decode) for record in unread
+        ]
     for logical_id, name in queues.items():
         queue = sqs.queues.get(name)
         if queue is None:

@@ -213,6 +213,8 @@ class LocalStack:
         moto_host, moto_port = self.moto.get_host_and_port()
         endpoint = f"http://{moto_host}:{moto_port}"
         self.endpoint = endpoint
+        # this process's own AWS calls skip HTTP (the server keeps serving other processes)
+        moto_patches.serve_in_process(endpoint, self.moto._server.app)  # type: ignore[union-attr]
 
         self._export_aws_environment(endpoint, region)
         import boto3
@@ -367,6 +369,9 @@ class LocalStack:
             "WMS simulator",
         )
         self.simulator = simulator
+        if self.restored is not None and self.restored.wms:
+            restored = simulator.restore_orders(self.restored.wms)
+            log.info("WMS simulator: restored %d order(s)", restored)
         if self.options.wms_clock_ms > 0:
             simulator.set_clock(enabled=True, interval_ms=self.options.wms_clock_ms)
         self.put_secret(wms_secret_name(DEMO_TENANT_ID), {"base_url": simulator.url, "api_key": wms_key})
@@ -512,6 +517,8 @@ class LocalStack:
         with self._snapshot_mutex:
             started = time.monotonic()
             snapshot = take_snapshot(self.region, self.resources.tables, self._queue_names(), self.demo)
+            if self.simulator is not None:  # the warehouse keeps the orders the hub forwarded to it
+                snapshot.wms = self.simulator.saved_orders()
             write_snapshot(self.snapshot_path, snapshot)
             log.debug("state saved in %.1f s: %s", time.monotonic() - started, snapshot.describe(TABLE_LABELS))
             return snapshot
@@ -596,6 +603,10 @@ class LocalStack:
             self._timed("demo receiver", self.receiver.stop)
             self.receiver = None
         if self.moto is not None:
+            if self.endpoint:
+                from local_stack import moto_patches
+
+                moto_patches.stop_serving_in_process(self.endpoint)
             try:
                 self._timed("moto", self.moto.stop)
             except Exception:  # pragma: no cover - best effort during shutdown

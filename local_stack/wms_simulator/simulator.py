@@ -248,6 +248,14 @@ class WmsSimulator(LoopbackService):
             self._faults.configure("none", 500, None, 3000, None, DEFAULT_TIMEOUT_HOLD_MS)
             self._outbox.reset()
 
+    def saved_orders(self) -> dict[str, Any]:
+        """The warehouse's orders and number sequences as JSON (the local stack's snapshot)."""
+        return self._warehouse.saved()
+
+    def restore_orders(self, saved: Mapping[str, Any]) -> int:
+        """Put back what ``saved_orders`` returned, without webhooks; how many orders."""
+        return self._warehouse.restore(saved)
+
     def bulk_load(self, orders: Iterable[Mapping[str, Any]]) -> int:
         """Preload orders without webhooks (fast: 10,000 in well under a second). Returns how many.
 

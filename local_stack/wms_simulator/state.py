@@ -6,6 +6,7 @@ Every public method takes the state lock. Status changes raise webhooks through 
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import itertools
 import re
@@ -28,6 +29,7 @@ from local_stack.wms_simulator.model import (
     SHIPPED,
     STATUSES,
     TERMINAL,
+    Line,
     Order,
     OrderKey,
     SimulatorError,
@@ -252,6 +254,37 @@ class Warehouse:
             self._order_seq = itertools.count(1)
             self._awb_seq = itertools.count(1)
             self._bump()
+
+    def saved(self) -> dict[str, Any]:
+        """Every order as it is, and the number sequences (JSON: the local stack's snapshot)."""
+        with self.lock:
+            orders = [dataclasses.asdict(order) for order in self.orders.values()]
+            for order in orders:
+                for name in ("order_time", "created_at", "updated_at"):
+                    order[name] = order[name].isoformat()
+            return {"orders": orders, "next_order_seq": self._peek("_order_seq"), "next_awb_seq": self._peek("_awb_seq")}
+
+    def restore(self, saved: Mapping[str, Any]) -> int:
+        """Put back what ``saved`` returned (replacing the orders); how many orders."""
+        with self.lock:
+            self.orders.clear()
+            for document in saved.get("orders", []):
+                fields = dict(document)
+                fields["lines"] = [Line(**line) for line in fields["lines"]]
+                for name in ("order_time", "created_at", "updated_at"):
+                    fields[name] = datetime.fromisoformat(fields[name])
+                order = Order(**fields)
+                self.orders[order.key] = order
+            self._order_seq = itertools.count(int(saved.get("next_order_seq", 1)))
+            self._awb_seq = itertools.count(int(saved.get("next_awb_seq", 1)))
+            self._bump()
+            return len(self.orders)
+
+    def _peek(self, name: str) -> int:
+        """The next number of the ``itertools.count`` at ``self.<name>`` (it keeps counting from there)."""
+        upcoming = next(getattr(self, name))
+        setattr(self, name, itertools.count(upcoming))
+        return int(upcoming)
 
     def load(self, specs: Iterable[Mapping[str, Any]]) -> int:
         """Add orders as they are, without webhooks (see ``WmsSimulator.bulk_load``)."""

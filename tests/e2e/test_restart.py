@@ -27,6 +27,7 @@ from tests.payloads import order_body
 
 TIMEOUT = 30
 OMS = "/v3/fulfillment/outbound/oms"
+DETAIL = "/v3/fulfillment/warehouse/WH-TGR04/outbound/oms"
 
 
 class Stack:
@@ -94,6 +95,15 @@ def _secret(info: dict[str, Any], name: str) -> str:
     return str(client.get_secret_value(SecretId=name)["SecretString"])
 
 
+def _sim_order(info: dict[str, Any], so_number: str) -> Any:
+    """The WMS simulator's order (None if it has none)."""
+    response = requests.get(f"{info['wms_simulator']['url']}/_sim/orders/WH-TGR04/{so_number}", timeout=TIMEOUT)
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    return response.json()["order"]
+
+
 def test_state_survives_a_restart_and_fresh_starts_from_nothing(tmp_path: Path, stacks: list[Stack]) -> None:
     state_dir = tmp_path / "state"
     first = Stack(state_dir, tmp_path / "first.log")
@@ -115,6 +125,9 @@ def test_state_survives_a_restart_and_fresh_starts_from_nothing(tmp_path: Path, 
     deadline = time.monotonic() + 30
     while "SO-RESTART-1" not in requests.get(info["demo_receiver"]["url"] + "/_demo/received", timeout=TIMEOUT).text:
         assert time.monotonic() < deadline, "the order's callbacks were not delivered before the stop"
+        time.sleep(0.3)
+    while (warehouse_order := _sim_order(info, "SO-RESTART-1")) is None:  # forwarded: the warehouse has it
+        assert time.monotonic() < deadline, "the order was not forwarded to the WMS simulator before the stop"
         time.sleep(0.3)
 
     # A second stack on the same folder is refused, and leaves the first one's files alone.
@@ -150,6 +163,18 @@ def test_state_survives_a_restart_and_fresh_starts_from_nothing(tmp_path: Path, 
     assert {"erp-restart", "demo-standard"} <= {e["endpoint_id"] for e in endpoints}
     assert _secret(again, "hub/demo/wms-webhook") == webhook_secret
     assert again["demo_receiver"]["url"] == info["demo_receiver"]["url"]  # stored endpoint URLs stay valid
+    # The warehouse still knows the forwarded order: shipped there, the hub records the shipment.
+    assert again["wms_simulator"]["url"] == info["wms_simulator"]["url"]
+    assert (_sim_order(again, "SO-RESTART-1") or {}).get("wms_order_no") == warehouse_order["wms_order_no"]
+    shipped = requests.post(
+        again["wms_simulator"]["url"] + "/_sim/orders/WH-TGR04/SO-RESTART-1/advance", json={"to": "SHIPPED"}, timeout=TIMEOUT
+    )
+    assert shipped.status_code == 200, shipped.text
+    deadline = time.monotonic() + 30
+    while not (outbound := _api(again, "GET", f"{DETAIL}/SO-RESTART-1").json()["data"]["outbound"])["shipments"]:
+        assert time.monotonic() < deadline, f"the shipment was not recorded after the restart: {outbound}"
+        time.sleep(0.3)
+    assert outbound["so_status"] == "CLOSED", outbound
     assert third.stop_like_make() < 5 and third.process.returncode == 0
 
     # --fresh: nothing of it.

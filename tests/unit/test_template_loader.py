@@ -477,7 +477,11 @@ def test_the_dispatchers_stream_event_is_parsed(template: dict[str, Any]) -> Non
 def test_the_forwarders_queue_event_is_parsed(template: dict[str, Any]) -> None:
     (queue,) = _specs(template)["WmsForwarderFunction"].sqs_events
 
-    assert queue == SqsEvent(event_id="Forward", queue="WmsForwardQueue", batch_size=10, report_batch_item_failures=True)
+    assert queue == SqsEvent(
+        event_id="Forward", queue="WmsForwardQueue", batch_size=10, report_batch_item_failures=True, maximum_concurrency=10
+    )
+    overridden = _specs(template, {"WmsForwarderConcurrency": "3"})["WmsForwarderFunction"].sqs_events[0]
+    assert overridden.maximum_concurrency == 3  # ScalingConfig.MaximumConcurrency: !Ref WmsForwarderConcurrency
 
 
 def test_the_pollers_schedule_is_parsed_with_its_parameter_and_input(template: dict[str, Any]) -> None:
