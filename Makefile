@@ -106,9 +106,9 @@ checkov: checkov-deps ## checkov over template.yaml (fails on a new finding)
 # everything else; each fails on a failed test and when it collects nothing (exit 5).
 SOAK_TESTS := tests/e2e/test_soak.py
 pytest: pytest-suites pytest-soak ## unit, integration and end-to-end tests (pytest exits non-zero when nothing is collected)
-pytest-suites: deps
+pytest-suites: deps ## every test but the 300-order soak
 	$(VENV)/bin/pytest --ignore=$(SOAK_TESTS)
-pytest-soak: deps
+pytest-soak: deps ## the 300-order soak of the local stack (tests/e2e/test_soak.py)
 	$(VENV)/bin/pytest $(SOAK_TESTS)
 
 unit: deps ## the unit tests only (tests/unit)
