@@ -246,8 +246,20 @@ class Soak:
         self._received_since = max([self._received_since, *(int(r["seq"]) for r in page["received"])])
 
     def closed_count(self) -> int:
-        response = self.hub("GET", "/v3/fulfillment/outbounds/OMS", params={"so_status": "CLOSED", "limit": 1})
-        return int(response.json()["pagination"]["total_elements"]) if response.status_code == 200 else -1
+        """CLOSED orders, counted page by page: a filtered list's ``total_elements`` is exact only up to
+        the end of the next page (``total_exact: false``), so it cannot stand for the count."""
+        closed = 0
+        for page in itertools.count(1):
+            response = self.hub(
+                "GET", "/v3/fulfillment/outbounds/OMS", params={"so_status": "CLOSED", "limit": 100, "page": page}
+            )
+            if response.status_code != 200:
+                return -1
+            body = response.json()
+            closed += len(body["data"]["outbounds"])
+            if body["pagination"]["current_page"] >= body["pagination"]["total_pages"]:
+                return closed
+        return closed
 
     def listed(self) -> Counter[str]:
         counts: Counter[str] = Counter()

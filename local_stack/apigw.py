@@ -23,6 +23,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -35,6 +36,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from local_stack.lambdas import FunctionRuntime, Handler, ms_since
 from local_stack.loopback_http import LoopbackHandler, LoopbackServer
 from local_stack.template import ACCOUNT_ID, DEFAULT_REGION, DEFAULT_ROUTE, ApiRoute, FunctionSpec
+
+_SECRET_QUERY = re.compile(r"([?&]token=)[^&#]*")
+
+
+def loggable_path(target: str) -> str:
+    """The request target for the access log, a portal link's one-time ``token`` blanked out."""
+    return _SECRET_QUERY.sub(r"\1<redacted>", target)
+
 
 log = logging.getLogger(__name__)
 
@@ -512,7 +521,7 @@ class _RequestHandler(LoopbackHandler):
             )
             response = self.server.gateway.handle(request)
         self._write(response)
-        log.info("%s %s -> %d (%.0f ms)", self.command, self.path, response.status, ms_since(started))
+        log.info("%s %s -> %d (%.0f ms)", self.command, loggable_path(self.path), response.status, ms_since(started))
 
     def _write(self, response: HttpResponse) -> None:
         self.send_response_only(response.status)

@@ -152,3 +152,11 @@ def test_http_apis_own_answers_are_bare_messages(answer: tuple[int, str], status
     assert response.status == status
     assert json.loads(response.body) == {"message": message}
     assert dict(response.headers)["apigw-requestid"] == "abcdefghijklmno="
+
+
+def test_the_local_access_log_never_shows_a_portal_links_one_time_token() -> None:
+    from local_stack.apigw import loggable_path
+
+    assert loggable_path("/portal/login?token=demo.s3cr3t") == "/portal/login?token=<redacted>"
+    assert loggable_path("/portal/orders?status=OPEN&token=x&page=2") == "/portal/orders?status=OPEN&token=<redacted>&page=2"
+    assert loggable_path("/hub/v1/orders?page=2") == "/hub/v1/orders?page=2"
