@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks.cost_model import BEFORE as COST_MODEL_BEFORE
+
 SECONDS_PER_DAY = 86_400
 MILLION = 1_000_000
 SECRET_MAX_AGE_S = 300  # order_hub.config.SecretsSettings.SECRETS_CACHE_SECONDS
@@ -61,14 +63,7 @@ DEFAULT_PROFILE: dict[str, Any] = {
         "DeliveryWorker": {"invocations_per_order": 6.0, "avg_ms": 150.0, "secrets": 1},
     },
     "wru_per_order": 90.06,
-    "dollars": {
-        "API Gateway": 17.68,
-        "Lambda": 5.85,
-        "DynamoDB": 59.81,
-        "SQS": 7.77,
-        "Secrets Manager": 0.12,
-        "EventBridge Scheduler": 0.01,
-    },
+    "dollars": COST_MODEL_BEFORE["dollars"],
 }
 """Per order, for the cost model's default lifecycle (2 endpoints): main's run of 2026-12-02."""
 
