@@ -79,6 +79,19 @@ class CallCounter:
         return taken
 
 
+def _order_image(dynamodb: Any, table: str, so_number: str, seq: int) -> dict[str, Any]:
+    """The order item as the stream carries it right after its change ``seq`` (the orders table's stream
+    is the outbox: the item carries its change's event, which the dispatcher rebuilds)."""
+    from order_hub.adapters.dynamodb import event_from_image
+
+    item: dict[str, Any] = dynamodb.get_item(
+        TableName=table, Key={"pk": {"S": f"ORDER#demo#WH-TGR04#{so_number}"}, "sk": {"S": "ORDER"}}, ConsistentRead=True
+    )["Item"]
+    event = event_from_image(item)
+    assert event is not None and event.seq == seq, (so_number, seq, event)
+    return item
+
+
 def _stream_record(event_item: dict[str, Any]) -> dict[str, Any]:
     from local_stack.harness import load_event
 
@@ -131,12 +144,7 @@ def _run(batches: int, latency_ms: int, endpoint_count: int) -> int:
             response = orders_api(api_event("orders_api/create_order", key, body={**body, "so_number": f"D-{n}"}), FakeContext())
             assert response["statusCode"] == 200, response
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        items = [
-            dynamodb.get_item(
-                TableName=names["OrdersTable"], Key={"pk": {"S": f"ORDER#demo#WH-TGR04#D-{n}"}, "sk": {"S": "EVENT#000000000001"}}
-            )["Item"]
-            for n in range(total)
-        ]
+        items = [_order_image(dynamodb, names["OrdersTable"], f"D-{n}", 1) for n in range(total)]
         counter = CallCounter()
         dispatcher({"Records": [_stream_record(items[0])]}, FakeContext())  # warm (endpoint cache)
         counter.take()
@@ -328,10 +336,7 @@ class Hub:
         from functions.dispatcher.app import lambda_handler as dispatcher
         from local_stack.harness import FakeContext
 
-        item = self.dynamodb.get_item(
-            TableName=self.names["OrdersTable"],
-            Key={"pk": {"S": f"ORDER#demo#WH-TGR04#{so_number}"}, "sk": {"S": f"EVENT#{seq:012d}"}},
-        )["Item"]
+        item = _order_image(self.dynamodb, self.names["OrdersTable"], so_number, seq)
         self.dispatched[(so_number, seq)] = time.monotonic()
         dispatcher({"Records": [_stream_record(item)]}, FakeContext())
 
