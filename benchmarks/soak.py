@@ -171,6 +171,7 @@ class Soak:
             "--poll-seconds",
             "10",
         ]
+        workdir.mkdir(parents=True, exist_ok=True)  # --workdir may name a folder that does not exist yet
         self._log = (workdir / "stack.log").open("wb")
         self.process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=environment)
         state_file = state_dir / "stack.json"
