@@ -92,3 +92,20 @@ def invoke(hub: Hub) -> Invoke:
         return Reply(status=raw["statusCode"], body=json.loads(raw["body"]), headers=headers_out)
 
     return call
+
+
+PUBLIC_ADDRESS = "93.184.216.34"
+"""What ``*.example.com`` resolves to under ``example_dns`` (a public address; nothing is ever connected)."""
+
+
+@pytest.fixture
+def example_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``*.example.com`` resolves to a public address without DNS; nothing else resolves (nothing is ever connected)."""
+    from order_hub.adapters import net_guard
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host.endswith(".example.com"):
+            return [PUBLIC_ADDRESS]
+        raise OSError(f"{host} does not resolve in tests")
+
+    monkeypatch.setattr(net_guard, "resolve", resolve)

@@ -13,26 +13,13 @@ import pytest
 from local_stack.harness import FakeContext, api_event
 from order_hub import wiring
 from order_hub.models.endpoints import Attempt, Delivery
-from tests.integration.conftest import Hub, Reply
+from tests.integration.conftest import PUBLIC_ADDRESS, Hub, Reply
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SECRET_VALUES = ("hunter2", "whsec_", "s3cr3t-header")
 
 Admin = Callable[..., Reply]
-PUBLIC = "93.184.216.34"
-
-
-@pytest.fixture(autouse=True)
-def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``*.example.com`` resolves to a public address without DNS; nothing else resolves (nothing is ever connected)."""
-    from order_hub.adapters import net_guard
-
-    def resolve(host: str, port: int) -> list[str]:
-        if host.endswith(".example.com"):
-            return [PUBLIC]
-        raise OSError(f"{host} does not resolve in tests")
-
-    monkeypatch.setattr(net_guard, "resolve", resolve)
+pytestmark = pytest.mark.usefixtures("example_dns")
 
 
 @pytest.fixture
@@ -168,7 +155,13 @@ def test_unicommerce_needs_username_and_password(admin: Admin) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://169.254.169.254/latest/meta-data", "https://10.0.0.1/hooks", "https://127.0.0.1/hooks", f"http://{PUBLIC}/"]
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.0.0.1/hooks",
+        "https://127.0.0.1/hooks",
+        f"http://{PUBLIC_ADDRESS}/",
+    ],
 )
 def test_unsafe_urls_are_refused_naming_url(admin: Admin, url: str) -> None:
     reply = _register(admin, url=url)

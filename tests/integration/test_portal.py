@@ -18,19 +18,7 @@ from order_hub import lifecycle, wiring
 from tests.integration.conftest import Hub, Invoke
 from tests.payloads import order_body
 
-PUBLIC = "93.184.216.34"
-
-
-@pytest.fixture(autouse=True)
-def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    from order_hub.adapters import net_guard
-
-    def resolve(host: str, port: int) -> list[str]:
-        if host.endswith(".example.com"):
-            return [PUBLIC]
-        raise OSError(f"{host} does not resolve in tests")
-
-    monkeypatch.setattr(net_guard, "resolve", resolve)
+pytestmark = pytest.mark.usefixtures("example_dns")
 
 
 @dataclass
