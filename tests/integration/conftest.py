@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -109,3 +110,42 @@ def example_dns(monkeypatch: pytest.MonkeyPatch) -> None:
         raise OSError(f"{host} does not resolve in tests")
 
     monkeypatch.setattr(net_guard, "resolve", resolve)
+
+
+def seed_delivery(
+    status: str,
+    n: int,
+    at: datetime,
+    claimed_at: datetime | None = None,
+    tenant: str = "acme",
+    endpoint: str = "erp",
+    status_code: int = 500,
+    response: str = "",
+) -> str:
+    """One delivery of ``order.created`` (event ``ev-<n>``, order ``SO-<n>``) written through the delivery
+    log as the worker writes it: claimed at ``claimed_at`` (default ``at``), then finished with one
+    attempt ending in ``status`` (``retrying``, ``failed`` or ``delivered``). Returns its id."""
+    from order_hub import wiring
+    from order_hub.models.endpoints import Attempt, Delivery
+
+    claimed_at = claimed_at or at
+    log = wiring.delivery_log()
+    delivery = Delivery(
+        delivery_id=f"ev-{n}.{endpoint}",
+        tenant_id=tenant,
+        endpoint_id=endpoint,
+        event_id=f"ev-{n}",
+        event_type="order.created",
+        warehouse_id="WH-TGR04",
+        order_no=f"SO-{n}",
+        seq=1,
+        created_at=at,
+        updated_at=at,
+    )
+    claim = log.claim(delivery, claimed_at, lease_seconds=60)
+    assert claim.delivery is not None
+    done = claim.delivery.model_copy(update={"status": status, "updated_at": at})
+    outcome = {"retrying": "retry", "failed": "failed", "delivered": "delivered"}[status]
+    attempt = Attempt(n=1, at=claimed_at, outcome=outcome, status_code=status_code, reason="boom", response=response)
+    log.finish(done, attempt)
+    return delivery.delivery_id

@@ -12,8 +12,7 @@ import pytest
 
 from local_stack.harness import FakeContext, api_event
 from order_hub import wiring
-from order_hub.models.endpoints import Attempt, Delivery
-from tests.integration.conftest import PUBLIC_ADDRESS, Hub, Reply
+from tests.integration.conftest import PUBLIC_ADDRESS, Hub, Reply, seed_delivery
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SECRET_VALUES = ("hunter2", "whsec_", "s3cr3t-header")
@@ -59,25 +58,15 @@ def _secret(name: str) -> dict[str, Any]:
 
 
 def _seed_delivery(status: str, n: int = 1, tenant: str = "acme", endpoint: str = "erp") -> str:
-    log = wiring.delivery_log()
-    delivery = Delivery(
-        delivery_id=f"ev-{n}.{endpoint}",
-        tenant_id=tenant,
-        endpoint_id=endpoint,
-        event_id=f"ev-{n}",
-        event_type="order.created",
-        warehouse_id="WH-TGR04",
-        order_no=f"SO-{n}",
-        seq=1,
-        created_at=T0 + timedelta(minutes=n),
-        updated_at=T0 + timedelta(minutes=n),
+    return seed_delivery(
+        status,
+        n,
+        T0 + timedelta(minutes=n),
+        claimed_at=T0,
+        tenant=tenant,
+        endpoint=endpoint,
+        status_code=500 if status != "delivered" else 200,
     )
-    claim = log.claim(delivery, T0, lease_seconds=60)
-    assert claim.delivery is not None
-    done = claim.delivery.model_copy(update={"status": status, "updated_at": T0 + timedelta(minutes=n)})
-    outcome = {"retrying": "retry", "failed": "failed", "delivered": "delivered"}[status]
-    log.finish(done, Attempt(n=1, at=T0, outcome=outcome, status_code=500 if status != "delivered" else 200, reason="boom"))
-    return delivery.delivery_id
 
 
 def _queued(hub: Hub) -> list[dict[str, Any]]:

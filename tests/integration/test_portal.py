@@ -15,7 +15,7 @@ import pytest
 
 from local_stack.harness import FakeContext, api_event
 from order_hub import lifecycle, wiring
-from tests.integration.conftest import Hub, Invoke
+from tests.integration.conftest import Hub, Invoke, seed_delivery
 from tests.payloads import order_body
 
 pytestmark = pytest.mark.usefixtures("example_dns")
@@ -279,29 +279,9 @@ def test_edit_rotate_and_enable_an_endpoint(hub: Hub, browser: Browser) -> None:
 def _seed_delivery(status: str, n: int, tenant: str = "acme", endpoint: str = "erp") -> str:
     from datetime import UTC, datetime, timedelta
 
-    from order_hub.models.endpoints import Attempt, Delivery
-
+    answer = "<script>alert(1)</script>" if status != "delivered" else "ok"  # a receiver's answer stays text
     at = datetime.now(UTC) - timedelta(days=3, minutes=n)
-    log = wiring.delivery_log()
-    delivery = Delivery(
-        delivery_id=f"ev-{n}.{endpoint}",
-        tenant_id=tenant,
-        endpoint_id=endpoint,
-        event_id=f"ev-{n}",
-        event_type="order.created",
-        warehouse_id="WH-TGR04",
-        order_no=f"SO-{n}",
-        seq=1,
-        created_at=at,
-        updated_at=at,
-    )
-    claim = log.claim(delivery, at, lease_seconds=60)
-    assert claim.delivery is not None
-    done = claim.delivery.model_copy(update={"status": status, "updated_at": at})
-    outcome = {"retrying": "retry", "failed": "failed", "delivered": "delivered"}[status]
-    answer = "<script>alert(1)</script>" if status != "delivered" else "ok"
-    log.finish(done, Attempt(n=1, at=at, outcome=outcome, status_code=500, reason="boom", response=answer))
-    return delivery.delivery_id
+    return seed_delivery(status, n, at, tenant=tenant, endpoint=endpoint, response=answer)
 
 
 def test_deliveries_show_the_tenants_problems_and_replay_them(hub: Hub, browser: Browser) -> None:
