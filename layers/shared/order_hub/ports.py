@@ -28,9 +28,10 @@ class ListPage:
 
 class OrderRepository(Protocol):
     def insert(self, order: Order, event: OrderEvent) -> Order | None:
-        """Atomically store a new order with its first event.
+        """Count a new order in its creation day, then store it with its first event (one conditional write).
 
-        Returns ``None`` when stored, or the order already stored under the same key (nothing written).
+        Returns ``None`` when stored, or the order already stored under the same key (the order is not
+        written and its count is taken back). A crash between the writes leaves the day's count one high.
         """
 
     def get(self, tenant_id: str, warehouse_id: str, order_no: str) -> Order | None:

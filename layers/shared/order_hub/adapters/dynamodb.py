@@ -17,9 +17,11 @@ Orders table (pk/sk):
   deliveries, for the delivery worker and replays; ``doc`` is the event JSON (with a full copy of the
   order), compressed the same way; expires after 90 days.
 - day counts: pk ``COUNTS#<tenant>``, sk ``M#<yyyy-mm>`` with ``c<dd>`` = orders created that day
-  (added in the create's transaction: exact list totals), and ``U#<yyyy-mm-dd>`` markers of days on
-  which orders created earlier changed (where ``by_updated`` may hold entries). Lists find the days
-  they read here, newest first, instead of reading the tenant's orders.
+  (added just before the create's conditional put, not in a transaction: a replay takes its count
+  back, and a create whose function dies between the two writes leaves its day one high, never low),
+  and ``U#<yyyy-mm-dd>`` markers of days on which orders created earlier changed (where ``by_updated``
+  may hold entries). Lists find the days they read here, newest first, instead of reading the
+  tenant's orders.
 - inbox:  ``INBOX#<tenant>#<natural key>`` / ``INBOX``: webhooks (``payload`` compressed like ``doc``), for
   duplicate detection: stored in one transaction with the order change the webhook causes.
 
@@ -252,17 +254,15 @@ class DynamoOrderRepository(_DynamoAdapter):
     def _event_item(self, event: OrderEvent) -> dict[str, Any]:
         return event_item(event)
 
-    def _created_count(self, order: Order) -> Any:
-        """The creation day's count (exact list totals): part of the create's transaction."""
+    def _created_count(self, order: Order, delta: int) -> dict[str, Any]:
+        """``delta`` added to the creation day's count (list totals)."""
         day = _ts(order.created_at)[:10]
         return {
-            "Update": {
-                "TableName": self._table,
-                "Key": _counts_key(order.tenant_id, day),
-                "UpdateExpression": "ADD #day :one",
-                "ExpressionAttributeNames": {"#day": f"c{day[8:]}"},
-                "ExpressionAttributeValues": {":one": {"N": "1"}},
-            }
+            "TableName": self._table,
+            "Key": _counts_key(order.tenant_id, day),
+            "UpdateExpression": "ADD #day :one",
+            "ExpressionAttributeNames": {"#day": f"c{day[8:]}"},
+            "ExpressionAttributeValues": {":one": {"N": str(delta)}},
         }
 
     def _mark_updated_day(self, order: Order) -> None:
@@ -297,29 +297,31 @@ class DynamoOrderRepository(_DynamoAdapter):
         return max(item_size(self._order_item(order, event)), item_size(self._event_item(event)))
 
     def insert(self, order: Order, event: OrderEvent) -> Order | None:
+        """The creation day's count, then a conditional PutItem of the order (new key only): two plain
+        writes, not a transaction (which bills every item twice).
+
+        A replay (the key exists) takes its count back, so it never counts twice. The count goes first
+        because a count one too high only repeats an order at a page boundary, while one too low could
+        leave an order out of every list (a day whose count is 0 is not read): a function that dies
+        between the two writes (or between a replay's two), or a put that fails otherwise (a timeout may
+        still have stored it), leaves its day one high, never low."""
+        item = self._checked(self._order_item(order, event))
+        self.client.update_item(**self._created_count(order, 1))
         try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": self._checked(self._order_item(order, event)),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    self._created_count(order),
-                ]
+            self.client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self.client.exceptions.TransactionCanceledException as error:
-            reasons = error.response.get("CancellationReasons", [])
-            first = reasons[0] if reasons else {}
-            if first.get("Code") != "ConditionalCheckFailed":
-                raise
-            old: dict[str, Any] = dict(first.get("Item") or {})
-            if old and "doc" in old:
-                return Order.model_validate_json(doc_text(old["doc"]))
-            existing = self.get(order.tenant_id, order.warehouse_id, order.order_no)
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            response: dict[str, Any] = dict(error.response)
+            old: dict[str, Any] = response.get("Item") or {}  # ReturnValuesOnConditionCheckFailure
+            existing = Order.model_validate_json(doc_text(old["doc"])) if "doc" in old else None
+            existing = existing or self.get(order.tenant_id, order.warehouse_id, order.order_no)
+            if existing == order:
+                return None  # this very put, retried by the SDK after a lost answer: stored and counted once
+            self.client.update_item(**self._created_count(order, -1))
             if existing is None:  # deleted in between: extremely unlikely, let the caller retry
                 raise ConcurrentModification("order changed while it was being created; retry") from error
             return existing
