@@ -115,6 +115,12 @@ class InMemoryTenantDirectory:
         self.cursors: dict[tuple[str, str], dict[str, Any]] = {}
         self.leases: dict[tuple[str, str], tuple[str, float]] = {}  # (tenant, warehouse) -> (owner, until)
         self.lookups = 0
+        self.request_counts: dict[tuple[str, int], int] = {}  # (tenant, epoch second) -> requests added
+
+    def add_requests(self, tenant_id: str, second: int, count: int) -> int:
+        key = (tenant_id, second)
+        self.request_counts[key] = self.request_counts.get(key, 0) + count
+        return self.request_counts[key]
 
     def list_tenants(self) -> list[Tenant]:
         return list(self.tenants.values())

@@ -160,6 +160,11 @@ def test_every_function_runs_under_its_own_policy_and_needs_all_of_it(launch_sta
     for _ in range(3):  # a burst over the rate limit: deferrals go back to the queue with DelaySeconds
         hub.create()
 
+    # The tenant's request counter (TenantsTable UpdateItem) is written once per five requests of a second
+    # in a container (services.request_limits): bursts on both APIs make each of them add a batch.
+    for path in (f"/v3/fulfillment/outbounds/OMS?warehouse_id={WH}&limit=1", f"{ADMIN}/endpoints"):
+        assert [hub.api("GET", path).status_code for _ in range(25)] == [200] * 25
+
     # A receiver that fails: retries through SQS visibility, then the DLQ; replay one delivery.
     hub.receiver("POST", "/_demo/config", {"standard": {"status": 500}})
     failing = hub.create()

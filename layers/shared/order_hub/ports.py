@@ -106,6 +106,13 @@ class CursorStore(Protocol):
         """Every tenant (from a registry partition: no scan)."""
 
 
+class RequestCounter(Protocol):
+    """The tenants' shared request counters, one per tenant and epoch second (services.request_limits)."""
+
+    def add_requests(self, tenant_id: str, second: int, count: int) -> int:
+        """Add ``count`` to the tenant's counter of epoch ``second``; returns the new total."""
+
+
 class TenantDirectory(Protocol):
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
 

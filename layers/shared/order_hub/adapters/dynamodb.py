@@ -645,10 +645,18 @@ class DynamoTenantDirectory(_DynamoAdapter):
         except self.client.exceptions.TransactionCanceledException as error:
             raise InvalidInput(f"tenant '{tenant.tenant_id}' already exists", field="tenant_id") from error
 
-    def take_request_token(self, tenant_id: str, limit_per_second: int, now: float) -> bool:
-        """One of the tenant's ``limit_per_second`` requests of the current second (a counter item per
-        tenant and second, removed by the table's TTL); False when the tenant has used them all."""
-        return self._take_second_token(tenant_id, limit_per_second, int(now))
+    def add_requests(self, tenant_id: str, second: int, count: int) -> int:
+        """``count`` requests of the tenant added to its counter of epoch ``second`` (an item per tenant
+        and second, removed by the table's TTL a minute later); the new total. Containers add in batches
+        (services.request_limits), not once per request."""
+        response = self.client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"RATE#{tenant_id}#{second}"}, "sk": {"S": "RATE"}},
+            UpdateExpression="ADD n :count SET expires_at = :expires",
+            ExpressionAttributeValues={":count": {"N": str(count)}, ":expires": {"N": str(second + 60)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["n"]["N"])
 
     def list_tenants(self) -> list[Tenant]:
         """Every tenant, from the registry partition (a query, never a scan)."""
