@@ -29,6 +29,7 @@ class InMemoryOrderRepository:
         self.writes = 0
         self.batch_reads = 0
         self.fail_next_replace = 0
+        self.crash_before_inbox = 0
         self.inbox: dict[tuple[str, str], str] = {}
 
     @staticmethod
@@ -69,12 +70,17 @@ class InMemoryOrderRepository:
         return max(len(order.model_dump_json().encode()), len(event.model_dump_json().encode()))
 
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
+        """As DynamoOrderRepository: the inbox looked up, the order's change, then the inbox row; set
+        ``crash_before_inbox`` to stop (raise) between the two writes, as a function that dies there."""
         key = (tenant_id, inbox_key)
         if key in self.inbox:
             return False
         if change is not None:
             order, expected_version, event = change
             self.replace(order, expected_version, event)
+            if self.crash_before_inbox:
+                self.crash_before_inbox -= 1
+                raise RuntimeError("simulated crash between the order's write and the inbox row's")
         self.inbox[key] = payload
         return True
 

@@ -57,10 +57,12 @@ class OrderRepository(Protocol):
         """Bytes of the larger of the two items ``order`` and ``event`` would be stored as (DynamoDB's counting)."""
 
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
-        """Store a webhook under its natural key, with the order change it causes, atomically.
+        """Store a webhook under its natural key, with the order change it causes: the order first
+        (conditional on ``expected_version``; the change carries the webhook's mark, services.webhooks),
+        then the inbox row. Not atomic: a crash between the two leaves the change without its row.
 
         Returns False (and writes nothing) when that key was stored before: a duplicate.
-        Raises ``ConcurrentModification`` when the order's version moved.
+        Raises ``ConcurrentModification`` when the order's version moved (nothing written).
         """
 
 

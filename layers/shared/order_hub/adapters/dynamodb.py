@@ -23,7 +23,8 @@ Orders table (pk/sk):
   may hold entries). Lists find the days they read here, newest first, instead of reading the
   tenant's orders.
 - inbox:  ``INBOX#<tenant>#<natural key>`` / ``INBOX``: webhooks (``payload`` compressed like ``doc``), for
-  duplicate detection: stored in one transaction with the order change the webhook causes.
+  duplicate detection: written right after the order change the webhook causes (not in a transaction;
+  the order carries the webhook's mark, services.webhooks).
 
 Every order and event item is sized as DynamoDB counts it (``item_size``) before it is written;
 one that would pass the 400 KB item limit is refused with ``InvalidInput`` (services.limits keeps
@@ -362,41 +363,50 @@ class DynamoOrderRepository(_DynamoAdapter):
         return found
 
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
+        """The inbox row alone (conditional on a new key), or with a change: the inbox looked up (a
+        duplicate writes nothing), the order's conditional put, then the inbox row. Plain writes, not a
+        transaction (which billed both items twice): the order carries the webhook's mark, which is how
+        a retry after a crash between the two writes is recognised (services.webhooks)."""
         now = datetime.now(UTC)
-        items: list[Any] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {
-                        "pk": {"S": f"INBOX#{tenant_id}#{inbox_key}"},
-                        "sk": {"S": "INBOX"},
-                        "entity": {"S": "inbox"},
-                        "received_at": {"S": _ts(now)},
-                        "matched": {"BOOL": change is not None},
-                        "payload": pack_doc(_utf8_prefix(payload, INBOX_PAYLOAD_BYTES)),  # read with doc_text
-                        "expires_at": {"N": str(int((now + EVENT_RETENTION).timestamp()))},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        ]
+        inbox: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {
+                "pk": {"S": f"INBOX#{tenant_id}#{inbox_key}"},
+                "sk": {"S": "INBOX"},
+                "entity": {"S": "inbox"},
+                "received_at": {"S": _ts(now)},
+                "matched": {"BOOL": change is not None},
+                "payload": pack_doc(_utf8_prefix(payload, INBOX_PAYLOAD_BYTES)),  # read with doc_text
+                "expires_at": {"N": str(int((now + EVENT_RETENTION).timestamp()))},
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
         if change is not None:
+            if self._inbox_has(tenant_id, inbox_key):
+                return False  # a duplicate whose mark has left the order: nothing is written
             order, expected_version, event = change
             self._mark_updated_day(order)
-            items.append(self._conditional_order_put(order, expected_version, event))
+            try:
+                self.client.put_item(**self._conditional_order_put(order, expected_version, event)["Put"])
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                raise ConcurrentModification(f"inbox {inbox_key}: order changed meanwhile") from error
         try:
-            if len(items) == 1:
-                self.client.put_item(**items[0]["Put"])
-            else:
-                self.client.transact_write_items(TransactItems=items)
+            self.client.put_item(**inbox)
         except self.client.exceptions.ConditionalCheckFailedException:
-            return False  # the inbox key was stored before: a duplicate
-        except self.client.exceptions.TransactionCanceledException as error:
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise ConcurrentModification(f"inbox {inbox_key}: order changed meanwhile") from error
+            # Without a change: the inbox key was stored before, a duplicate. With one (just applied): a
+            # retry of the same webhook found this change's mark and stored the row first.
+            return change is not None
         return True
+
+    def _inbox_has(self, tenant_id: str, inbox_key: str) -> bool:
+        """Whether the inbox holds ``inbox_key`` (eventually consistent: the order's webhook marks cover
+        the moment after a write; this covers older duplicates)."""
+        response = self.client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"INBOX#{tenant_id}#{inbox_key}"}, "sk": {"S": "INBOX"}},
+            ProjectionExpression="pk",
+        )
+        return "Item" in response
 
     def _conditional_order_put(self, order: Order, expected_version: int, event: OrderEvent) -> Any:
         return {
