@@ -29,6 +29,7 @@ class InMemoryOrderRepository:
         self.writes = 0
         self.batch_reads = 0
         self.fail_next_replace = 0
+        self.crash_before_inbox = 0
         self.inbox: dict[tuple[str, str], str] = {}
 
     @staticmethod
@@ -69,12 +70,17 @@ class InMemoryOrderRepository:
         return max(len(order.model_dump_json().encode()), len(event.model_dump_json().encode()))
 
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
+        """As DynamoOrderRepository: the inbox looked up, the order's change, then the inbox row; set
+        ``crash_before_inbox`` to stop (raise) between the two writes, as a function that dies there."""
         key = (tenant_id, inbox_key)
         if key in self.inbox:
             return False
         if change is not None:
             order, expected_version, event = change
             self.replace(order, expected_version, event)
+            if self.crash_before_inbox:
+                self.crash_before_inbox -= 1
+                raise RuntimeError("simulated crash between the order's write and the inbox row's")
         self.inbox[key] = payload
         return True
 
@@ -115,6 +121,12 @@ class InMemoryTenantDirectory:
         self.cursors: dict[tuple[str, str], dict[str, Any]] = {}
         self.leases: dict[tuple[str, str], tuple[str, float]] = {}  # (tenant, warehouse) -> (owner, until)
         self.lookups = 0
+        self.request_counts: dict[tuple[str, int], int] = {}  # (tenant, epoch second) -> requests added
+
+    def add_requests(self, tenant_id: str, second: int, count: int) -> int:
+        key = (tenant_id, second)
+        self.request_counts[key] = self.request_counts.get(key, 0) + count
+        return self.request_counts[key]
 
     def list_tenants(self) -> list[Tenant]:
         return list(self.tenants.values())

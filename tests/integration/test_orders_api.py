@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -37,13 +38,23 @@ def test_create_stores_the_order_and_its_event_in_one_write(hub: Hub, invoke: In
     assert reply.body["data"]["so_status"] == "REGISTERED" and reply.body["data"]["version"] == 1
     assert reply.headers["x-request-id"] == "example-request-1"
     assert reply.headers["x-idempotent-replay"] == "false"
-    # the tenant's request counter, then one write call; auth served from cache
-    assert hub.calls == ["UpdateItem", "TransactWriteItems"]
+    # the day's count, then the order's conditional put (no transaction); auth served from cache, the
+    # tenant's request counted in memory (services.request_limits: no counter write below a batch)
+    assert hub.calls == ["UpdateItem", "PutItem"]
     items = {item["sk"]["S"]: item for item in hub.raw_items(ORDER_PK)}
     assert set(items) == {"ORDER"}  # the event rides on the order's own write: the stream is the outbox
     assert items["ORDER"]["version"]["N"] == "1"
     [event] = order_events(hub.tables["OrdersTable"], ORDER_PK)
     assert event.type == "order.created" and event.order.payment.cod_amount == 185000
+
+
+def _day_counts(hub: Hub, tenant: str = "acme") -> dict[str, int]:
+    return {
+        f"{item['sk']['S']}/{name}": int(value["N"])
+        for item in hub.raw_items(f"COUNTS#{tenant}")
+        for name, value in item.items()
+        if name.startswith("c") and len(name) == 3
+    }
 
 
 def test_identical_create_returns_the_original_and_writes_nothing(hub: Hub, invoke: Invoke) -> None:
@@ -54,6 +65,57 @@ def test_identical_create_returns_the_original_and_writes_nothing(hub: Hub, invo
     assert again.body["data"] == first.body["data"]
     assert len(hub.raw_items(ORDER_PK)) == 1
     assert len(order_events(hub.tables["OrdersTable"], ORDER_PK)) == 1
+    assert list(_day_counts(hub).values()) == [1]  # the replay took its count back: counted once
+    unfiltered = invoke("list_orders", query={"page": "1", "limit": "20"})  # its total is the day counts' sum
+    assert unfiltered.body["pagination"]["total_elements"] == 1
+
+
+def test_a_create_interrupted_between_its_two_writes_counts_one_too_many_never_too_few(
+    hub: Hub, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day's count is written first, then the order: a function that stops in between leaves the count
+    one high (the client's retry stores the order and counts it again), so the order is still listed."""
+    from order_hub.adapters.aws import dynamodb_client
+
+    client = dynamodb_client()
+    real_put = client.put_item
+
+    def dies_before_the_put(**request: Any) -> Any:
+        raise TimeoutError("the function stopped here")
+
+    monkeypatch.setattr(client, "put_item", dies_before_the_put)
+    assert invoke("create_order").status == 500
+    monkeypatch.setattr(client, "put_item", real_put)
+    assert hub.raw_items(ORDER_PK) == [] and list(_day_counts(hub).values()) == [1]
+
+    retried = invoke("create_order")
+
+    assert retried.status == 200 and retried.headers["x-idempotent-replay"] == "false"
+    assert list(_day_counts(hub).values()) == [2]  # one too many, never too few
+    listed = invoke("list_orders", query={"page": "1", "limit": "20"}).body  # its total is the day counts' sum
+    assert [item["order_no"] for item in listed["data"]["outbounds"]] == ["SO-2026-0001"]
+    assert listed["pagination"]["total_elements"] == 2
+
+
+def test_a_create_put_the_sdk_retried_after_a_lost_answer_is_counted_once(
+    hub: Hub, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The put reached DynamoDB but its answer was lost: the SDK's retry meets the order it stored itself."""
+    from order_hub.adapters.aws import dynamodb_client
+
+    client = dynamodb_client()
+    real_put = client.put_item
+
+    def stored_then_retried(**request: Any) -> Any:
+        real_put(**request)
+        return real_put(**request)
+
+    monkeypatch.setattr(client, "put_item", stored_then_retried)
+    created = invoke("create_order")
+    monkeypatch.setattr(client, "put_item", real_put)
+
+    assert created.status == 200 and created.headers["x-idempotent-replay"] == "false"
+    assert list(_day_counts(hub).values()) == [1]
 
 
 def test_create_with_another_body_is_a_409_conflict(invoke: Invoke) -> None:

@@ -121,3 +121,58 @@ def test_pgi_for_an_unknown_order_is_kept(hub: dict[str, Any]) -> None:
         Key={"pk": {"S": "INBOX#demo#PGI#WH-TGR04#NOT-YET-KNOWN#JNE1234567890"}, "sk": {"S": "INBOX"}},
     )
     assert "NOT-YET-KNOWN" in doc_text(inbox["Item"]["payload"])  # compressed like the order
+
+
+def _inbox(hub: dict[str, Any], key: str) -> dict[str, Any] | None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    found = client.get_item(TableName=hub["tables"]["OrdersTable"], Key={"pk": {"S": f"INBOX#demo#{key}"}, "sk": {"S": "INBOX"}})
+    item: dict[str, Any] | None = found.get("Item")
+    return item
+
+
+def test_a_pgi_sent_again_after_the_function_died_between_its_writes_is_applied_once(
+    hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No transaction: the order change (with the webhook's mark), then the inbox row. The function dies
+    after the first write; the vendor, without a 2xx, sends the PGI again: the change is there once, one
+    ``order.shipped`` event, and the inbox row is stored by the retry."""
+    from order_hub.adapters.aws import dynamodb_client
+
+    client = dynamodb_client()
+    real_put = client.put_item
+
+    def dies_at_the_inbox_row(**request: Any) -> Any:
+        if request["Item"]["pk"]["S"].startswith("INBOX#"):
+            raise TimeoutError("the function stopped here")
+        return real_put(**request)
+
+    monkeypatch.setattr(client, "put_item", dies_at_the_inbox_row)
+    status, _ = call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET))
+    monkeypatch.setattr(client, "put_item", real_put)
+    assert status == 500
+    crashed = _order(hub)
+    assert crashed["status"] == "CLOSED" and len(crashed["shipments"]) == 1  # applied, not lost
+    assert _inbox(hub, "PGI#WH-TGR04#SO-2026-0001#JNE1234567890") is None
+
+    status, body = call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET))
+
+    assert status == 200 and body["data"]["outcome"] == "duplicate"
+    assert _order(hub) == crashed  # not applied twice
+    assert rows_and_events(hub)[1] == ["order.created", "order.shipped"]
+    assert _inbox(hub, "PGI#WH-TGR04#SO-2026-0001#JNE1234567890") is not None
+
+
+def test_a_webhook_change_is_two_plain_writes_and_a_duplicate_changes_nothing(hub: dict[str, Any]) -> None:
+    from order_hub.adapters.aws import dynamodb_client
+
+    calls: list[str] = []
+    client = dynamodb_client()
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET))
+    applied = [call for call in calls if call != "GetItem"]
+    calls.clear()
+    call_ingest(signed_webhook_event("webhook_ingest/pgi", SECRET))
+
+    assert applied == ["PutItem", "PutItem"]  # the order, then the inbox row: no TransactWriteItems
+    # a duplicate finds its mark on the order and only makes sure of its inbox row (a conditional put that fails)
+    assert calls == ["GetItem", "PutItem"]

@@ -234,7 +234,7 @@ def preflight(event: dict[str, Any]) -> Tenant:
     tenant = wiring.authenticator().authenticate(headers.get("x-api-key"))
     logger.append_keys(tenant_id=tenant.tenant_id)
     limit = tenant.rate_limit_per_second or load(ApiSettings).TENANT_RATE_LIMIT_PER_SECOND  # the tenant's own, or the stack's
-    if limit and not wiring.tenant_directory().take_request_token(tenant.tenant_id, limit, time.time()):
+    if limit and not wiring.request_limiter().allow(tenant.tenant_id, time.time(), limit):
         raise RateLimited(f"Too many requests: this account may make {limit} requests per second")
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
     if event.get("body") and content_type and content_type != "application/json":

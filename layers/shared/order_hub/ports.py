@@ -28,9 +28,10 @@ class ListPage:
 
 class OrderRepository(Protocol):
     def insert(self, order: Order, event: OrderEvent) -> Order | None:
-        """Atomically store a new order with its first event.
+        """Count a new order in its creation day, then store it with its first event (one conditional write).
 
-        Returns ``None`` when stored, or the order already stored under the same key (nothing written).
+        Returns ``None`` when stored, or the order already stored under the same key (the order is not
+        written and its count is taken back). A crash between the writes leaves the day's count one high.
         """
 
     def get(self, tenant_id: str, warehouse_id: str, order_no: str) -> Order | None:
@@ -56,10 +57,12 @@ class OrderRepository(Protocol):
         """Bytes of the larger of the two items ``order`` and ``event`` would be stored as (DynamoDB's counting)."""
 
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
-        """Store a webhook under its natural key, with the order change it causes, atomically.
+        """Store a webhook under its natural key, with the order change it causes: the order first
+        (conditional on ``expected_version``; the change carries the webhook's mark, services.webhooks),
+        then the inbox row. Not atomic: a crash between the two leaves the change without its row.
 
         Returns False (and writes nothing) when that key was stored before: a duplicate.
-        Raises ``ConcurrentModification`` when the order's version moved.
+        Raises ``ConcurrentModification`` when the order's version moved (nothing written).
         """
 
 
@@ -103,6 +106,13 @@ class CursorStore(Protocol):
 
     def list_tenants(self) -> list[Tenant]:
         """Every tenant (from a registry partition: no scan)."""
+
+
+class RequestCounter(Protocol):
+    """The tenants' shared request counters, one per tenant and epoch second (services.request_limits)."""
+
+    def add_requests(self, tenant_id: str, second: int, count: int) -> int:
+        """Add ``count`` to the tenant's counter of epoch ``second``; returns the new total."""
 
 
 class TenantDirectory(Protocol):

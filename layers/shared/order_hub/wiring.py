@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from order_hub.services.callback_delivery import Worker
     from order_hub.services.endpoints import EndpointPorts
     from order_hub.services.pricing import PricingService
+    from order_hub.services.request_limits import TenantRequestLimiter
 
 
 def reset() -> None:
@@ -50,6 +51,14 @@ def tenant_directory() -> DynamoTenantDirectory:
     from order_hub.adapters.dynamodb import DynamoTenantDirectory
 
     return DynamoTenantDirectory(load(TablesSettings).TENANTS_TABLE_NAME)
+
+
+@per_container
+def request_limiter() -> TenantRequestLimiter:
+    """The per-tenant request limit of the APIs: counted in this container, added to the shared counter in batches."""
+    from order_hub.services.request_limits import TenantRequestLimiter
+
+    return TenantRequestLimiter(tenant_directory(), load(ApiSettings).TENANT_RATE_LIMIT_PER_SECOND)
 
 
 @per_container

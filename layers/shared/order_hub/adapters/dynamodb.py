@@ -17,11 +17,14 @@ Orders table (pk/sk):
   deliveries, for the delivery worker and replays; ``doc`` is the event JSON (with a full copy of the
   order), compressed the same way; expires after 90 days.
 - day counts: pk ``COUNTS#<tenant>``, sk ``M#<yyyy-mm>`` with ``c<dd>`` = orders created that day
-  (added in the create's transaction: exact list totals), and ``U#<yyyy-mm-dd>`` markers of days on
-  which orders created earlier changed (where ``by_updated`` may hold entries). Lists find the days
-  they read here, newest first, instead of reading the tenant's orders.
+  (added just before the create's conditional put, not in a transaction: a replay takes its count
+  back, and a create whose function dies between the two writes leaves its day one high, never low),
+  and ``U#<yyyy-mm-dd>`` markers of days on which orders created earlier changed (where ``by_updated``
+  may hold entries). Lists find the days they read here, newest first, instead of reading the
+  tenant's orders.
 - inbox:  ``INBOX#<tenant>#<natural key>`` / ``INBOX``: webhooks (``payload`` compressed like ``doc``), for
-  duplicate detection: stored in one transaction with the order change the webhook causes.
+  duplicate detection: written right after the order change the webhook causes (not in a transaction;
+  the order carries the webhook's mark, services.webhooks).
 
 Every order and event item is sized as DynamoDB counts it (``item_size``) before it is written;
 one that would pass the 400 KB item limit is refused with ``InvalidInput`` (services.limits keeps
@@ -252,17 +255,15 @@ class DynamoOrderRepository(_DynamoAdapter):
     def _event_item(self, event: OrderEvent) -> dict[str, Any]:
         return event_item(event)
 
-    def _created_count(self, order: Order) -> Any:
-        """The creation day's count (exact list totals): part of the create's transaction."""
+    def _created_count(self, order: Order, delta: int) -> dict[str, Any]:
+        """``delta`` added to the creation day's count (list totals)."""
         day = _ts(order.created_at)[:10]
         return {
-            "Update": {
-                "TableName": self._table,
-                "Key": _counts_key(order.tenant_id, day),
-                "UpdateExpression": "ADD #day :one",
-                "ExpressionAttributeNames": {"#day": f"c{day[8:]}"},
-                "ExpressionAttributeValues": {":one": {"N": "1"}},
-            }
+            "TableName": self._table,
+            "Key": _counts_key(order.tenant_id, day),
+            "UpdateExpression": "ADD #day :one",
+            "ExpressionAttributeNames": {"#day": f"c{day[8:]}"},
+            "ExpressionAttributeValues": {":one": {"N": str(delta)}},
         }
 
     def _mark_updated_day(self, order: Order) -> None:
@@ -297,29 +298,31 @@ class DynamoOrderRepository(_DynamoAdapter):
         return max(item_size(self._order_item(order, event)), item_size(self._event_item(event)))
 
     def insert(self, order: Order, event: OrderEvent) -> Order | None:
+        """The creation day's count, then a conditional PutItem of the order (new key only): two plain
+        writes, not a transaction (which bills every item twice).
+
+        A replay (the key exists) takes its count back, so it never counts twice. The count goes first
+        because a count one too high only repeats an order at a page boundary, while one too low could
+        leave an order out of every list (a day whose count is 0 is not read): a function that dies
+        between the two writes (or between a replay's two), or a put that fails otherwise (a timeout may
+        still have stored it), leaves its day one high, never low."""
+        item = self._checked(self._order_item(order, event))
+        self.client.update_item(**self._created_count(order, 1))
         try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": self._checked(self._order_item(order, event)),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    self._created_count(order),
-                ]
+            self.client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self.client.exceptions.TransactionCanceledException as error:
-            reasons = error.response.get("CancellationReasons", [])
-            first = reasons[0] if reasons else {}
-            if first.get("Code") != "ConditionalCheckFailed":
-                raise
-            old: dict[str, Any] = dict(first.get("Item") or {})
-            if old and "doc" in old:
-                return Order.model_validate_json(doc_text(old["doc"]))
-            existing = self.get(order.tenant_id, order.warehouse_id, order.order_no)
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            response: dict[str, Any] = dict(error.response)
+            old: dict[str, Any] = response.get("Item") or {}  # ReturnValuesOnConditionCheckFailure
+            existing = Order.model_validate_json(doc_text(old["doc"])) if "doc" in old else None
+            existing = existing or self.get(order.tenant_id, order.warehouse_id, order.order_no)
+            if existing == order:
+                return None  # this very put, retried by the SDK after a lost answer: stored and counted once
+            self.client.update_item(**self._created_count(order, -1))
             if existing is None:  # deleted in between: extremely unlikely, let the caller retry
                 raise ConcurrentModification("order changed while it was being created; retry") from error
             return existing
@@ -360,41 +363,50 @@ class DynamoOrderRepository(_DynamoAdapter):
         return found
 
     def record_webhook(self, tenant_id: str, inbox_key: str, payload: str, change: tuple[Order, int, OrderEvent] | None) -> bool:
+        """The inbox row alone (conditional on a new key), or with a change: the inbox looked up (a
+        duplicate writes nothing), the order's conditional put, then the inbox row. Plain writes, not a
+        transaction (which billed both items twice): the order carries the webhook's mark, which is how
+        a retry after a crash between the two writes is recognised (services.webhooks)."""
         now = datetime.now(UTC)
-        items: list[Any] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {
-                        "pk": {"S": f"INBOX#{tenant_id}#{inbox_key}"},
-                        "sk": {"S": "INBOX"},
-                        "entity": {"S": "inbox"},
-                        "received_at": {"S": _ts(now)},
-                        "matched": {"BOOL": change is not None},
-                        "payload": pack_doc(_utf8_prefix(payload, INBOX_PAYLOAD_BYTES)),  # read with doc_text
-                        "expires_at": {"N": str(int((now + EVENT_RETENTION).timestamp()))},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        ]
+        inbox: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {
+                "pk": {"S": f"INBOX#{tenant_id}#{inbox_key}"},
+                "sk": {"S": "INBOX"},
+                "entity": {"S": "inbox"},
+                "received_at": {"S": _ts(now)},
+                "matched": {"BOOL": change is not None},
+                "payload": pack_doc(_utf8_prefix(payload, INBOX_PAYLOAD_BYTES)),  # read with doc_text
+                "expires_at": {"N": str(int((now + EVENT_RETENTION).timestamp()))},
+            },
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
         if change is not None:
+            if self._inbox_has(tenant_id, inbox_key):
+                return False  # a duplicate whose mark has left the order: nothing is written
             order, expected_version, event = change
             self._mark_updated_day(order)
-            items.append(self._conditional_order_put(order, expected_version, event))
+            try:
+                self.client.put_item(**self._conditional_order_put(order, expected_version, event)["Put"])
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                raise ConcurrentModification(f"inbox {inbox_key}: order changed meanwhile") from error
         try:
-            if len(items) == 1:
-                self.client.put_item(**items[0]["Put"])
-            else:
-                self.client.transact_write_items(TransactItems=items)
+            self.client.put_item(**inbox)
         except self.client.exceptions.ConditionalCheckFailedException:
-            return False  # the inbox key was stored before: a duplicate
-        except self.client.exceptions.TransactionCanceledException as error:
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise ConcurrentModification(f"inbox {inbox_key}: order changed meanwhile") from error
+            # Without a change: the inbox key was stored before, a duplicate. With one (just applied): a
+            # retry of the same webhook found this change's mark and stored the row first.
+            return change is not None
         return True
+
+    def _inbox_has(self, tenant_id: str, inbox_key: str) -> bool:
+        """Whether the inbox holds ``inbox_key`` (eventually consistent: the order's webhook marks cover
+        the moment after a write; this covers older duplicates)."""
+        response = self.client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"INBOX#{tenant_id}#{inbox_key}"}, "sk": {"S": "INBOX"}},
+            ProjectionExpression="pk",
+        )
+        return "Item" in response
 
     def _conditional_order_put(self, order: Order, expected_version: int, event: OrderEvent) -> Any:
         return {
@@ -643,10 +655,18 @@ class DynamoTenantDirectory(_DynamoAdapter):
         except self.client.exceptions.TransactionCanceledException as error:
             raise InvalidInput(f"tenant '{tenant.tenant_id}' already exists", field="tenant_id") from error
 
-    def take_request_token(self, tenant_id: str, limit_per_second: int, now: float) -> bool:
-        """One of the tenant's ``limit_per_second`` requests of the current second (a counter item per
-        tenant and second, removed by the table's TTL); False when the tenant has used them all."""
-        return self._take_second_token(tenant_id, limit_per_second, int(now))
+    def add_requests(self, tenant_id: str, second: int, count: int) -> int:
+        """``count`` requests of the tenant added to its counter of epoch ``second`` (an item per tenant
+        and second, removed by the table's TTL a minute later); the new total. Containers add in batches
+        (services.request_limits), not once per request."""
+        response = self.client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"RATE#{tenant_id}#{second}"}, "sk": {"S": "RATE"}},
+            UpdateExpression="ADD n :count SET expires_at = :expires",
+            ExpressionAttributeValues={":count": {"N": str(count)}, ":expires": {"N": str(second + 60)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["n"]["N"])
 
     def list_tenants(self) -> list[Tenant]:
         """Every tenant, from the registry partition (a query, never a scan)."""

@@ -164,6 +164,10 @@ class Order(Stored):
     forward: ForwardState = Field(default_factory=ForwardState)
     create_hash: str = Field(description="Digest of the original create body (idempotency)")
     body_hash: str = Field(description="Digest of the body that produced the current details")
+    webhook_marks: list[str] = Field(
+        default_factory=list,
+        description="Short digests of the inbox keys of the last webhooks that changed the order (services.webhooks)",
+    )
 
     @property
     def in_wms(self) -> bool:

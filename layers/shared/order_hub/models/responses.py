@@ -49,7 +49,9 @@ class Pagination(_Out):
             "The hub's addition. True: total_elements is exact. False: more matches may follow; total_elements "
             "counts those up to the end of the next page (lists with a warehouse_id, order_type, so_status, WMS "
             "or updated_* filter read only as far as the next page, so a page costs the same at any tenant size); "
-            "lists without filters, or with a created_* range only, are always exact"
+            "lists without filters, or with a created_* range only, are exact from per-day counts, which a create "
+            "updates just before it stores the order: a create interrupted between the two (the hub's function "
+            "stopped) leaves its day one order too many, never too few"
         )
     )
 

@@ -10,7 +10,8 @@ its later life can bring, and every part that grows after acceptance is bounded 
 - ``shipments``: at most ``MAX_SHIPMENTS``; their items together at most the order's line count
   plus ``EXTRA_SHIPMENT_ITEMS`` (a PGI beyond that keeps its quantities on the lines and its
   surplus items as a count, ``items_omitted``); every item text cut to ``ITEM_TEXT_BYTES``;
-- ``forward.last_error`` cut to ``ERROR_BYTES``, ``wms_status`` to ``WMS_STATUS_BYTES``.
+- ``forward.last_error`` cut to ``ERROR_BYTES``, ``wms_status`` to ``WMS_STATUS_BYTES``;
+- ``webhook_marks``: the last ``KEPT_MARKS`` marks of ``MARK_CHARS`` characters (services.webhooks).
 
 Cuts are measured in the bytes the text takes inside the stored JSON (escapes included), so
 ``worst_case`` (every bounded part full, every text at its cap) is an upper bound of what any
@@ -57,6 +58,11 @@ NOTE_BYTES = 200
 ERROR_BYTES = 500
 WMS_STATUS_BYTES = 30
 CODE_BYTES = 64
+KEPT_MARKS = 4
+"""Webhook marks an order keeps (services.webhooks): a vendor's retry after a crash between the order's
+write and the inbox row's is recognised while fewer than this many other webhooks changed the order."""
+MARK_CHARS = 12
+"""Characters of one webhook mark (72 bits of SHA-256, URL-safe base64)."""
 CARRIER_NAME_BYTES = 200
 ITEM_TEXT_BYTES: dict[str, int] = {
     "line_id": 60,
@@ -204,6 +210,7 @@ def worst_case(order: Order) -> Order:
             "logistics": facts,
             "forward": forward,
             "cancel": CancelInfo(reason=_full(NOTE_BYTES), at=_WIDEST, by=_full(CODE_BYTES)),
+            "webhook_marks": [_full(MARK_CHARS) for _ in range(KEPT_MARKS)],
         }
     )
 

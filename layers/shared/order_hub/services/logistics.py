@@ -19,7 +19,7 @@ CANCELLED) is recorded only. DELIVERED needs the order shipped (API status CLOSE
 with no shipment yet, the update is recorded only. An unknown code is recorded with its raw status,
 never applied. The order's API status never changes here (it stays CLOSED).
 
-Every applied update is an event, written with the order in the same transaction as the inbox record (``webhooks.record_change``):
+Every applied update is an event, written with the order just before the inbox record (``webhooks.record_change``):
 ``order.delivered`` when the shipment becomes DELIVERED, else ``order.logistics_updated``. A recorded-only
 update is ``order.fact_recorded`` (once: the same unapplied code again changes nothing). Natural keys:
 ``LOGISTICS#<tracking_id>#<code>#<status_date>`` and ``LOGISTICS_CREATED#<order_no>#<express_no>``.

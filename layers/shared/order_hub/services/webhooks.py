@@ -1,5 +1,13 @@
 """WMS webhooks: authenticate, then record idempotently with the order change they cause.
 
+Recording (``record_change``), without a transaction: the order change is written first (conditional
+on the order's version) and carries the webhook's mark (``webhook_mark``: a short digest of its inbox
+key, the last ``KEPT_MARKS`` kept on the order), then the inbox row (its natural key). A function that
+stops between the two writes leaves the change applied and no inbox row: the vendor's retry finds the
+mark on the order, stores the missing inbox row and answers ``duplicate``, so the change is neither
+lost nor applied twice. A duplicate whose mark has left the order (``KEPT_MARKS`` later webhooks changed
+it) is found by its inbox row before anything is written (``OrderRepository.record_webhook``).
+
 Authentication (per tenant secret ``hub/<tenant>/wms-webhook``):
 - ``x-hub-timestamp`` (epoch seconds, within 5 minutes) and ``x-hub-signature: v1=<hex>`` where
   hex = HMAC-SHA256(hmac_secret, "<timestamp>." + raw body); several ``v1=`` values may be sent
@@ -10,6 +18,7 @@ Authentication (per tenant secret ``hub/<tenant>/wms-webhook``):
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from collections.abc import Callable, Mapping
@@ -21,6 +30,7 @@ from order_hub.models.order import ChangeSource, EventType, Order, ShipmentItem,
 from order_hub.models.status import ApiStatus, api_status_for_wms
 from order_hub.models.wms import OrderConfirmationWebhook, PgiWebhook
 from order_hub.ports import OrderRepository
+from order_hub.services.limits import KEPT_MARKS, MARK_CHARS
 from order_hub.services.orders import Clock, make_event, utc_now
 from order_hub.services.shipments import attach_shipment
 from order_hub.services.status import Fact, apply_fact, remainder_cancelled, rest_already_cancelled
@@ -62,6 +72,12 @@ class WebhookResult:
     notes: tuple[str, ...] = ()
 
 
+def webhook_mark(inbox_key: str) -> str:
+    """The mark a webhook leaves on the order it changes: 72 bits of SHA-256 of its inbox key (URL-safe base64)."""
+    digest = hashlib.sha256(inbox_key.encode()).digest()
+    return base64.urlsafe_b64encode(digest[: MARK_CHARS * 3 // 4]).decode()
+
+
 def record_change(
     tenant_id: str,
     warehouse_id: str,
@@ -72,12 +88,18 @@ def record_change(
     change_of: Callable[[Order], tuple[Order | None, EventType, list[str]]],
     source: ChangeSource = "wms_webhook",
 ) -> WebhookResult:
+    mark = webhook_mark(inbox_key)
     for _ in range(_ATTEMPTS):
         order = repo.get(tenant_id, warehouse_id, order_no)
         if order is None:
             stored = repo.record_webhook(tenant_id, inbox_key, raw, None)
             return WebhookResult("unmatched" if stored else "duplicate")
+        if mark in order.webhook_marks:  # applied before; its inbox row may have been lost in a crash
+            repo.record_webhook(tenant_id, inbox_key, raw, None)
+            return WebhookResult("duplicate", order)
         changed, event_type, notes = change_of(order)
+        if changed is not None:
+            changed = changed.model_copy(update={"webhook_marks": [*order.webhook_marks, mark][-KEPT_MARKS:]})
         change = (changed, order.version, make_event(changed, event_type, source, order)) if changed else None
         try:
             stored = repo.record_webhook(tenant_id, inbox_key, raw, change)
