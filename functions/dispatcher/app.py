@@ -40,8 +40,7 @@ def handle_record(record: DynamoDBRecord) -> None:
         wiring.wms_forward_queue(),
         wiring.delivery_queue(),
         wiring.endpoint_registry().list_endpoints,  # read at plan time: no cache window
-        wiring.delivery_log().allocate_message_ids,
-        outbox.store_event,
+        wiring.delivery_chain(),  # stores the event with its deliveries' chain
     )
     if done.forwarded:
         metrics.add_metric(name="WmsForwardsEnqueued", unit="Count", value=1)
@@ -55,4 +54,5 @@ def handle_record(record: DynamoDBRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     require("dispatcher")  # first invocation: a missing or malformed variable fails here, named
+    wiring.delivery_chain().new_batch()  # the chain remembers an order's previous event within one batch only
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
