@@ -563,7 +563,12 @@ def test_a_later_event_waits_while_the_earlier_one_is_queued_or_in_flight_and_go
     assert [d for _, _, d in hub.worker.sender.sent] == [hub.message(e).delivery_id for e in (first, second, third)]
 
 
-def test_a_previous_event_that_never_gets_recorded_holds_the_later_one_until_the_lapse() -> None:
+def test_a_previous_event_that_never_gets_recorded_holds_the_later_one_until_the_lapse(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from order_hub.observability import metrics
+
+    metrics.clear_metrics()
     hub = Hub()
     first, second = _at(_event("SO-1")), _at(_event("SO-1", 1))
     hub.dispatch(first, second)  # the first event's message is lost: it never comes
@@ -574,7 +579,11 @@ def test_a_previous_event_that_never_gets_recorded_holds_the_later_one_until_the
     gone = hub.worker.attempt(hub.message(second), second)
 
     assert (waiting.outcome, waiting.delay, waiting.gate_lapsed) == ("deferred", 60, False)
-    assert (gone.outcome, gone.gate_lapsed) == ("delivered", True)  # counted (DeliveryGateLapsed) and logged
+    assert (gone.outcome, gone.gate_lapsed) == ("delivered", True)
+    assert metrics.metric_set["DeliveryGateLapsed"]["Value"] == [1.0]  # counted
+    logged = capsys.readouterr().out
+    assert "never recorded" in logged and hub.message(second).delivery_id in logged  # and logged
+    metrics.clear_metrics()
 
 
 def test_a_deferral_behind_a_retry_holds_the_later_events_longer_than_the_lapse() -> None:
