@@ -6,7 +6,7 @@ image (``wiring.outbox().event_of``) and stored for the delivery worker when it 
 - WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
 - Callbacks: one delivery message per matching client endpoint goes to the delivery queue. The
   delivery id is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second
-  delivery (the worker claims each delivery id once).
+  delivery (the worker records each delivery id once; a stream record seen again keeps its links and ids).
 
 Stream records are filtered to order items (created or changed) by the event source mapping (template.yaml).
 A record that cannot be enqueued is reported as a batch item failure and retried by Lambda.

@@ -10,7 +10,7 @@ the dispatcher rebuilds the event from the new image (no event item in the write
 - WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
 - Callbacks: one delivery message per matching client endpoint goes to the delivery queue. The
   delivery id is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second
-  delivery (the worker claims each delivery id once).
+  delivery (the worker records each delivery id once; a stream record seen again keeps its links and ids).
 """
 
 from __future__ import annotations
