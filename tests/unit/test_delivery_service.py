@@ -715,3 +715,19 @@ def test_message_ids_are_unique_per_endpoint_and_grow_along_each_orders_events_a
     assert log.counters["acme#omni"] <= 3 * 12 and max(every) > 3  # several blocks, one counter write each
     rival = MessageIds(log.allocate_message_ids, block=3)
     assert rival.next("rival#omni") == 1  # per tenant and endpoint
+
+
+def test_events_waiting_behind_a_short_deferral_in_their_batch_write_nothing() -> None:
+    """Behind a rate-limited earlier event the later ones of the batch wait as long, without a hold:
+    the earlier one's missing record holds them (only a wait behind a hold writes one)."""
+    hub = Hub(endpoints=[_endpoint(rate_limit_per_second=1)])
+    other, first, second = _at(_event("SO-2")), _at(_event("SO-1")), _at(_event("SO-1", 1))
+    hub.dispatch(other, first, second)
+    assert hub.worker.attempt(hub.message(other), other).outcome == "delivered"  # this second's token
+    messages = {"m1": hub.message(first), "m2": hub.message(second)}
+
+    events = {hub.message(e).event_key: e for e in (first, second)}
+    steps = attempt_batch(hub.worker, messages, events, concurrency=10)
+
+    assert [(s.outcome, s.delay, s.holds) for s in steps.values()] == [("deferred", 1, False)] * 2
+    assert sorted(hub.log.records) == [hub.message(other).delivery_id]  # nothing written for SO-1
