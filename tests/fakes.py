@@ -335,7 +335,7 @@ class InMemoryDeliveryLog:
 
     def record_first(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> bool:
         current = self.records.get(delivery.delivery_id)
-        if current is not None and current.status != "pending":
+        if current is not None and (current.status, current.attempt_count) != ("pending", 0):
             return False
         self.records[delivery.delivery_id] = delivery.model_copy(update={"attempt_count": 1}).with_attempt(attempt)
         self.leases[delivery.delivery_id] = 0

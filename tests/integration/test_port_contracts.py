@@ -392,6 +392,11 @@ def test_a_first_attempt_is_recorded_once_and_never_over_a_recorded_one(ports: P
     assert listed == [first.delivery_id, deferred.delivery_id]
     claim = log.claim(deferred, T0 + timedelta(seconds=6), lease_seconds=60)  # its retry claims as before
     assert claim.granted and claim.delivery is not None and claim.delivery.attempt_count == 2
+    log.finish(claim.delivery.model_copy(update={"status": "failed"}), Attempt(n=2, at=T0, outcome="failed", status_code=400))
+    assert log.reopen(deferred.delivery_id, T0 + timedelta(minutes=1)) is not None  # replayed: pending, 2 attempts
+    assert not log.record_first(deferred, Attempt(n=1, at=T0, outcome="delivered", status_code=200))  # its history stays
+    replayed = log.get(deferred.delivery_id)
+    assert replayed is not None and (replayed.status, replayed.attempt_count) == ("pending", 2)
 
 
 def test_a_failing_delivery_keeps_its_last_attempts_and_counts_the_rest(ports: Ports) -> None:

@@ -185,7 +185,7 @@ class DeliveryLog(Protocol):
     def record_first(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> bool:
         """Record a first attempt made without a claim, in one write: the record's creation (document,
         index keys, expiry), its status and attempt (``attempt_count`` 1) and ``hold``, on condition
-        that no attempt is recorded yet (no record, or one pending). False when a concurrent copy
+        that no attempt is recorded yet (no record, or one a deferral left pending). False when a concurrent copy
         recorded first (nothing written: a recorded outcome is never overwritten)."""
 
     def finish(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> None:

@@ -187,7 +187,8 @@ class DynamoDeliveryLog(_DynamoAdapter):
                 Key=self._key(delivery.delivery_id),
                 UpdateExpression=f"SET {', '.join([*sets, 'attempt_count = :one', creation])}"
                 + (f" REMOVE {', '.join(removes)}" if removes else ""),
-                ConditionExpression="attribute_not_exists(pk) OR #status = :pending",
+                # no record, or one a deferral left pending before any attempt (never a replayed one)
+                ConditionExpression="attribute_not_exists(pk) OR (#status = :pending AND attempt_count = :zero)",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=values,
             )
