@@ -89,11 +89,13 @@ def test_a_delivered_callback_costs_one_small_write(meter: Meter) -> None:
     assert usage.calls["dynamodb.Query"] == 0 and usage.calls["dynamodb.DeleteItem"] == 0
     assert usage.wru == 2  # the record (1 KB) + its KEYS_ONLY by_endpoint entry
     assert usage.rru == 1  # its own record (consistent, missing: 1)
+    assert usage.calls["dynamodb.BatchGetItem"] == 1  # the gate: one read call
     assert worker.attempt(message, first).outcome == "duplicate" and _writes(meter) == 1  # a copy writes nothing
 
     assert worker.attempt(linked, later).outcome == "delivered"  # the previous event at the endpoint is recorded
     assert _writes(meter) == 2 and usage.wru == 4
     assert usage.rru == 1 + 1 + 2  # the copy read its own record; the later one its own and the previous one's
+    assert usage.calls["dynamodb.BatchGetItem"] == 3  # one each
 
 
 def test_a_callback_failing_all_eight_attempts_writes_a_bounded_amount(meter: Meter) -> None:
