@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
 from order_hub.errors import ConcurrentModification, InvalidInput, WmsAlreadyExists, WmsRejected
 from order_hub.models.api import ListQuery
-from order_hub.models.endpoints import Attempt, Delivery, Endpoint
+from order_hub.models.endpoints import Attempt, Delivery, Endpoint, EventChain
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
 from order_hub.models.wms import WmsOutbound, WmsPage
-from order_hub.ports import Claim, ListPage, PortalSession, SendResult
+from order_hub.ports import Claim, ListPage, PortalSession, RecordState, SendResult
 from order_hub.rendering.api_views import list_item
 from order_hub.rendering.callbacks.base import Rendered
 
@@ -328,9 +328,34 @@ class InMemoryDeliveryLog:
         self.records.setdefault(delivery.delivery_id, delivery)
         self.holds[delivery.delivery_id] = (due, until)
 
-    def order_holds(self, earlier: list[tuple[int, str]], now: datetime) -> list[tuple[int, datetime]]:
-        found = [(seq, self.holds[delivery_id]) for seq, delivery_id in earlier if delivery_id in self.holds]
-        return sorted((seq, due) for seq, (due, until) in found if until > now)
+    def states(self, delivery_ids: list[str]) -> dict[str, RecordState]:
+        found: dict[str, RecordState] = {}
+        for delivery_id in delivery_ids:
+            record = self.records.get(delivery_id)
+            if record is None:
+                continue
+            due, until = self.holds.get(delivery_id, (None, None))
+            lease = self.leases.get(delivery_id)
+            found[delivery_id] = RecordState(
+                status=record.status,
+                attempt_count=record.attempt_count,
+                lease_until=datetime.fromtimestamp(lease, UTC) if lease else None,
+                hold_due=due,
+                hold_until=until,
+            )
+        return found
+
+    def record_first(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> bool:
+        current = self.records.get(delivery.delivery_id)
+        if current is not None and (current.status, current.attempt_count) != ("pending", 0):
+            return False
+        self.records[delivery.delivery_id] = delivery.model_copy(update={"attempt_count": 1}).with_attempt(attempt)
+        self.leases[delivery.delivery_id] = 0
+        if hold is None:
+            self.holds.pop(delivery.delivery_id, None)
+        else:
+            self.holds[delivery.delivery_id] = hold
+        return True
 
     def take_token(self, endpoint_key: str, limit_per_second: int, now: datetime) -> bool:
         key = (endpoint_key, int(now.timestamp()))
@@ -338,6 +363,31 @@ class InMemoryDeliveryLog:
             return False
         self.tokens[key] = self.tokens.get(key, 0) + 1
         return True
+
+
+class InMemoryOutbox:
+    """Stored events with their deliveries' chain (the dispatcher's side of ``DynamoOutbox``)."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[str, str, str, int], tuple[OrderEvent, EventChain | None]] = {}
+        self.reads = 0
+        self.writes = 0
+
+    def latest_chain(self, event: OrderEvent) -> EventChain | None:
+        self.reads += 1
+        order = (event.tenant_id, event.warehouse_id, event.order_no)
+        stored = [(key[3], chain) for key, (_, chain) in self.events.items() if key[:3] == order and key[3] <= event.seq]
+        if not stored:
+            return None
+        seq, chain = max(stored, key=lambda pair: pair[0])
+        return chain or EventChain(seq=seq)
+
+    def store_event(self, event: OrderEvent, chain: EventChain | None = None) -> None:
+        self.writes += 1
+        self.events[(event.tenant_id, event.warehouse_id, event.order_no, event.seq)] = (event, chain)
+
+    def get_events(self, keys: list[tuple[str, str, str, int]]) -> dict[tuple[str, str, str, int], OrderEvent]:
+        return {key: self.events[key][0] for key in keys if key in self.events}
 
 
 class ScriptedSender:

@@ -6,7 +6,7 @@ image (``wiring.outbox().event_of``) and stored for the delivery worker when it 
 - WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
 - Callbacks: one delivery message per matching client endpoint goes to the delivery queue. The
   delivery id is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second
-  delivery (the worker claims each delivery id once).
+  delivery (the worker records each delivery id once; a stream record seen again keeps its links and ids).
 
 Stream records are filtered to order items (created or changed) by the event source mapping (template.yaml).
 A record that cannot be enqueued is reported as a batch item failure and retried by Lambda.
@@ -40,8 +40,7 @@ def handle_record(record: DynamoDBRecord) -> None:
         wiring.wms_forward_queue(),
         wiring.delivery_queue(),
         wiring.endpoint_registry().list_endpoints,  # read at plan time: no cache window
-        wiring.delivery_log().allocate_message_ids,
-        outbox.store_event,
+        wiring.delivery_chain(),  # stores the event with its deliveries' chain
     )
     if done.forwarded:
         metrics.add_metric(name="WmsForwardsEnqueued", unit="Count", value=1)
@@ -55,4 +54,5 @@ def handle_record(record: DynamoDBRecord) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     require("dispatcher")  # first invocation: a missing or malformed variable fails here, named
+    wiring.delivery_chain().new_batch()  # the chain remembers an order's previous event within one batch only
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

@@ -206,6 +206,71 @@ def test_the_dispatcher_sees_an_endpoint_change_at_the_next_event(env: dict[str,
     assert _planned_endpoints(env) == []
 
 
+def _planned(env: dict[str, Any]) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = env["resources"]["DeliveryQueue"]
+    found: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return sorted(found, key=lambda m: (m["seq"], m["endpoint_id"]))
+
+
+def test_the_dispatcher_links_each_delivery_to_the_orders_previous_event_at_its_endpoint(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored event carries the chain; a stream record seen again (another batch) keeps its links
+    and Increff message ids; the ids come from one counter write per block."""
+    from functions.dispatcher.app import lambda_handler as dispatch
+    from functions.orders_api.app import lambda_handler as orders_api
+    from order_hub.models.admin import RegisterEndpointRequest
+    from order_hub.services.endpoints import register_endpoint
+    from tests.outbox import stream_images
+
+    monkeypatch.setenv("HUB_ENV", "local")  # the endpoints are on loopback
+    wiring.reset()
+    for endpoint_id, fmt in (("erp", "standard"), ("omni", "increff")):
+        request = RegisterEndpointRequest(endpoint_id=endpoint_id, url=f"http://127.0.0.1:9/{endpoint_id}", format=fmt)
+        register_endpoint(request, "demo", wiring.endpoint_ports())
+    _create(env)
+    cancel = {"data": {"cancellation": {"order_no": NO, "warehouse_id": WH, "cancel_reason": "test"}}}
+    assert orders_api(api_event("orders_api/cancel_order", env["key"], body=cancel), FakeContext())["statusCode"] == 200
+    template = load_event("dispatcher/order_created")["Records"][0]
+    records = []
+    for n, image in enumerate(
+        i for i in stream_images(env["resources"]["OrdersTable"]) if i["pk"]["S"] == f"ORDER#demo#{WH}#{NO}"
+    ):
+        record = json.loads(json.dumps(template))
+        record["dynamodb"].update(
+            NewImage={**image, "doc": {"B": base64.b64encode(image["doc"]["B"]).decode("ascii")}},
+            Keys={"pk": image["pk"], "sk": image["sk"]},
+            SequenceNumber=str(100 + n),
+        )
+        records.append(record)
+    assert len(records) == 2
+
+    assert dispatch({"Records": records}, FakeContext()) == {"batchItemFailures": []}  # one batch: created, cancelled
+    first = _planned(env)
+    assert dispatch({"Records": records[1:]}, FakeContext()) == {"batchItemFailures": []}  # the cancel again, later
+    again = _planned(env)
+
+    links = [(m["seq"], m["endpoint_id"], m["prev_seq"], m["message_id"]) for m in first]
+    assert links == [(1, "erp", None, None), (1, "omni", None, 1), (2, "erp", 1, None), (2, "omni", 1, 2)]
+    assert again == first[2:]  # the same links and the same messageId
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    stored = client.get_item(
+        TableName=env["resources"]["OrdersTable"], Key={"pk": {"S": f"ORDER#demo#{WH}#{NO}"}, "sk": {"S": f"EVENT#{2:012d}"}}
+    )["Item"]
+    assert stored["last_at"] == {"M": {"erp": {"N": "2"}, "omni": {"N": "2"}}}
+    assert stored["prev_at"] == {"M": {"erp": {"N": "1"}, "omni": {"N": "1"}}}
+    assert stored["message_ids"] == {"M": {"omni": {"N": "2"}}}
+    counter = client.get_item(
+        TableName=env["resources"]["DeliveriesTable"], Key={"pk": {"S": "COUNTER#demo#omni"}, "sk": {"S": "MESSAGE_ID"}}
+    )["Item"]
+    assert counter["n"] == {"N": "100"}  # one block of 100 taken: one write for both ids
+
+
 # -- updates of orders the WMS holds are decided with the WMS, synchronously ------------------------
 
 

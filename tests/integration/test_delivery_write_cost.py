@@ -76,18 +76,26 @@ def _writes(meter: Meter) -> int:
     return sum(count for name, count in usage.calls.items() if name in WRITES)
 
 
-def test_a_delivered_callback_costs_two_small_writes(meter: Meter) -> None:
+def test_a_delivered_callback_costs_one_small_write(meter: Meter) -> None:
     worker, endpoint = _worker(ScriptedSender(SendResult(status_code=204, body="ok")), [T0])
-    event = _event(seq=3)  # two earlier versions: their records are read for holds, none written
-    [message] = plan_deliveries(event, [endpoint])
+    first, later = _event(seq=3), _event(seq=5)
+    [message] = plan_deliveries(first, [endpoint])  # the order's first event at the endpoint: no previous one
+    [linked] = [m.model_copy(update={"prev_seq": 3}) for m in plan_deliveries(later, [endpoint])]
 
-    assert worker.attempt(message, event).outcome == "delivered"
+    assert worker.attempt(message, first).outcome == "delivered"
 
     usage = meter.usage["worker"]
-    assert _writes(meter) == 2  # claim + finish; no gate item written or deleted
+    assert _writes(meter) == 1  # no claim: the record is written once, with the outcome
     assert usage.calls["dynamodb.Query"] == 0 and usage.calls["dynamodb.DeleteItem"] == 0
-    assert usage.wru == 3  # claim (1 KB) + its KEYS_ONLY by_endpoint entry, finish (1 KB)
-    assert usage.rru == 2  # the two earlier versions' records (consistent, missing: 1 each)
+    assert usage.wru == 2  # the record (1 KB) + its KEYS_ONLY by_endpoint entry
+    assert usage.rru == 1  # its own record (consistent, missing: 1)
+    assert usage.calls["dynamodb.BatchGetItem"] == 1  # the gate: one read call
+    assert worker.attempt(message, first).outcome == "duplicate" and _writes(meter) == 1  # a copy writes nothing
+
+    assert worker.attempt(linked, later).outcome == "delivered"  # the previous event at the endpoint is recorded
+    assert _writes(meter) == 2 and usage.wru == 4
+    assert usage.rru == 1 + 1 + 2  # the copy read its own record; the later one its own and the previous one's
+    assert usage.calls["dynamodb.BatchGetItem"] == 3  # one each
 
 
 def test_a_callback_failing_all_eight_attempts_writes_a_bounded_amount(meter: Meter) -> None:
@@ -103,9 +111,9 @@ def test_a_callback_failing_all_eight_attempts_writes_a_bounded_amount(meter: Me
 
     assert [s.action for s in steps] == ["retry"] * 7 + ["dead"]
     usage = meter.usage["worker"]
-    assert _writes(meter) == 16  # one claim and one finish per attempt, nothing else
+    assert _writes(meter) == 15  # the first attempt's record, then one claim and one finish per retry, nothing else
     # the record keeps the last 3 attempts (responses cut to 512 bytes): at most ~4 KB, and the problem
     # index entry is written once (KEYS_ONLY, its key fixed while the delivery stays a problem)
-    assert usage.wru <= 34, usage.wru  # 16 writes of at most 2 KB (zlib doc), 2 index entries; main: 123-367
+    assert usage.wru <= 32, usage.wru  # 15 writes of at most 2 KB (zlib doc), 2 index entries; main: 123-367
     record = wiring.delivery_log().get(message.delivery_id)
     assert record is not None and record.status == "failed" and record.attempts_dropped == 5

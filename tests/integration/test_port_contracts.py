@@ -14,13 +14,19 @@ from local_stack.testkit import MotoHubFactory, order_body
 from order_hub import wiring
 from order_hub.errors import ConcurrentModification, InvalidInput
 from order_hub.models.api import CreateOrderRequest, ListQuery
-from order_hub.models.endpoints import Attempt, Delivery, Endpoint
+from order_hub.models.endpoints import Attempt, Delivery, Endpoint, EventChain
 from order_hub.models.order import ForwardState, Order
 from order_hub.models.status import ApiStatus
 from order_hub.models.tenant import ApiKey, Tenant
-from order_hub.ports import DeliveryLog, EndpointRegistry, OrderRepository, TenantDirectory
+from order_hub.ports import DeliveryLog, EndpointRegistry, EventChainStore, OrderRepository, TenantDirectory
 from order_hub.services.orders import create_order, make_event
-from tests.fakes import InMemoryDeliveryLog, InMemoryEndpointRegistry, InMemoryOrderRepository, InMemoryTenantDirectory
+from tests.fakes import (
+    InMemoryDeliveryLog,
+    InMemoryEndpointRegistry,
+    InMemoryOrderRepository,
+    InMemoryOutbox,
+    InMemoryTenantDirectory,
+)
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 ACME = Tenant(tenant_id="acme", name="Acme", warehouse_ids=["WH-TGR04", "WH-CGK09"], created_at=T0)
@@ -335,21 +341,62 @@ def test_order_holds_live_in_the_earlier_deliveries_records(ports: Ports) -> Non
     assert claimed is not None
     log.finish(claimed.model_copy(update={"status": "delivered"}), Attempt(n=1, at=T0, outcome="delivered", status_code=200))
     log.hold(delivered, T0 + timedelta(seconds=9), T0 + timedelta(seconds=90))  # settled: a late hold changes nothing
-    records = ((3, in_flight), (4, _delivery(4)), (5, deferred), (6, retried), (7, delivered))
-    earlier = [(seq, d.delivery_id) for seq, d in records]
+    ids = [d.delivery_id for d in (in_flight, _delivery(4), deferred, retried, delivered)]
 
-    assert log.order_holds(earlier, T0) == [
-        (3, T0 + timedelta(seconds=1)),
-        (5, T0 + timedelta(seconds=5)),
-        (6, T0 + timedelta(seconds=6)),
-    ]
-    assert log.order_holds(earlier[3:], T0 + timedelta(seconds=21)) == []  # lapsed
-    assert log.order_holds([], T0) == []
+    states = log.states(ids)
+
+    assert sorted(states) == sorted([ids[0], *ids[2:]])  # the missing one is absent
+    seen = {i: (s.status, s.hold_due, s.holds(T0)) for i, s in states.items()}
+    assert seen == {
+        ids[0]: ("delivering", T0 + timedelta(seconds=1), True),
+        ids[2]: ("pending", T0 + timedelta(seconds=5), True),
+        ids[3]: ("retrying", T0 + timedelta(seconds=6), True),
+        ids[4]: ("delivered", None, False),
+    }
+    assert states[ids[0]].leased(T0 + timedelta(seconds=300)) and not states[ids[0]].leased(T0 + timedelta(seconds=301))
+    assert not states[ids[3]].holds(T0 + timedelta(seconds=21))  # lapsed
+    assert log.states([]) == {}
     pending = log.get(deferred.delivery_id)
     assert pending is not None and (pending.status, pending.attempt_count) == ("pending", 0)
     assert log.claim(deferred, T0 + timedelta(seconds=5), lease_seconds=60).granted  # a deferred one is attempted later
     reopened = log.reopen(retried.delivery_id, T0 + timedelta(seconds=7))
-    assert reopened is not None and log.order_holds(earlier[3:4], T0 + timedelta(seconds=7)) == []  # a replay holds nobody
+    assert reopened is not None and not log.states([retried.delivery_id])[retried.delivery_id].holds(T0)  # a replay holds nobody
+
+
+def test_a_first_attempt_is_recorded_once_and_never_over_a_recorded_one(ports: Ports) -> None:
+    log = ports.deliveries
+    first, deferred = _delivery(1), _delivery(2)
+    delivered = first.model_copy(update={"status": "delivered", "attempt_count": 1, "delivered_at": T0})
+    retrying = first.model_copy(update={"status": "retrying", "attempt_count": 1})
+    log.hold(deferred, T0 + timedelta(seconds=5), T0 + timedelta(seconds=30))  # pending: not attempted yet
+
+    assert log.record_first(delivered, Attempt(n=1, at=T0, outcome="delivered", status_code=200))
+    assert not log.record_first(retrying, Attempt(n=1, at=T0, outcome="retry", status_code=500), (T0, T0))  # a copy, later
+    due = (T0 + timedelta(seconds=6), T0 + timedelta(seconds=20))
+    assert log.record_first(
+        deferred.model_copy(update={"status": "retrying", "attempt_count": 1}),
+        Attempt(n=1, at=T0, outcome="retry", status_code=503),
+        due,
+    )
+
+    stored = log.get(first.delivery_id)
+    assert stored is not None and (stored.status, stored.attempt_count, [a.status_code for a in stored.attempts]) == (
+        "delivered",
+        1,
+        [200],
+    )
+    state = log.states([deferred.delivery_id])[deferred.delivery_id]
+    assert (state.status, state.attempt_count, state.hold_due, state.hold_until) == ("retrying", 1, *due)
+    assert [d.delivery_id for d in log.list_problems("acme", 10)] == [deferred.delivery_id]
+    listed = sorted(d.delivery_id for d in log.list_for_endpoint("acme", "erp", T0, 10))  # the by_endpoint entry, written once
+    assert listed == [first.delivery_id, deferred.delivery_id]
+    claim = log.claim(deferred, T0 + timedelta(seconds=6), lease_seconds=60)  # its retry claims as before
+    assert claim.granted and claim.delivery is not None and claim.delivery.attempt_count == 2
+    log.finish(claim.delivery.model_copy(update={"status": "failed"}), Attempt(n=2, at=T0, outcome="failed", status_code=400))
+    assert log.reopen(deferred.delivery_id, T0 + timedelta(minutes=1)) is not None  # replayed: pending, 2 attempts
+    assert not log.record_first(deferred, Attempt(n=1, at=T0, outcome="delivered", status_code=200))  # its history stays
+    replayed = log.get(deferred.delivery_id)
+    assert replayed is not None and (replayed.status, replayed.attempt_count) == ("pending", 2)
 
 
 def test_a_failing_delivery_keeps_its_last_attempts_and_counts_the_rest(ports: Ports) -> None:
@@ -364,3 +411,37 @@ def test_a_failing_delivery_keeps_its_last_attempts_and_counts_the_rest(ports: P
     stored = log.get(_delivery().delivery_id)
     assert stored is not None and stored.attempt_count == 8
     assert [a.n for a in stored.attempts] == [6, 7, 8] and stored.attempts_dropped == 5
+
+
+# -- stored events and their deliveries' chain --------------------------------------------------------
+
+
+@pytest.fixture(params=["in-memory", "dynamodb"])
+def chain_store(request: pytest.FixtureRequest, moto_hub_factory: MotoHubFactory) -> EventChainStore:
+    if request.param == "in-memory":
+        return InMemoryOutbox()
+    moto_hub_factory()
+    return wiring.outbox()
+
+
+def test_the_latest_chain_at_or_before_an_event_is_found_per_order(chain_store: EventChainStore) -> None:
+    order = _create(
+        Ports(InMemoryOrderRepository(), InMemoryTenantDirectory(), InMemoryEndpointRegistry(), InMemoryDeliveryLog())
+    )
+    events = {seq: make_event(order.model_copy(update={"version": seq}), "order.updated", "api") for seq in (1, 2, 3, 5)}
+    other = make_event(order.model_copy(update={"order_no": "SO-OTHER", "version": 9}), "order.updated", "api")
+    chains = {
+        1: EventChain(seq=1, last_at={"erp": 1}, message_ids={"erp": 7}),
+        3: EventChain(seq=3, last_at={"erp": 3, "pos": 3}, prev_at={"erp": 1}, message_ids={"erp": 8}),
+    }
+    assert chain_store.latest_chain(events[1]) is None  # nothing stored yet
+    chain_store.store_event(events[1], chains[1])
+    chain_store.store_event(events[3], chains[3])
+    chain_store.store_event(other, EventChain(seq=9, last_at={"erp": 9}))
+
+    assert chain_store.latest_chain(events[1]) == chains[1]  # its own: a stream record seen again
+    assert chain_store.latest_chain(events[2]) == chains[1]  # the latest before it
+    assert chain_store.latest_chain(events[3]) == chains[3]
+    assert chain_store.latest_chain(events[5]) == chains[3]
+    chain_store.store_event(events[5], EventChain(seq=5))  # no deliveries linked: empty maps
+    assert chain_store.latest_chain(events[5]) == EventChain(seq=5)

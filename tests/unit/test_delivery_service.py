@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,12 @@ from order_hub.ports import SendResult
 from order_hub.rendering.callbacks.base import Rendered
 from order_hub.services import orders
 from order_hub.services.callback_delivery import (
+    ABSENT_LAPSE,
     DELIVERY_MAX_RECEIVES,
+    DeliveryChain,
+    MessageIds,
     Received,
+    Step,
     Worker,
     attempt_batch,
     deliver_batch,
@@ -29,6 +34,7 @@ from tests.fakes import (
     FakeQueue,
     InMemoryDeliveryLog,
     InMemoryOrderRepository,
+    InMemoryOutbox,
     InMemoryTenantDirectory,
     ScriptedSender,
 )
@@ -85,10 +91,20 @@ class Hub:
             retry_schedule=SCHEDULE,
             now=self.clock,
         )
+        self.outbox = InMemoryOutbox()
+        self.chain = DeliveryChain(self.outbox, MessageIds(self.log.allocate_message_ids))
+        self.planned: dict[str, dict[str, DeliveryRef]] = {}
+
+    def dispatch(self, *events: OrderEvent) -> None:
+        """Plan the events' deliveries as the dispatcher does (in the stream's order: by seq)."""
+        for event in sorted(events, key=lambda e: e.seq):
+            if event.event_id not in self.planned:
+                planned = plan_deliveries(event, list(self.endpoints.values()), self.chain)
+                self.planned[event.event_id] = {m.endpoint_id: m for m in planned}
 
     def message(self, event: OrderEvent, endpoint_id: str = "erp") -> DeliveryRef:
-        [message] = plan_deliveries(event, [self.endpoints[endpoint_id]])
-        return message
+        self.dispatch(event)
+        return self.planned[event.event_id][endpoint_id]
 
 
 def test_plan_matches_enabled_endpoints_their_event_filter_and_what_the_format_emits() -> None:
@@ -254,6 +270,7 @@ def test_a_batch_sends_to_different_endpoints_concurrently() -> None:
 def test_an_orders_events_go_in_sequence_and_wait_behind_a_retry() -> None:
     hub = Hub(SendResult(status_code=500), SendResult(status_code=200))
     first, second, third = _event("SO-1"), _event("SO-1", 1), _event("SO-1", 2)
+    hub.dispatch(first, second, third)
     messages = {"m3": hub.message(third), "m1": hub.message(first), "m2": hub.message(second)}
     events = {
         m.event_key: e for m, e in ((hub.message(first), first), (hub.message(second), second), (hub.message(third), third))
@@ -347,6 +364,7 @@ def test_an_earlier_event_waiting_on_its_last_receive_sends_the_later_one_again(
     queue, dlq = FakeQueue(), FakeQueue()
     hub = Hub(SendResult(status_code=500))
     first, second = _event("SO-1"), _event("SO-1", 1)
+    hub.dispatch(first, second)
     received = [_received("m1", hub.message(first)), _received("m2", hub.message(second), DELIVERY_MAX_RECEIVES)]
 
     outcome = deliver_batch(received, hub.worker, Events(first, second), queue, dlq, concurrency=10)
@@ -459,14 +477,19 @@ def test_redrive_leaves_a_message_in_the_dlq_when_it_cannot_be_sent() -> None:
 def test_a_later_event_waits_in_another_batch_while_an_earlier_one_waits_for_its_retry() -> None:
     hub = Hub(SendResult(status_code=500), endpoints=[_endpoint("erp"), _endpoint("crm")])
     first, second, other_order = _event("SO-1"), _event("SO-1", 1), _event("SO-2")
+    hub.dispatch(first, second, other_order)
 
     assert hub.worker.attempt(hub.message(first), first).outcome == "retry"
     hub.clock.now += timedelta(seconds=1)
     held = hub.worker.attempt(hub.message(second), second)  # a later batch
     hub.sender.results = [SendResult(status_code=200)]
     other = hub.worker.attempt(hub.message(other_order), other_order)  # another order: not held
-    elsewhere = hub.worker.attempt(hub.message(second, "crm"), second)  # another endpoint: not held
+    unsent = hub.worker.attempt(hub.message(second, "crm"), second)  # crm's own first event is not sent yet
+    assert hub.log.get(hub.message(second, "crm").delivery_id) is None  # a short wait writes nothing
+    assert hub.worker.attempt(hub.message(first, "crm"), first).outcome == "delivered"
+    elsewhere = hub.worker.attempt(hub.message(second, "crm"), second)  # another endpoint: erp's retry holds it not
 
+    assert (unsent.action, unsent.outcome, unsent.delay) == ("requeue", "deferred", 1)
     assert (held.action, held.outcome) == ("requeue", "deferred") and held.delay == SCHEDULE[0]  # due + 1 s - 1 s
     waiting = hub.log.get(hub.message(second).delivery_id)
     assert waiting is not None and (waiting.status, waiting.attempt_count) == ("pending", 0)  # no attempt spent
@@ -483,6 +506,7 @@ def test_a_later_event_waits_in_another_batch_while_an_earlier_one_waits_for_its
 def test_an_earlier_event_dead_lettered_no_longer_holds_the_later_ones() -> None:
     hub = Hub(SendResult(status_code=500))
     first, second = _event("SO-1"), _event("SO-1", 1)
+    hub.dispatch(first, second)
     assert hub.worker.attempt(hub.message(first), first).outcome == "retry"
     hub.sender.results = [SendResult(status_code=400)]  # now a permanent failure: dead-lettered
     assert hub.worker.attempt(hub.message(first), first).action == "dead"
@@ -494,6 +518,7 @@ def test_an_earlier_event_dead_lettered_no_longer_holds_the_later_ones() -> None
 def test_an_event_in_flight_holds_the_later_ones_and_a_lapsed_hold_holds_nobody() -> None:
     hub = Hub()
     first, second = _event("SO-1"), _event("SO-1", 1)
+    hub.dispatch(first, second)
     assert hub.log.claim(Delivery(**hub.message(first).model_dump(), created_at=T0, updated_at=T0), T0, 60).granted
     # first is in flight elsewhere (claimed, lease 60 s)
 
@@ -502,3 +527,207 @@ def test_an_event_in_flight_holds_the_later_ones_and_a_lapsed_hold_holds_nobody(
     sent = hub.worker.attempt(hub.message(second), second)
 
     assert (held.outcome, held.delay) == ("deferred", 1) and sent.outcome == "delivered"
+
+
+def _at(event: OrderEvent, when: datetime = T0) -> OrderEvent:
+    return event.model_copy(update={"at": when})
+
+
+def test_a_later_event_waits_while_the_earlier_one_is_queued_or_in_flight_and_goes_once_it_is_recorded() -> None:
+    """The earlier event's first attempt writes nothing until it is over: its record's absence holds the later one."""
+    hub = Hub()
+    first, second, third = _at(_event("SO-1")), _at(_event("SO-1", 1)), _at(_event("SO-1", 2))
+    hub.dispatch(first, second, third)
+    assert (hub.message(second).prev_seq, hub.message(third).prev_seq) == (first.seq, second.seq)
+
+    waits = [hub.worker.attempt(hub.message(e), e) for e in (second, third)]  # first still queued
+    hub.clock.now += timedelta(seconds=30)
+    later = hub.worker.attempt(hub.message(second), second)  # still not recorded: it waits longer
+
+    assert [(s.action, s.outcome, s.delay) for s in waits] == [("requeue", "deferred", 1)] * 2
+    assert (later.outcome, later.delay) == ("deferred", 3)  # growing: a tenth of the event's age
+    assert hub.sender.sent == [] and hub.log.records == {}  # no attempt, no write while waiting
+
+    class InFlight(ScriptedSender):  # while the first event's request is out, the second is received
+        def send(self, endpoint: Endpoint, rendered: Rendered, delivery_id: str) -> SendResult:
+            if delivery_id == hub.message(first).delivery_id:
+                seen.append(hub.worker.attempt(hub.message(second), second))
+            return super().send(endpoint, rendered, delivery_id)
+
+    seen: list[Step] = []
+    hub.worker.sender = InFlight(SendResult(status_code=200))
+    assert hub.worker.attempt(hub.message(first), first).outcome == "delivered"
+    assert [s.outcome for s in seen] == ["deferred"]
+    assert hub.worker.attempt(hub.message(third), third).outcome == "deferred"  # second not recorded yet
+    assert [hub.worker.attempt(hub.message(e), e).outcome for e in (second, third)] == ["delivered", "delivered"]
+    assert [d for _, _, d in hub.worker.sender.sent] == [hub.message(e).delivery_id for e in (first, second, third)]
+
+
+def test_a_previous_event_that_never_gets_recorded_holds_the_later_one_until_the_lapse(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from order_hub.observability import metrics
+
+    metrics.clear_metrics()
+    hub = Hub()
+    first, second = _at(_event("SO-1")), _at(_event("SO-1", 1))
+    hub.dispatch(first, second)  # the first event's message is lost: it never comes
+
+    hub.clock.now = T0 + timedelta(seconds=ABSENT_LAPSE - 1)
+    waiting = hub.worker.attempt(hub.message(second), second)
+    hub.clock.now = T0 + timedelta(seconds=ABSENT_LAPSE)
+    gone = hub.worker.attempt(hub.message(second), second)
+
+    assert (waiting.outcome, waiting.delay, waiting.gate_lapsed) == ("deferred", 60, False)
+    assert (gone.outcome, gone.gate_lapsed) == ("delivered", True)
+    assert metrics.metric_set["DeliveryGateLapsed"]["Value"] == [1.0]  # counted
+    logged = capsys.readouterr().out
+    assert "never recorded" in logged and hub.message(second).delivery_id in logged  # and logged
+    metrics.clear_metrics()
+
+
+def test_a_deferral_behind_a_retry_holds_the_later_events_longer_than_the_lapse() -> None:
+    """A later event deferred behind a long retry writes a hold on its record (pending): the one after it
+    waits for that hold, not for the lapse of a missing record."""
+    hub = Hub(SendResult(status_code=500))
+    first, second, third = _at(_event("SO-1")), _at(_event("SO-1", 1)), _at(_event("SO-1", 2))
+    hub.dispatch(first, second, third)
+    hub.worker.retry_schedule = (3600, *SCHEDULE[1:])
+    assert hub.worker.attempt(hub.message(first), first).outcome == "retry"  # next attempt in an hour
+    assert hub.worker.attempt(hub.message(second), second).delay == 3601  # just after the retry is due
+
+    hub.clock.now = T0 + timedelta(seconds=ABSENT_LAPSE + 60)
+    third_step = hub.worker.attempt(hub.message(third), third)
+
+    assert (third_step.outcome, third_step.gate_lapsed) == ("deferred", False)
+    assert third_step.delay == 3601 + 1 - ABSENT_LAPSE - 60  # until just after the second one looks again
+    assert len(hub.sender.sent) == 1
+
+
+def test_two_copies_attempted_at_once_both_send_with_one_id_and_only_one_records() -> None:
+    """Before any attempt is recorded two copies may both send (same webhook-id); the second to record
+    is a duplicate and changes nothing; once recorded, no copy sends again."""
+    hub = Hub()
+    event = _at(_event())
+    message = hub.message(event)
+    inner: list[Step] = []
+    racing = threading.Event()
+
+    class Racing(ScriptedSender):
+        def send(self, endpoint: Endpoint, rendered: Rendered, delivery_id: str) -> SendResult:
+            if not racing.is_set():  # the other copy arrives while this request is out, and finishes first
+                racing.set()
+                inner.append(hub.worker.attempt(message, event))
+                return SendResult(status_code=500, body="late")
+            return super().send(endpoint, rendered, delivery_id)
+
+    hub.worker.sender = Racing(SendResult(status_code=200))
+    outer = hub.worker.attempt(message, event)
+
+    assert [s.outcome for s in inner] == ["delivered"] and outer.outcome == "duplicate"
+    record = hub.log.get(message.delivery_id)
+    assert record is not None and (record.status, record.attempt_count) == ("delivered", 1)  # not overwritten
+    assert [(a.n, a.status_code) for a in record.attempts] == [(1, 200)]
+    assert hub.worker.attempt(message, event).outcome == "duplicate" and len(hub.worker.sender.sent) == 1
+
+
+def test_a_first_attempt_is_recorded_in_one_write_and_retries_claim() -> None:
+    class Counting(InMemoryDeliveryLog):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def record_first(self, *args: object, **kwargs: object) -> bool:
+            self.calls.append("record_first")
+            return super().record_first(*args, **kwargs)  # type: ignore[arg-type]
+
+        def claim(self, *args: object, **kwargs: object) -> Any:
+            self.calls.append("claim")
+            return super().claim(*args, **kwargs)  # type: ignore[arg-type]
+
+        def finish(self, *args: object, **kwargs: object) -> None:
+            self.calls.append("finish")
+            super().finish(*args, **kwargs)  # type: ignore[arg-type]
+
+    hub = Hub(SendResult(status_code=500), SendResult(status_code=200))
+    hub.worker.log = hub.log = log = Counting()
+    event = _at(_event())
+    message = hub.message(event)
+
+    assert hub.worker.attempt(message, event).outcome == "retry"
+    assert log.calls == ["record_first"]
+    assert hub.worker.attempt(message, event).outcome == "delivered"
+    assert log.calls == ["record_first", "claim", "finish"]
+    record = log.get(message.delivery_id)
+    assert record is not None and [a.n for a in record.attempts] == [1, 2] and record.attempt_count == 2
+
+
+def test_a_stream_record_dispatched_again_keeps_its_links_and_message_ids() -> None:
+    hub = Hub(endpoints=[_endpoint("omni", fmt="increff"), _endpoint("erp")])
+    first, second = _at(_event("SO-1")), _at(_event("SO-1", 1))
+    hub.dispatch(first, second)
+    again = plan_deliveries(
+        first, list(hub.endpoints.values()), DeliveryChain(hub.outbox, MessageIds(hub.log.allocate_message_ids))
+    )
+    writes = hub.outbox.writes
+    twice = plan_deliveries(second, list(hub.endpoints.values()), hub.chain)
+
+    assert again == list(hub.planned[first.event_id].values())  # another container: the ids it stored
+    assert twice == list(hub.planned[second.event_id].values()) and hub.outbox.writes == writes  # nothing rewritten
+    assert hub.message(second, "omni").prev_seq == first.seq and hub.message(second, "omni").message_id == 2
+    assert hub.message(first, "erp").message_id is None  # only Increff endpoints are numbered
+
+
+def test_the_chain_reads_the_latest_stored_event_unless_the_previous_one_was_in_the_same_batch() -> None:
+    hub = Hub()
+    first, second, third = _at(_event("SO-1")), _at(_event("SO-1", 1)), _at(_event("SO-1", 2))
+
+    hub.dispatch(first, second)
+    reads = hub.outbox.reads
+    hub.chain.new_batch()
+    hub.dispatch(third)
+
+    assert reads == 1  # the first event looked for an earlier one; the second took it from the batch
+    assert hub.outbox.reads == 2 and hub.message(third).prev_seq == second.seq
+
+
+def test_message_ids_are_unique_per_endpoint_and_grow_along_each_orders_events_across_blocks() -> None:
+    log = InMemoryDeliveryLog()
+    containers = [MessageIds(log.allocate_message_ids, block=3) for _ in range(2)]
+    endpoints = [_endpoint("omni", fmt="increff")]
+    outboxes = InMemoryOutbox()
+    chains = [DeliveryChain(outboxes, ids) for ids in containers]
+    base = _at(_event("SO-0"))
+    ids: dict[str, list[int]] = {}
+    for n in range(12):  # orders of 3 events each, events alternating between the two containers
+        order_no = f"SO-{n % 4}"
+        seq = n // 4 + 1
+        event = base.model_copy(
+            update={"order_no": order_no, "seq": seq, "event_id": orders.event_id_of("acme", base.warehouse_id, order_no, seq)}
+        )
+        [message] = plan_deliveries(event, endpoints, chains[(n + seq) % 2])
+        assert message.message_id is not None
+        ids.setdefault(order_no, []).append(message.message_id)
+
+    every = [i for order_ids in ids.values() for i in order_ids]
+    assert len(every) == len(set(every)) == 12  # unique per endpoint
+    assert all(order_ids == sorted(order_ids) and len(set(order_ids)) == 3 for order_ids in ids.values())  # growing
+    assert log.counters["acme#omni"] <= 3 * 12 and max(every) > 3  # several blocks, one counter write each
+    rival = MessageIds(log.allocate_message_ids, block=3)
+    assert rival.next("rival#omni") == 1  # per tenant and endpoint
+
+
+def test_events_waiting_behind_a_short_deferral_in_their_batch_write_nothing() -> None:
+    """Behind a rate-limited earlier event the later ones of the batch wait as long, without a hold:
+    the earlier one's missing record holds them (only a wait behind a hold writes one)."""
+    hub = Hub(endpoints=[_endpoint(rate_limit_per_second=1)])
+    other, first, second = _at(_event("SO-2")), _at(_event("SO-1")), _at(_event("SO-1", 1))
+    hub.dispatch(other, first, second)
+    assert hub.worker.attempt(hub.message(other), other).outcome == "delivered"  # this second's token
+    messages = {"m1": hub.message(first), "m2": hub.message(second)}
+
+    events = {hub.message(e).event_key: e for e in (first, second)}
+    steps = attempt_batch(hub.worker, messages, events, concurrency=10)
+
+    assert [(s.outcome, s.delay, s.holds) for s in steps.values()] == [("deferred", 1, False)] * 2
+    assert sorted(hub.log.records) == [hub.message(other).delivery_id]  # nothing written for SO-1

@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # annotations only: a function loads the models it uses, not 
     from pydantic import BaseModel
 
     from order_hub.models.api import ListQuery
-    from order_hub.models.endpoints import Attempt, Delivery, Endpoint
+    from order_hub.models.endpoints import Attempt, Delivery, Endpoint, EventChain
     from order_hub.models.order import Order, OrderEvent
     from order_hub.models.pricing import PricingRequest, ProviderQuotes
     from order_hub.models.tenant import ApiKey, Tenant
@@ -147,6 +147,34 @@ class EventStore(Protocol):
         """Events by (tenant, warehouse, order_no, seq); missing ones (expired) are absent."""
 
 
+class EventChainStore(Protocol):
+    """The dispatcher's side of the stored events: each event with deliveries is stored with its chain."""
+
+    def latest_chain(self, event: OrderEvent) -> EventChain | None:
+        """The chain of the order's latest stored event at or before ``event.seq`` (strongly consistent;
+        ``event.seq``'s own when a stream record comes again), or None."""
+
+    def store_event(self, event: OrderEvent, chain: EventChain) -> None:
+        """Store the event (``EVENT#<seq>``, what the worker renders and replays send) with its chain."""
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """What the order gate reads of a delivery record (one strongly consistent read)."""
+
+    status: str
+    attempt_count: int = 0
+    lease_until: datetime | None = None  # while delivering: the claim's lease
+    hold_due: datetime | None = None  # while it holds the order's later events at its endpoint
+    hold_until: datetime | None = None
+
+    def holds(self, now: datetime) -> bool:
+        return self.hold_until is not None and self.hold_until > now
+
+    def leased(self, now: datetime) -> bool:
+        return self.status == "delivering" and self.lease_until is not None and self.lease_until >= now
+
+
 @dataclass(frozen=True)
 class Claim:
     """The result of trying to take a delivery for an attempt."""
@@ -163,6 +191,12 @@ class DeliveryLog(Protocol):
         another worker holds it, and once it is delivered, failed or skipped. A granted claim also
         holds the later events of the order at the endpoint back (due in 1 s, lapsing with the lease).
         """
+
+    def record_first(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> bool:
+        """Record a first attempt made without a claim, in one write: the record's creation (document,
+        index keys, expiry), its status and attempt (``attempt_count`` 1) and ``hold``, on condition
+        that no attempt is recorded yet (no record, or one a deferral left pending). False when a concurrent copy
+        recorded first (nothing written: a recorded outcome is never overwritten)."""
 
     def finish(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> None:
         """Record an attempt (the history keeps the last few in full) and the delivery's new status;
@@ -191,9 +225,9 @@ class DeliveryLog(Protocol):
         of its order at its endpoint back: look again at ``due``; the hold lapses at ``until``. A
         delivery already settled (delivered, failed, skipped) is left as it is."""
 
-    def order_holds(self, earlier: list[tuple[int, str]], now: datetime) -> list[tuple[int, datetime]]:
-        """Of the deliveries ``earlier`` ((seq, delivery_id) of the order's earlier events at the same
-        endpoint), the unlapsed holds as (seq, due), oldest first."""
+    def states(self, delivery_ids: list[str]) -> dict[str, RecordState]:
+        """The records of ``delivery_ids`` that exist, by id: one strongly consistent batch read (the
+        worker's gate reads its own record and the previous event's at the endpoint)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from order_hub.adapters.secrets import SecretsWmsDirectory
     from order_hub.ports import SecretReader, SecretWriter
     from order_hub.services.auth import Authenticator
-    from order_hub.services.callback_delivery import Worker
+    from order_hub.services.callback_delivery import DeliveryChain, Worker
     from order_hub.services.endpoints import EndpointPorts
     from order_hub.services.pricing import PricingService
     from order_hub.services.request_limits import TenantRequestLimiter
@@ -133,6 +133,14 @@ def outbox() -> DynamoOutbox:
     from order_hub.adapters.dynamodb import DynamoOutbox
 
     return DynamoOutbox(load(TablesSettings).ORDERS_TABLE_NAME)
+
+
+@per_container
+def delivery_chain() -> DeliveryChain:
+    """The dispatcher's links between an order's deliveries; Increff message ids in blocks per container."""
+    from order_hub.services.callback_delivery import DeliveryChain, MessageIds
+
+    return DeliveryChain(outbox(), MessageIds(delivery_log().allocate_message_ids))
 
 
 @per_container

@@ -15,7 +15,10 @@ Orders table (pk/sk):
   (``event_from_image``), so a change is one conditional write, not a transaction with an event item.
 - event:  same pk, sk ``EVENT#<seq>``: stored by the dispatcher (``DynamoOutbox``) for an event that has
   deliveries, for the delivery worker and replays; ``doc`` is the event JSON (with a full copy of the
-  order), compressed the same way; expires after 90 days.
+  order), compressed the same way; expires after 90 days. It carries the deliveries' chain: ``last_at``
+  (endpoint -> seq of the order's latest event planned there), ``prev_at`` (endpoint -> the seq planned
+  there before this one) and ``message_ids`` (endpoint -> Increff ``messageId`` at ``last_at``); the
+  next event's dispatch reads the latest record (Query, Limit 1) to link its deliveries.
 - day counts: pk ``COUNTS#<tenant>``, sk ``M#<yyyy-mm>`` with ``c<dd>`` = orders created that day
   (added just before the create's conditional put, not in a transaction: a replay takes its count
   back, and a create whose function dies between the two writes leaves its day one high, never low),
@@ -47,6 +50,7 @@ from order_hub.adapters.aws import dynamodb_client
 from order_hub.errors import ConcurrentModification, InvalidInput
 from order_hub.jsonutil import doc_text, pack_doc
 from order_hub.models.api import ListQuery
+from order_hub.models.endpoints import EventChain
 from order_hub.models.order import Order, OrderEvent
 from order_hub.models.tenant import ApiKey, Tenant
 from order_hub.ports import ListPage
@@ -162,9 +166,10 @@ class _DynamoAdapter:
         return True
 
 
-def event_item(event: OrderEvent) -> dict[str, Any]:
-    """The stored event (``EVENT#<seq>``): what the delivery worker renders and replays re-send."""
-    return {
+def event_item(event: OrderEvent, chain: EventChain | None = None) -> dict[str, Any]:
+    """The stored event (``EVENT#<seq>``): what the delivery worker renders and replays re-send; with
+    the deliveries' chain (``last_at``, ``prev_at``, ``message_ids``: small maps by endpoint id)."""
+    item = {
         "pk": {"S": order_pk(event.tenant_id, event.warehouse_id, event.order_no)},
         "sk": {"S": f"EVENT#{event.seq:012d}"},
         "entity": {"S": "event"},
@@ -175,6 +180,23 @@ def event_item(event: OrderEvent) -> dict[str, Any]:
         "expires_at": {"N": str(int((event.at + EVENT_RETENTION).timestamp()))},
         "doc": pack_doc(event.model_dump_json()),
     }
+    if chain is not None:
+        for name in ("last_at", "prev_at", "message_ids"):
+            values: dict[str, int] = getattr(chain, name)
+            if values:
+                item[name] = {"M": {key: {"N": str(value)} for key, value in sorted(values.items())}}
+    return item
+
+
+def chain_of(item: Mapping[str, Any]) -> EventChain:
+    """The chain stored with an event record (a record written before chains: empty maps)."""
+
+    def numbers(name: str) -> dict[str, int]:
+        return {key: int(value["N"]) for key, value in (item.get(name) or {}).get("M", {}).items()}
+
+    return EventChain(
+        seq=int(item["seq"]["N"]), last_at=numbers("last_at"), prev_at=numbers("prev_at"), message_ids=numbers("message_ids")
+    )
 
 
 def _event_attributes(event: OrderEvent) -> dict[str, Any]:
@@ -210,13 +232,31 @@ def event_from_image(image: Mapping[str, Any]) -> OrderEvent | None:
 class DynamoOutbox(_DynamoAdapter):
     """The outbox is the orders table's stream: every order write carries its change's event metadata, and
     the dispatcher rebuilds the event from the new image. Events that have deliveries are stored
-    (``EVENT#<seq>``, outside any transaction, idempotent) for the delivery worker and replays."""
+    (``EVENT#<seq>``, outside any transaction, idempotent) for the delivery worker and replays, with
+    their deliveries' chain (``latest_chain`` reads the order's latest one: one Query, Limit 1)."""
 
     def event_of(self, image: Mapping[str, Any]) -> OrderEvent | None:
         return event_from_image(image)
 
-    def store_event(self, event: OrderEvent) -> None:
-        self.client.put_item(TableName=self._table, Item=event_item(event))
+    def latest_chain(self, event: OrderEvent) -> EventChain | None:
+        response = self.client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :this",
+            ExpressionAttributeValues={
+                ":pk": {"S": order_pk(event.tenant_id, event.warehouse_id, event.order_no)},
+                ":first": {"S": "EVENT#"},
+                ":this": {"S": f"EVENT#{event.seq:012d}"},
+            },
+            ProjectionExpression="seq, last_at, prev_at, message_ids",
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items") or []
+        return chain_of(items[0]) if items else None
+
+    def store_event(self, event: OrderEvent, chain: EventChain | None = None) -> None:
+        self.client.put_item(TableName=self._table, Item=event_item(event, chain))
 
 
 class DynamoOrderRepository(_DynamoAdapter):

@@ -12,12 +12,18 @@ Deliveries table (pk/sk):
   the time it became a problem (written once per problem, not per retry). Lists read the records
   themselves (BatchGetItem) after the index: listing is rare, writing is not.
 - order gate, folded into the record: ``hold_due``/``hold_until`` (epoch seconds) while the delivery is
-  in flight (set by the claim), waits for a retry (set by ``finish``) or is deferred behind an earlier
-  event (``hold``). A later event of the order reads its earlier events' records at the endpoint
-  (their ids derive from the order and ``seq``) and waits while one holds. A delivered, failed or
-  skipped record holds nothing. No gate item, no gate write on the way of a healthy delivery.
+  in flight under a claim (a retry, a replay), waits for a retry (set by ``finish`` or ``record_first``)
+  or is deferred behind an earlier event (``hold``). A later event of the order reads the record of
+  the previous event planned for its endpoint (``prev_seq`` in the message, from the dispatcher's
+  event chain) beside its own (``states``: one BatchGetItem) and waits while that one holds or does
+  not exist yet. A delivered, failed or skipped record holds nothing. No gate item, no gate write on
+  the way of a healthy delivery.
+- first attempt: no claim. The worker sends and then records the outcome in one conditional write
+  (``record_first``: creation fields, index keys, status, attempt), so a delivered callback costs one
+  write (about 1 KB + its KEYS_ONLY ``by_endpoint`` entry = 2 WRU). Retries and replays claim first.
 - rate counter: ``RATE#<endpoint>#<epoch second>`` / ``RATE`` (expires after a minute).
-- message id counter: ``COUNTER#<endpoint>`` / ``MESSAGE_ID`` (Increff ``messageId``s).
+- message id counter: ``COUNTER#<tenant>#<endpoint>`` / ``MESSAGE_ID`` (Increff ``messageId``s), taken in
+  blocks by the dispatcher (``services.callback_delivery.MessageIds``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from order_hub.errors import InvalidInput
 from order_hub.jsonutil import doc_text, pack_doc
 from order_hub.models.endpoints import Attempt, Delivery, Endpoint
 from order_hub.models.order import OrderEvent
-from order_hub.ports import Claim
+from order_hub.ports import Claim, RecordState
 
 DELIVERY_RETENTION = timedelta(days=90)
 _PROBLEMS = ("retrying", "failed")
@@ -38,6 +44,11 @@ _PROBLEMS = ("retrying", "failed")
 
 def _epoch(value: datetime) -> int:
     return int(value.timestamp())
+
+
+def _time(value: dict[str, Any] | None) -> datetime | None:
+    """An epoch-seconds number attribute as a time (None when absent)."""
+    return datetime.fromtimestamp(int(value["N"]), UTC) if value else None
 
 
 class DynamoEndpointRegistry(_DynamoAdapter):
@@ -113,19 +124,21 @@ class DynamoDeliveryLog(_DynamoAdapter):
         return delivery.model_copy(update={"status": item["status"]["S"], "attempt_count": int(item["attempt_count"]["N"])})
 
     @staticmethod
-    def _creation(delivery: Delivery) -> tuple[str, dict[str, Any]]:
-        """What a record's first write sets (and later writes keep): the document, the endpoint index
-        keys, the expiry."""
+    def _creation(delivery: Delivery, with_doc: bool = True) -> tuple[str, dict[str, Any]]:
+        """What a record's first write sets (and later writes keep): the document (unless the write
+        sets its own), the endpoint index keys, the expiry."""
         values = {
-            ":doc": pack_doc(delivery.model_dump_json()),
             ":g1pk": {"S": f"EP#{delivery.tenant_id}#{delivery.endpoint_id}"},
             ":g1sk": {"S": f"{_ts(delivery.created_at)}#{delivery.delivery_id}"},
             ":expires": {"N": str(_epoch(delivery.created_at + DELIVERY_RETENTION))},
         }
         expression = (
-            "doc = if_not_exists(doc, :doc), gsi1pk = if_not_exists(gsi1pk, :g1pk), "
-            "gsi1sk = if_not_exists(gsi1sk, :g1sk), expires_at = if_not_exists(expires_at, :expires)"
+            "gsi1pk = if_not_exists(gsi1pk, :g1pk), gsi1sk = if_not_exists(gsi1sk, :g1sk), "
+            "expires_at = if_not_exists(expires_at, :expires)"
         )
+        if with_doc:
+            values[":doc"] = pack_doc(delivery.model_dump_json())
+            expression = f"doc = if_not_exists(doc, :doc), {expression}"
         return expression, values
 
     def claim(self, delivery: Delivery, now: datetime, lease_seconds: int) -> Claim:
@@ -164,14 +177,34 @@ class DynamoDeliveryLog(_DynamoAdapter):
             return Claim(granted=False, delivery=self._from_item(old) if old else None)
         return Claim(granted=True, delivery=self._from_item(response["Attributes"]))
 
-    def finish(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> None:
-        updated = delivery.with_attempt(attempt)
-        values: dict[str, Any] = {
-            ":status": {"S": updated.status},
-            ":doc": pack_doc(updated.model_dump_json()),
-            ":zero": {"N": "0"},
-        }
-        sets = ["#status = :status", "doc = :doc", "lease_until = :zero"]
+    def record_first(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> bool:
+        creation, values = self._creation(delivery, with_doc=False)
+        sets, removes = self._outcome(delivery.with_attempt(attempt), hold, values)
+        values.update({":pending": {"S": "pending"}, ":one": {"N": "1"}})
+        try:
+            self.client.update_item(
+                TableName=self._table,
+                Key=self._key(delivery.delivery_id),
+                UpdateExpression=f"SET {', '.join([*sets, 'attempt_count = :one', creation])}"
+                + (f" REMOVE {', '.join(removes)}" if removes else ""),
+                # no record, or one a deferral left pending before any attempt (never a replayed one)
+                ConditionExpression="attribute_not_exists(pk) OR (#status = :pending AND attempt_count = :zero)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    @staticmethod
+    def _outcome(
+        updated: Delivery, hold: tuple[datetime, datetime] | None, values: dict[str, Any]
+    ) -> tuple[list[str], list[str]]:
+        """The SET and REMOVE clauses (and their ``values``) that record an attempt's outcome."""
+        values.update(
+            {":status": {"S": updated.status}, ":outcome_doc": pack_doc(updated.model_dump_json()), ":zero": {"N": "0"}}
+        )
+        sets = ["#status = :status", "doc = :outcome_doc", "lease_until = :zero"]
         removes: list[str] = []
         if hold is not None:
             values[":due"], values[":until"] = {"N": str(_epoch(hold[0]))}, {"N": str(_epoch(hold[1]))}
@@ -184,6 +217,12 @@ class DynamoDeliveryLog(_DynamoAdapter):
             sets += ["gsi2pk = :g2pk", "gsi2sk = if_not_exists(gsi2sk, :g2sk)"]
         else:
             removes += ["gsi2pk", "gsi2sk"]
+        return sets, removes
+
+    def finish(self, delivery: Delivery, attempt: Attempt, hold: tuple[datetime, datetime] | None = None) -> None:
+        updated = delivery.with_attempt(attempt)
+        values: dict[str, Any] = {}
+        sets, removes = self._outcome(updated, hold, values)
         self.client.update_item(
             TableName=self._table,
             Key=self._key(updated.delivery_id),
@@ -292,23 +331,27 @@ class DynamoDeliveryLog(_DynamoAdapter):
         except self.client.exceptions.ConditionalCheckFailedException:
             return  # settled meanwhile: it holds nothing back
 
-    def order_holds(self, earlier: list[tuple[int, str]], now: datetime) -> list[tuple[int, datetime]]:
-        if not earlier:
-            return []
-        seq_of = {f"DLV#{delivery_id}": seq for seq, delivery_id in earlier}
-        holds: list[tuple[int, datetime]] = []
-        for start in range(0, len(earlier), 100):
+    def states(self, delivery_ids: list[str]) -> dict[str, RecordState]:
+        unique = list(dict.fromkeys(delivery_ids))
+        found: dict[str, RecordState] = {}
+        for start in range(0, len(unique), 100):
             request = {
                 self._table: {
-                    "Keys": [self._key(delivery_id) for _, delivery_id in earlier[start : start + 100]],
+                    "Keys": [self._key(delivery_id) for delivery_id in unique[start : start + 100]],
                     "ConsistentRead": True,
-                    "ProjectionExpression": "pk, hold_due, hold_until",
+                    "ProjectionExpression": "pk, #status, attempt_count, lease_until, hold_due, hold_until",
+                    "ExpressionAttributeNames": {"#status": "status"},
                 }
             }
             for item in self._batch_get(request):
-                if "hold_until" in item and int(item["hold_until"]["N"]) > _epoch(now):
-                    holds.append((seq_of[item["pk"]["S"]], datetime.fromtimestamp(int(item["hold_due"]["N"]), UTC)))
-        return sorted(holds)
+                found[item["pk"]["S"].removeprefix("DLV#")] = RecordState(
+                    status=item["status"]["S"],
+                    attempt_count=int(item["attempt_count"]["N"]),
+                    lease_until=_time(item.get("lease_until")),
+                    hold_due=_time(item.get("hold_due")),
+                    hold_until=_time(item.get("hold_until")),
+                )
+        return found
 
     def allocate_message_ids(self, endpoint_key: str, count: int) -> int:
         response = self.client.update_item(

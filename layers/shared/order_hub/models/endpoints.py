@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from order_hub.models.common import Stored
 
@@ -132,6 +132,10 @@ class DeliveryRef(Stored):
     message_id: int | None = Field(
         default=None, description="Increff messageId: from the endpoint's counter, kept across retries"
     )
+    prev_seq: int | None = Field(
+        default=None,
+        description="seq of the order's previous event planned for this endpoint (None: the first): the delivery waits for it",
+    )
 
     @property
     def event_key(self) -> tuple[str, str, str, int]:
@@ -166,6 +170,24 @@ class Delivery(DeliveryRef):
     def round_attempts(self) -> int:
         """Attempts since the delivery was (re)opened: what the retry schedule counts."""
         return self.attempt_count - self.attempt_base
+
+
+class EventChain(BaseModel):
+    """What an order's stored event record (``EVENT#<seq>``) says about the deliveries planned so far.
+
+    ``last_at``: endpoint id -> seq of the order's latest event (at or before ``seq``) planned for that
+    endpoint; ``prev_at``: for the endpoints planned at ``seq`` itself, the seq planned there before
+    (absent: none); ``message_ids``: endpoint id -> the Increff ``messageId`` of the event at
+    ``last_at`` (numbered formats only). The next event of the order links its deliveries from it,
+    and a stream redelivery of ``seq`` finds its own ids and links again.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    last_at: dict[str, int] = Field(default_factory=dict)
+    prev_at: dict[str, int] = Field(default_factory=dict)
+    message_ids: dict[str, int] = Field(default_factory=dict)
 
 
 def delivery_id_for(event_id: str, endpoint_id: str) -> str:

@@ -1,9 +1,20 @@
 """Callback delivery: fan an event out to its endpoints, then attempt each delivery.
 
 Design §4. A delivery is one event for one endpoint, identified by ``event_id.endpoint_id`` so
-a stream redelivery or a duplicate queue message can never produce a second delivery: the
-worker claims the delivery's record (a conditional write) before every attempt, and a delivered,
-failed or skipped record is never attempted again unless an operator replays it.
+a stream redelivery or a duplicate queue message can never produce a second delivery record. A
+first attempt sends without a claim and then records its outcome in one conditional write (the
+record's creation); retries and replays claim the record (a conditional write) before they send.
+A delivered, failed or skipped record is never attempted again unless an operator replays it, so
+nothing is sent twice once an attempt is recorded; two copies of a message attempted at the same
+instant, before either is recorded, may both send, with the same dedupe id (``webhook-id`` =
+delivery id, Increff ``messageId``), and only the first to record counts.
+
+Order (``Worker.attempt``): the dispatcher links each delivery to the order's previous event planned
+for the same endpoint (``prev_seq``, from the event chain stored with the events: ``DeliveryChain``);
+the worker reads that delivery's record beside its own (one consistent BatchGetItem) and goes once
+it is settled, waits while it holds (in flight under a claim, waiting for its retry, deferred), and
+waits briefly while it does not exist yet (queued or in its first attempt) until ``ABSENT_LAPSE``
+after the event, when it goes anyway (counted: ``DeliveryGateLapsed``).
 
 Retry schedule (``DELIVERY_RETRY_SCHEDULE``): attempt 1 right away, then after 5 s, 5 min, 30 min,
 2 h, 5 h, 10 h and 10 h; a delivery that fails its last attempt, or fails permanently (a format's
@@ -26,14 +37,14 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from order_hub.models.endpoints import Attempt, Delivery, Endpoint, delivery_id_for
+from order_hub.models.endpoints import Attempt, Delivery, Endpoint, EventChain, delivery_id_for
 from order_hub.models.messages import DeadDelivery, DeliveryRef, UnreadableDelivery
 from order_hub.models.order import OrderEvent
-from order_hub.ports import CallbackSender, DeliveryLog, EventStore, MessageQueue, SendResult
+from order_hub.ports import CallbackSender, DeliveryLog, EventChainStore, EventStore, MessageQueue, SendResult
 from order_hub.rendering import callbacks
 from order_hub.rendering.callbacks.base import MissingField, Verdict
 from order_hub.services.orders import event_id_of
@@ -43,10 +54,13 @@ GATE_MARGIN = 1
 """Seconds after an earlier event's retry is due before the later events look again."""
 GATE_LAPSE = 300
 """A hold lapses this long after its retry was due (a worker that crashed holds nobody for ever)."""
-GATE_LOOKBACK = 10
-"""How many of the order's earlier versions a delivery looks at for a hold (their records, by id):
-a deferred event holds the ones after it in turn, so a longer wait is covered while the endpoint
-hears about at least one of every ``GATE_LOOKBACK`` consecutive versions."""
+ABSENT_LAPSE = 900
+"""Seconds after its event a delivery stops waiting for the previous event's record to appear (that
+event is queued or in its first attempt; a lost message must not block an order for ever)."""
+ABSENT_DELAY_MAX = 60
+"""The longest wait between two looks at a previous event whose record does not exist yet."""
+MESSAGE_ID_BLOCK = 100
+"""Increff ``messageId``s a dispatcher container takes from an endpoint's counter at once (one write)."""
 DELIVERY_MAX_RECEIVES = 100
 """The delivery queue's ``maxReceiveCount`` (template.yaml ``DeliveryQueue``; a test keeps them equal)."""
 MAX_SEND_DELAY = 900
@@ -57,15 +71,12 @@ NUMBERED_FORMATS = frozenset({"increff"})
 """Formats whose receivers dedupe on a number unique per endpoint (Increff ``messageId``, a Long)."""
 
 
-def plan_deliveries(
-    event: OrderEvent, endpoints: list[Endpoint], allocate: Callable[[str, int], int] | None = None
-) -> list[DeliveryRef]:
+def plan_deliveries(event: OrderEvent, endpoints: list[Endpoint], chain: DeliveryChain | None = None) -> list[DeliveryRef]:
     """One message per enabled endpoint that subscribes to the event and whose format emits it.
 
-    Increff endpoints get a ``message_id`` from the endpoint's counter (``allocate``): the
-    dispatcher reads an order's events in order, so the ids grow with the order's events, and
-    they are unique across orders. The delivery record keeps the first id it saw, so a stream
-    redelivery (which allocates again) never changes the id a receiver sees.
+    With ``chain`` (the dispatcher) the messages are linked to the order's previous event at each
+    endpoint (``prev_seq``) and numbered (Increff ``message_id``), and the event is stored with its
+    chain before they are queued (``DeliveryChain.link``).
     """
     planned = [
         DeliveryRef(
@@ -81,18 +92,96 @@ def plan_deliveries(
         for endpoint in endpoints
         if endpoint.wants(event.type) and callbacks.emits(endpoint.format, event)
     ]
-    if allocate is None:
+    if chain is None or not planned:
         return planned
-    formats = {endpoint.endpoint_id: endpoint.format for endpoint in endpoints}
-    return [
-        m.model_copy(update={"message_id": allocate(f"{m.tenant_id}#{m.endpoint_id}", 1)})
-        if formats[m.endpoint_id] in NUMBERED_FORMATS
-        else m
-        for m in planned
-    ]
+    return chain.link(event, planned, {endpoint.endpoint_id: endpoint.format for endpoint in endpoints})
+
+
+@dataclass
+class MessageIds:
+    """Increff ``messageId``s of an endpoint, from its counter in blocks of ``block`` (one counter write
+    per block, not per id), the block kept in the container per tenant and endpoint.
+
+    Unique per endpoint: each block is a range no other container gets. Growing along an order's
+    events: ``next(key, above)`` never returns an id at or below ``above`` (the id the order's previous
+    event at the endpoint got); when the container's block cannot do that it takes a new one, and a
+    new block lies above every block taken before it, so above every id handed out anywhere."""
+
+    allocate: Callable[[str, int], int]  # DeliveryLog.allocate_message_ids
+    block: int = MESSAGE_ID_BLOCK
+    _ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # tenant#endpoint -> (next, last)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next(self, key: str, above: int = 0) -> int:
+        with self._lock:
+            first, last = self._ranges.get(key, (1, 0))
+            if first > last or first <= above:
+                first = self.allocate(key, self.block)
+                last = first + self.block - 1
+            self._ranges[key] = (first + 1, last)
+            return first
+
+
+def link_deliveries(
+    seq: int, planned: list[DeliveryRef], latest: EventChain | None, formats: dict[str, str], ids: MessageIds
+) -> tuple[list[DeliveryRef], EventChain]:
+    """``planned`` linked to the order's previous event at each endpoint, numbered, and the event's chain.
+
+    ``latest`` is the chain of the order's latest stored event at or before ``seq``: an earlier event's
+    (its ``last_at`` names each endpoint's previous event), or ``seq``'s own when the stream brings the
+    record again (its links and message ids are kept: a receiver never sees an id change)."""
+    own = latest if latest is not None and latest.seq == seq else None
+    last_at = dict(latest.last_at) if latest else {}
+    message_ids = dict(latest.message_ids) if latest else {}
+    prev_at = dict(own.prev_at) if own else {}
+    linked: list[DeliveryRef] = []
+    for message in planned:
+        endpoint_id = message.endpoint_id
+        if own is not None and own.last_at.get(endpoint_id) == seq:  # planned here before: the same links
+            prev, number = own.prev_at.get(endpoint_id), own.message_ids.get(endpoint_id)
+        else:
+            prev, number = last_at.get(endpoint_id), None
+        if number is None and formats.get(endpoint_id) in NUMBERED_FORMATS:
+            number = ids.next(f"{message.tenant_id}#{endpoint_id}", above=message_ids.get(endpoint_id, 0))
+        if prev is not None:
+            prev_at[endpoint_id] = prev
+        last_at[endpoint_id] = seq
+        if number is not None:
+            message_ids[endpoint_id] = number
+        linked.append(message.model_copy(update={"prev_seq": prev, "message_id": number}))
+    return linked, EventChain(seq=seq, last_at=last_at, prev_at=prev_at, message_ids=message_ids)
+
+
+@dataclass
+class DeliveryChain:
+    """The dispatcher's links between an order's deliveries at each endpoint (design §4, order).
+
+    Each event with deliveries is stored with its chain; the next event of the order reads the latest
+    stored chain (one consistent Query, Limit 1), or takes it from memory when the order's previous
+    event was dispatched earlier in the same batch (``new_batch`` forgets)."""
+
+    store: EventChainStore
+    message_ids: MessageIds
+    _recent: dict[tuple[str, str, str], tuple[int, EventChain]] = field(default_factory=dict)
+
+    def new_batch(self) -> None:
+        self._recent.clear()
+
+    def link(self, event: OrderEvent, planned: list[DeliveryRef], formats: dict[str, str]) -> list[DeliveryRef]:
+        order = (event.tenant_id, event.warehouse_id, event.order_no)
+        remembered = self._recent.get(order)
+        latest = remembered[1] if remembered is not None and remembered[0] == event.seq - 1 else self.store.latest_chain(event)
+        linked, chain = link_deliveries(event.seq, planned, latest, formats, self.message_ids)
+        if chain != latest:  # a stream record seen before finds its own chain unchanged: nothing to write
+            self.store.store_event(event, chain)  # before the messages: the worker reads it
+        if len(self._recent) >= 1000:  # a container that is never told of its batches stays small
+            self._recent.clear()
+        self._recent[order] = (event.seq, chain)
+        return linked
 
 
 StepOutcome = Literal["", "delivered", "retry", "failed", "deferred", "skipped", "duplicate", "error"]
+SETTLED = frozenset({"delivered", "failed", "skipped"})
 
 
 @dataclass(frozen=True)
@@ -107,6 +196,8 @@ class Step:
     outcome: StepOutcome = ""
     attempt: Attempt | None = None
     lag_seconds: float | None = None  # event time -> delivered
+    holds: bool = False  # its record holds the order's later events at the endpoint (a retry, a deferral behind a hold)
+    gate_lapsed: bool = False  # went although the previous event's record never appeared (ABSENT_LAPSE)
 
 
 @dataclass
@@ -125,7 +216,9 @@ class Worker:
     def max_attempts(self) -> int:
         return len(self.retry_schedule) + 1
 
-    def _record(self, delivery: Delivery, status: str, attempt: Attempt, last_error: str = "") -> None:
+    def _record(self, delivery: Delivery, status: str, attempt: Attempt, last_error: str = "", first: bool = False) -> bool:
+        """Write the attempt's outcome: the record's one write on a first attempt (False when a concurrent
+        copy recorded first: nothing written), else the claimed record's finish."""
         at = attempt.at
         update: dict[str, object] = {"status": status, "updated_at": at, "last_error": last_error}
         if status == "delivered":
@@ -137,47 +230,81 @@ class Worker:
             due = finished.next_attempt_at + timedelta(seconds=GATE_MARGIN)
             hold = (due, due + timedelta(seconds=GATE_LAPSE))
         # delivered, failed for good (dead-lettered) or skipped: no hold, later events go
+        if first:
+            return self.log.record_first(finished, attempt, hold)
         self.log.finish(finished, attempt, hold)
+        return True
 
     def attempt(self, message: DeliveryRef, event: OrderEvent | None, last_receive: bool = False) -> Step:
         """One attempt. ``last_receive``: SQS would dead-letter the message if it came back, so a
         due retry fails for good here instead (recorded, never lost)."""
         now = self.now()
         endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id)
-        fresh = Delivery(**message.model_dump(), created_at=now, updated_at=now)
-        if endpoint is not None and endpoint.enabled:
-            held = self.log.order_holds(earlier_deliveries(message), now)
-            if held:  # an earlier event of the order is in flight or waits for a retry here: wait behind it
-                due = max(due for _, due in held)
+        timeout = min(endpoint.timeout_seconds if endpoint else 15.0, self.timeout_cap)
+        lease = int(timeout * 2) + 30
+        previous = previous_delivery(message)
+        states = self.log.states([message.delivery_id, *([previous] if previous else [])])
+        own = states.get(message.delivery_id)
+        if own is not None and own.status in SETTLED:
+            return Step("ack", outcome="duplicate", reason=f"delivery is {own.status}")
+        if own is not None and own.leased(now) and own.lease_until is not None:  # another attempt holds it (or crashed)
+            wait = max(1, math.ceil((own.lease_until - now).total_seconds()) + 1)
+            return deferral(wait, "another attempt holds the delivery", last_receive)
+        lapsed = False
+        if endpoint is not None and endpoint.enabled and previous is not None:
+            earlier = states.get(previous)
+            if earlier is None:  # the previous event is still queued or in its first attempt
+                age = (now - event.at).total_seconds() if event is not None else math.inf
+                if age < ABSENT_LAPSE:
+                    reason = f"the order's previous event at the endpoint (seq {message.prev_seq}) is not recorded yet"
+                    return deferral(absent_delay(age), reason, last_receive)
+                lapsed = True
+                _count_lapse(message, age)
+            elif earlier.holds(now):  # in flight under a claim, waiting for its retry, or deferred: wait behind it
+                due = earlier.hold_due or now
                 delay = max(1, math.ceil((due - now).total_seconds()))
                 return self.wait_behind(
-                    message, delay, f"an earlier event of the order (seq {held[0][0]}) is waiting", last_receive
+                    message, delay, f"an earlier event of the order (seq {message.prev_seq}) is waiting", last_receive
                 )
         if endpoint is not None and endpoint.enabled and endpoint.rate_limit_per_second:
             key = f"{endpoint.tenant_id}#{endpoint.endpoint_id}"
             if not self.log.take_token(key, endpoint.rate_limit_per_second, now):
                 return Step("requeue", delay=1, outcome="deferred", reason="endpoint rate limit reached")
-        timeout = min(endpoint.timeout_seconds if endpoint else 15.0, self.timeout_cap)
-        lease = int(timeout * 2) + 30
-        claim = self.log.claim(fresh, now, lease_seconds=lease)
-        if not claim.granted:
-            status = claim.delivery.status if claim.delivery else "unknown"
-            if status == "delivering":  # another attempt holds it (or crashed): look again after its lease
-                return deferral(lease, "another attempt holds the delivery", last_receive)
-            return Step("ack", outcome="duplicate", reason=f"delivery is {status}")
-        delivery = claim.delivery or fresh
+        fresh = Delivery(**message.model_dump(), created_at=now, updated_at=now)
+        if own is None:  # a first attempt: no claim, one write when it is over
+            step = self._attempt(fresh.model_copy(update={"attempt_count": 1}), endpoint, event, now, last_receive, first=True)
+        else:
+            claim = self.log.claim(fresh, now, lease_seconds=lease)
+            if not claim.granted:
+                status = claim.delivery.status if claim.delivery else "unknown"
+                if status == "delivering":  # another attempt took it meanwhile: look again after its lease
+                    return deferral(lease, "another attempt holds the delivery", last_receive)
+                return Step("ack", outcome="duplicate", reason=f"delivery is {status}")
+            step = self._attempt(claim.delivery or fresh, endpoint, event, now, last_receive, first=False)
+        return replace(step, gate_lapsed=True) if lapsed else step
+
+    def _attempt(
+        self,
+        delivery: Delivery,
+        endpoint: Endpoint | None,
+        event: OrderEvent | None,
+        now: datetime,
+        last_receive: bool,
+        first: bool,
+    ) -> Step:
+        """Send ``delivery`` (claimed, or a first attempt's) and record the outcome."""
         n = delivery.attempt_count
         if endpoint is None or not endpoint.enabled:
             reason = "endpoint deleted" if endpoint is None else f"endpoint disabled {endpoint.disabled_reason}".strip()
             attempt = Attempt(n=n, at=now, outcome="failed", reason=reason)
-            self._record(delivery, "skipped", attempt, reason)
-            return Step("ack", outcome="skipped", reason=reason, attempt=attempt)
+            step = Step("ack", outcome="skipped", reason=reason, attempt=attempt)
+            return self._settled(step, delivery, "skipped", reason, first)
         if event is None:
-            return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason="event expired from the outbox"))
+            return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason="event expired from the outbox"), first)
         try:
             rendered = callbacks.render(endpoint, event, message_id=delivery.message_id)
         except MissingField as error:
-            return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason=str(error)))
+            return self._fail(delivery, Attempt(n=n, at=now, outcome="failed", reason=str(error)), first)
         result = self.sender.send(endpoint, rendered, delivery.delivery_id)
         verdict = self._verdict(endpoint, result)
         attempt = Attempt(
@@ -190,23 +317,32 @@ class Worker:
             response=result.body[:RESPONSE_LOG_LIMIT],
         )
         if verdict.outcome == "delivered":
-            self._record(delivery, "delivered", attempt)
-            return Step("ack", outcome="delivered", attempt=attempt, lag_seconds=(now - event.at).total_seconds())
+            step = Step("ack", outcome="delivered", attempt=attempt, lag_seconds=(now - event.at).total_seconds())
+            return self._settled(step, delivery, "delivered", "", first)
         if verdict.outcome == "failed":
             if endpoint.format == "standard" and result.status_code == 410:
                 self.disable_endpoint(endpoint, f"410 Gone at {now.isoformat()}")
-            return self._fail(delivery, attempt)
+            return self._fail(delivery, attempt, first)
         done = delivery.round_attempts
         if done >= self.max_attempts:
             last = attempt.model_copy(update={"outcome": "failed", "reason": f"{attempt.reason} (attempt {done}, the last)"})
-            return self._fail(delivery, last)
+            return self._fail(delivery, last, first)
         if last_receive:
             reason = f"{attempt.reason} (SQS receive limit {DELIVERY_MAX_RECEIVES} reached)"
-            return self._fail(delivery, attempt.model_copy(update={"outcome": "failed", "reason": reason}))
+            return self._fail(delivery, attempt.model_copy(update={"outcome": "failed", "reason": reason}), first)
         delay = self.retry_schedule[done - 1]
         retrying = delivery.model_copy(update={"next_attempt_at": now + timedelta(seconds=delay)})
-        self._record(retrying, "retrying", attempt, attempt.reason)
-        return Step("retry", delay=delay, outcome="retry", reason=attempt.reason, attempt=attempt)
+        step = Step("retry", delay=delay, outcome="retry", reason=attempt.reason, attempt=attempt, holds=True)
+        return self._settled(step, retrying, "retrying", attempt.reason, first)
+
+    def _settled(self, step: Step, delivery: Delivery, status: str, last_error: str, first: bool) -> Step:
+        """``step`` once its outcome is recorded; a first attempt that a concurrent copy recorded before
+        it is a duplicate (that copy's record stands; this one's request went with the same dedupe id)."""
+        assert step.attempt is not None
+        if self._record(delivery, status, step.attempt, last_error, first=first):
+            return step
+        reason = "a concurrent copy of the message recorded its attempt first"
+        return Step("ack", outcome="duplicate", reason=reason, attempt=step.attempt)
 
     def wait_behind(self, message: DeliveryRef, delay: int, reason: str, last_receive: bool = False) -> Step:
         """Defer ``message`` behind an earlier event of its order; it holds the later ones in turn, so
@@ -216,12 +352,12 @@ class Worker:
         due = now + timedelta(seconds=step.delay + GATE_MARGIN)
         pending = Delivery(**message.ref().model_dump(), created_at=now, updated_at=now)
         self.log.hold(pending, due, due + timedelta(seconds=GATE_LAPSE))
-        return step
+        return replace(step, holds=True)
 
-    def _fail(self, delivery: Delivery, attempt: Attempt) -> Step:
+    def _fail(self, delivery: Delivery, attempt: Attempt, first: bool = False) -> Step:
         failed = attempt.model_copy(update={"outcome": "failed"})
-        self._record(delivery.model_copy(update={"next_attempt_at": None}), "failed", failed, failed.reason)
-        return Step("dead", outcome="failed", reason=failed.reason, attempt=failed)
+        step = Step("dead", outcome="failed", reason=failed.reason, attempt=failed)
+        return self._settled(step, delivery.model_copy(update={"next_attempt_at": None}), "failed", failed.reason, first)
 
     @staticmethod
     def _verdict(endpoint: Endpoint, result: SendResult) -> Verdict:
@@ -232,6 +368,16 @@ class Worker:
         return callbacks.judge(endpoint.format, result.status_code, result.body)
 
 
+def _count_lapse(message: DeliveryRef, age: float) -> None:
+    from order_hub.observability import logger, metrics
+
+    metrics.add_metric(name="DeliveryGateLapsed", unit="Count", value=1)
+    logger.warning(
+        "previous event's delivery never recorded: going on without it",
+        extra={"delivery_id": message.delivery_id, "prev_seq": message.prev_seq, "age_seconds": round(age)},
+    )
+
+
 def deferral(delay: int, reason: str, last_receive: bool = False) -> Step:
     """Not an attempt: the message comes back after ``delay`` without counting a receive when it can
     (sent again; a longer delay goes through visibility, except on the message's last receive)."""
@@ -240,14 +386,19 @@ def deferral(delay: int, reason: str, last_receive: bool = False) -> Step:
     return Step("requeue" if delay <= MAX_SEND_DELAY else "retry", delay=delay, outcome="deferred", reason=reason)
 
 
-def earlier_deliveries(message: DeliveryRef, lookback: int = GATE_LOOKBACK) -> list[tuple[int, str]]:
-    """(seq, delivery id) of the order's previous ``lookback`` versions at the message's endpoint:
-    event ids derive from (tenant, warehouse, order, version), so no gate item or index is needed
-    to find them. A version that produced no delivery there simply has no record."""
-    return [
-        (seq, delivery_id_for(event_id_of(message.tenant_id, message.warehouse_id, message.order_no, seq), message.endpoint_id))
-        for seq in range(max(1, message.seq - lookback), message.seq)
-    ]
+def absent_delay(age: float) -> int:
+    """How long to wait before looking again for a previous event's record that does not exist yet:
+    1 s at first, then a tenth of the event's age (2 s at 15 s, 30 s at 5 minutes), at most a minute."""
+    return max(1, min(ABSENT_DELAY_MAX, math.ceil(age / 10)))
+
+
+def previous_delivery(message: DeliveryRef) -> str | None:
+    """The delivery id of the order's previous event planned for the message's endpoint (event ids
+    derive from (tenant, warehouse, order, version)), or None for the first."""
+    if message.prev_seq is None:
+        return None
+    previous = event_id_of(message.tenant_id, message.warehouse_id, message.order_no, message.prev_seq)
+    return delivery_id_for(previous, message.endpoint_id)
 
 
 def attempt_batch(
@@ -276,9 +427,12 @@ def attempt_batch(
         for message_id, message in sorted(group, key=lambda pair: pair[1].seq):
             final = message_id in last_receive
             if blocked is not None:
-                try:
-                    step = worker.wait_behind(message, blocked.delay, "an earlier event is waiting", final)
-                except Exception:  # the hold could not be written: defer all the same
+                if blocked.holds:  # a retry or a deferral behind a hold: this one holds the later ones in turn
+                    try:
+                        step = worker.wait_behind(message, blocked.delay, "an earlier event is waiting", final)
+                    except Exception:  # the hold could not be written: defer all the same
+                        step = deferral(blocked.delay, "an earlier event is waiting", final)
+                else:  # a short wait: its own missing record holds the later events
                     step = deferral(blocked.delay, "an earlier event is waiting", final)
             else:
                 try:

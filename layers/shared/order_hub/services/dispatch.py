@@ -4,11 +4,13 @@ The outbox is the orders table's stream: each order write carries its change's e
 the dispatcher rebuilds the event from the new image (no event item in the write's transaction).
 
 - Event record: an event with deliveries is stored (``EVENT#<seq>``) before they are queued: the
-  delivery worker renders it and replays send it again (the order moves on meanwhile).
+  delivery worker renders it and replays send it again (the order moves on meanwhile). It carries
+  the deliveries' chain, which links each delivery to the order's previous event at its endpoint
+  (``prev_seq``, the worker's order gate) and numbers Increff's (``DeliveryChain``).
 - WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
 - Callbacks: one delivery message per matching client endpoint goes to the delivery queue. The
   delivery id is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second
-  delivery (the worker claims each delivery id once).
+  delivery (the worker records each delivery id once; a stream record seen again keeps its links and ids).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from order_hub.models.endpoints import Endpoint
 from order_hub.models.messages import WmsForwardMessage
 from order_hub.models.order import FORWARDING_EVENTS, OrderEvent
 from order_hub.ports import MessageQueue
-from order_hub.services.callback_delivery import plan_deliveries
+from order_hub.services.callback_delivery import DeliveryChain, plan_deliveries
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,7 @@ def dispatch_event(
     forward_queue: MessageQueue,
     delivery_queue: MessageQueue,
     endpoints_for: Callable[[str], list[Endpoint]],
-    allocate_message_ids: Callable[[str, int], int] | None = None,
-    store_event: Callable[[OrderEvent], None] | None = None,
+    chain: DeliveryChain | None = None,
 ) -> Dispatched:
     """Queue the event's WMS forward (if it changes what the WMS should hold) and its deliveries.
 
@@ -54,9 +55,7 @@ def dispatch_event(
                 )
             ]
         )
-    deliveries = plan_deliveries(event, endpoints_for(event.tenant_id), allocate_message_ids)
+    deliveries = plan_deliveries(event, endpoints_for(event.tenant_id), chain)  # stored with its chain, if any
     if deliveries:
-        if store_event is not None:
-            store_event(event)  # before the messages: the worker reads it
         delivery_queue.send(deliveries)
     return Dispatched(forwarded=forwarded, deliveries=len(deliveries))
