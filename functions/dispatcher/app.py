@@ -37,7 +37,9 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     require("dispatcher")  # first invocation: a missing or malformed variable fails here, named
-    planned: dict[str, Planned] = {}
+    records: list[dict[str, Any]] = list(event.get("Records") or [])
+    position = {id(record): n for n, record in enumerate(records)}  # the handler gets each record's own dict
+    planned: dict[int, Planned] = {}
 
     def plan_record(record: DynamoDBRecord) -> None:
         outbox = wiring.outbox()
@@ -51,13 +53,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             wiring.delivery_log().allocate_message_ids,
             outbox.store_event,
         )
-        planned[record["dynamodb"]["SequenceNumber"]] = plan
+        planned[position[id(record.raw_event)]] = plan
         logger.info("event planned", extra={"event_type": order_event.type, "seq": order_event.seq, "deliveries": plan.count})
 
     response = process_partial_response(event=event, record_handler=plan_record, processor=processor, context=context)
     logger.remove_keys(["tenant_id", "order_no", "event_id"])
-    sequence = [str(record["dynamodb"]["SequenceNumber"]) for record in event.get("Records") or []]
-    plans = [planned.get(number) for number in sequence]
+    sequence = [str(record["dynamodb"]["SequenceNumber"]) for record in records]
+    plans = [planned.get(n) for n in range(len(records))]
     accepted = send_planned(plans, wiring.wms_forward_queue(), wiring.delivery_queue())
     failed = {item["itemIdentifier"] for item in response["batchItemFailures"]} | set(sequence[accepted:])
     sent = [plan for plan in plans[:accepted] if plan is not None]
