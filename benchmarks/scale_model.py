@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.cost_model import BEFORE as COST_MODEL_BEFORE
+from order_hub.models.messages import MAX_BUNDLE
 
 SECONDS_PER_DAY = 86_400
 MILLION = 1_000_000
@@ -190,9 +191,15 @@ def scale(scenario: Scenario, design: Design, profile: Mapping[str, Any] = DEFAU
     big_s = orders_s * scenario.largest_share  # the largest tenant's orders per second at peak
     endpoint_factor = scenario.endpoints / profile["endpoints"]
     records = dict(profile["records_per_order"])
-    records["DeliveryWorker"] = records["DeliveryWorker"] * endpoint_factor
+    # a delivery queue message is one event's bundle (up to MAX_BUNDLE endpoints); before bundles, one delivery
+    bundled = "Deliveries" in records
+    deliveries = float(records.pop("Deliveries", records["DeliveryWorker"])) * endpoint_factor  # per order
+    worker_factor = (
+        math.ceil(scenario.endpoints / MAX_BUNDLE) / math.ceil(profile["endpoints"] / MAX_BUNDLE) if bundled else endpoint_factor
+    )
+    records["DeliveryWorker"] = records["DeliveryWorker"] * worker_factor  # messages per order
     events = records["Dispatcher"]
-    per_endpoint = records["DeliveryWorker"] / max(1, scenario.endpoints)  # deliveries per order and endpoint
+    per_endpoint = deliveries / max(1, scenario.endpoints)  # deliveries per order and endpoint
     api_per_order = float(profile["api_requests"])
     rows: dict[str, list[Row]] = {}
 
@@ -285,7 +292,7 @@ def scale(scenario: Scenario, design: Design, profile: Mapping[str, Any] = DEFAU
     rows["DynamoDB reads per partition key (largest tenant, at peak)"] = [
         Row(
             "TenantsTable TENANT#<tenant> (endpoints per event, endpoint per attempt)",
-            big_s * events * max(1, math.ceil(endpoint_bytes / 4096)) + big_s * records["DeliveryWorker"],
+            big_s * events * max(1, math.ceil(endpoint_bytes / 4096)) + big_s * deliveries,
             "RCU/s",
             LIMITS["partition_rcu"],
             "cache the tenant's endpoints with a version check (one small read), or move endpoints to their own keys",
@@ -316,7 +323,7 @@ def scale(scenario: Scenario, design: Design, profile: Mapping[str, Any] = DEFAU
             batch = max(1, min(size, math.floor(share))) if window > 0 else 1
             invocations = rate / batch
         else:
-            invocations = per_order * orders_s * (endpoint_factor if name == "DeliveryWorker" else 1)
+            invocations = per_order * orders_s * (worker_factor if name == "DeliveryWorker" else 1)
         concurrency = invocations * float(stats["avg_ms"]) / 1000
         total_concurrency += concurrency
         _, parameter = FUNCTION_IDS[name]

@@ -87,6 +87,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         wiring.delivery_queue(),
         wiring.delivery_dlq(),
         load(DeliverySettings).DELIVERY_CONCURRENCY,
+        remaining_seconds=context.get_remaining_time_in_millis() / 1000,
     )
     if outcome.oldest_pending_age is not None:
         metrics.add_metric(name="OldestPendingDeliveryAgeSeconds", unit="Seconds", value=outcome.oldest_pending_age)

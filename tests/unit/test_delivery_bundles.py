@@ -5,6 +5,7 @@ leave as single messages; a crash mid-bundle loses nothing and sends no delivere
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -213,3 +214,27 @@ def test_send_planned_reports_the_first_record_a_queue_refused_and_sends_nothing
     forward, deliveries = PrefixQueue(accept=2), PrefixQueue(accept=100)
     assert send_planned(plans, forward, deliveries) == 3  # record 3 holds the 3rd forward (record 2 has none)
     assert deliveries.calls == [2]  # only the records before it: nothing after a refusal is sent
+
+
+def test_deliveries_that_no_longer_fit_in_the_invocation_are_sent_again_not_lost_to_the_timeout() -> None:
+    hub = Hub(endpoints=[_endpoint(e) for e in ENDPOINTS])
+
+    class SlowA(ScriptedSender):
+        def send(self, endpoint: Endpoint, rendered: Rendered, delivery_id: str) -> SendResult:
+            if endpoint.endpoint_id == "a":
+                time.sleep(1.2)  # past the point where a further attempt would not fit
+            return super().send(endpoint, rendered, delivery_id)
+
+    hub.worker.sender = hub.sender = SlowA()
+    event = _event()
+    queue = FakeQueue()
+
+    # 2 s left: no attempt starts after 1 s (half of it: less than the worker's timeout cap + 10 s)
+    outcome = deliver_batch(
+        [_received("m1", _bundle(hub, event))], hub.worker, Events(event), queue, FakeQueue(), 1, remaining_seconds=2.0
+    )
+
+    parts = {p.message.endpoint_id: p.step.outcome for p in outcome.settled["m1"].parts if p.message}
+    assert parts == {"a": "delivered", "b": "deferred", "c": "deferred"} and not outcome.settled["m1"].comes_back
+    assert _sent_to(hub) == ["a"]
+    assert sorted(m.model_dump()["endpoint_id"] for m in queue.sent) == ["b", "c"]  # each alone, right away

@@ -50,3 +50,21 @@ def test_the_same_load_spread_per_day_is_not_a_hot_key_until_the_day_key_itself_
     writes = {row.component: row for row in result.rows["DynamoDB writes per partition key (largest tenant, at peak)"]}
     assert not writes["OrdersTable by_created C#<tenant>#<day>"].flagged
     assert not writes["OrdersTable COUNTS#<tenant> (create's transaction)"].flagged
+
+
+def test_with_bundles_delivery_messages_grow_with_events_and_endpoint_reads_with_deliveries() -> None:
+    """A profile measured with one delivery message per event (``Deliveries`` beside the messages)."""
+    records = {"Dispatcher": 4.0, "WmsForwarder": 1.0, "DeliveryWorker": 4.0, "Deliveries": 6.0}
+    bundled = {**DEFAULT_PROFILE, "records_per_order": records}
+    design = design_from(load_template())
+
+    def rows(endpoints: int) -> dict[str, float]:
+        result = scale(
+            Scenario(orders_per_day=1_000_000, tenants=10, largest_share=0.2, peak=2, endpoints=endpoints), design, bundled
+        )
+        return {row.component: row.load for group in result.rows.values() for row in group}
+
+    two, eight = rows(2), rows(8)
+    assert eight["DeliveryQueue (first attempts)"] == two["DeliveryQueue (first attempts)"]  # one bundle per event
+    reads = "TenantsTable TENANT#<tenant> (endpoints per event, endpoint per attempt)"
+    assert eight[reads] > two[reads]  # an endpoint read per delivery: four times the deliveries

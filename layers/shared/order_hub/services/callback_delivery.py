@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -259,6 +260,7 @@ def attempt_batch(
     concurrency: int,
     on_step: Callable[[str, Step], Step] | None = None,
     last_receive: frozenset[str] = frozenset(),
+    deadline: float | None = None,
 ) -> dict[str, Step]:
     """Attempt a batch concurrently, one thread per (endpoint, order) group.
 
@@ -266,7 +268,8 @@ def attempt_batch(
     sees an order's events in order; when one of them must wait for a retry, the later ones of
     the same group wait as long (deferred, not counted as attempts). ``on_step`` settles each
     message as soon as its step is known (and may change the step); ``last_receive`` names the
-    messages SQS would dead-letter if they came back.
+    messages SQS would dead-letter if they came back. ``deadline`` (``time.monotonic()``): no attempt
+    starts after it; the deliveries left are deferred (sent again at once), not lost to a timeout.
     """
     groups: dict[tuple[str, str, str, str], list[tuple[str, DeliveryRef]]] = defaultdict(list)
     for message_id, message in messages.items():
@@ -277,7 +280,9 @@ def attempt_batch(
         blocked: Step | None = None
         for message_id, message in sorted(group, key=lambda pair: pair[1].seq):
             final = message_id in last_receive
-            if blocked is not None:
+            if deadline is not None and time.monotonic() > deadline:  # a bundle-heavy batch near the timeout
+                step = Step("requeue", delay=1, outcome="deferred", reason="no time left in this invocation")
+            elif blocked is not None:
                 try:
                     step = worker.wait_behind(message, blocked.delay, "an earlier event is waiting", final)
                 except Exception:  # the hold could not be written: defer all the same
@@ -343,6 +348,7 @@ def deliver_batch(
     dlq: MessageQueue,
     concurrency: int,
     max_receives: int = DELIVERY_MAX_RECEIVES,
+    remaining_seconds: float | None = None,
 ) -> BatchOutcome:
     """Attempt a batch of delivery queue messages and settle each delivery as soon as its attempt ends.
 
@@ -352,7 +358,9 @@ def deliver_batch(
     attempted again is sent again alone (``DelaySeconds`` up to 900; a longer wait as a bundle of one
     with ``due_at``), one that failed for good goes to the DLQ alone, and the bundle is acknowledged
     once every delivery is settled. A crash mid-bundle loses nothing: the bundle comes back, and its
-    delivered deliveries are duplicates by their records."""
+    delivered deliveries are duplicates by their records. ``remaining_seconds`` (the invocation's time
+    left): no attempt starts unless one more fits (``timeout_cap`` + 10 s, at most half of it); the
+    deliveries left are deferred, sent again at once."""
     by_id = {item.message_id: item for item in received}
     parsed: dict[str, DeliveryBundle | DeliveryRef] = {}
     messages: dict[str, DeliveryRef] = {}  # attempt key (message id, or message id#n in a bundle) -> delivery
@@ -419,7 +427,12 @@ def deliver_batch(
     last = frozenset(
         key for key, message_id in owner.items() if key == message_id and by_id[message_id].receive_count >= max_receives
     )
-    steps = attempt_batch(worker, messages, found, concurrency, on_step=settle, last_receive=last)
+    deadline = (
+        None
+        if remaining_seconds is None
+        else time.monotonic() + remaining_seconds - min(worker.timeout_cap + 10, remaining_seconds / 2)
+    )
+    steps = attempt_batch(worker, messages, found, concurrency, on_step=settle, last_receive=last, deadline=deadline)
     now = worker.now()
     ages = [
         (now - found[m.event_key].at).total_seconds()
