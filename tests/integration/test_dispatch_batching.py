@@ -125,3 +125,21 @@ def test_a_refused_message_fails_its_record_and_every_later_one(hub: dict[str, A
     assert dispatcher({"Records": records[13:]}, FakeContext()) == {"batchItemFailures": []}
     again = {b["deliveries"][0]["order_no"] for b in _drain(hub["resources"]["DeliveryQueue"])}
     assert delivered | again == {f"SO-B-{n:03d}" for n in range(RECORDS)}
+
+
+def test_a_send_message_batch_call_stays_within_10_entries_and_256_kb(
+    hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = Calls(monkeypatch)
+    big = ["x" * (30 * 1024)] * 12  # 8 of them fit in 256 KiB, 9 do not
+    small = ["{}"] * 12
+
+    assert queues.send_accepted(hub["resources"]["DeliveryQueue"], big) == 12
+    assert queues.send_accepted(hub["resources"]["DeliveryQueue"], small) == 12
+
+    assert [n for _, n in calls.calls] == [8, 4, 10, 2]
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=hub["resources"]["DeliveryQueue"], AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "24"
