@@ -5,6 +5,7 @@ leave as single messages; a crash mid-bundle loses nothing and sends no delivere
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
@@ -226,15 +227,39 @@ def test_deliveries_that_no_longer_fit_in_the_invocation_are_sent_again_not_lost
             return super().send(endpoint, rendered, delivery_id)
 
     hub.worker.sender = hub.sender = SlowA()
-    event = _event()
+    first, second = _event("SO-1"), _event("SO-1", 1)  # endpoint a gets them one after the other
     queue = FakeQueue()
+    received = [_received("m1", _bundle(hub, first)), _received("m2", _bundle(hub, second))]
 
     # 2 s left: no attempt starts after 1 s (half of it: less than the worker's timeout cap + 10 s)
-    outcome = deliver_batch(
-        [_received("m1", _bundle(hub, event))], hub.worker, Events(event), queue, FakeQueue(), 1, remaining_seconds=2.0
-    )
+    outcome = deliver_batch(received, hub.worker, Events(first, second), queue, FakeQueue(), 10, remaining_seconds=2.0)
 
-    parts = {p.message.endpoint_id: p.step.outcome for p in outcome.settled["m1"].parts if p.message}
-    assert parts == {"a": "delivered", "b": "deferred", "c": "deferred"} and not outcome.settled["m1"].comes_back
-    assert _sent_to(hub) == ["a"]
-    assert sorted(m.model_dump()["endpoint_id"] for m in queue.sent) == ["b", "c"]  # each alone, right away
+    def parts(message_id: str) -> dict[str, str]:
+        return {p.message.endpoint_id: p.step.outcome for p in outcome.settled[message_id].parts if p.message}
+
+    assert parts("m1") == {"a": "delivered", "b": "delivered", "c": "delivered"}
+    assert parts("m2") == {"a": "deferred", "b": "delivered", "c": "delivered"}
+    assert not any(s.comes_back for s in outcome.settled.values())
+    assert _sent_to(hub) == ["a", "b", "b", "c", "c"]
+    [again] = queue.sent  # a's second event alone, right away
+    assert isinstance(again, DeliveryRef) and (again.endpoint_id, again.seq) == ("a", second.seq)
+
+
+def test_a_batch_of_bundles_has_every_delivery_in_flight_at_once_as_single_messages_would() -> None:
+    """4 bundles of 3 endpoints with 4 threads per message's worth: all 12 requests at the same time
+    (a barrier all must reach), so one slow endpoint holds up no other delivery of the batch."""
+    barrier = threading.Barrier(12, timeout=5)
+
+    class BarrierSender(ScriptedSender):
+        def send(self, endpoint: Endpoint, rendered: Rendered, delivery_id: str) -> SendResult:
+            barrier.wait()  # raises BrokenBarrierError if the others are not in flight
+            return super().send(endpoint, rendered, delivery_id)
+
+    hub = Hub(endpoints=[_endpoint(e) for e in ENDPOINTS])
+    hub.worker.sender = hub.sender = BarrierSender()
+    events = [_event(f"SO-{n}") for n in range(4)]
+    received = [_received(f"m{n}", _bundle(hub, event)) for n, event in enumerate(events)]
+
+    outcome = deliver_batch(received, hub.worker, Events(*events), FakeQueue(), FakeQueue(), concurrency=4)
+
+    assert [p.step.outcome for s in outcome.settled.values() for p in s.parts] == ["delivered"] * 12

@@ -432,7 +432,10 @@ def deliver_batch(
         if remaining_seconds is None
         else time.monotonic() + remaining_seconds - min(worker.timeout_cap + 10, remaining_seconds / 2)
     )
-    steps = attempt_batch(worker, messages, found, concurrency, on_step=settle, last_receive=last, deadline=deadline)
+    # ``concurrency`` threads per message's worth of deliveries: a batch of bundles sends as many
+    # requests at once as the same deliveries did one message each, so a slow endpoint holds up no other
+    width = max((len(m.deliveries) for m in parsed.values() if isinstance(m, DeliveryBundle)), default=1)
+    steps = attempt_batch(worker, messages, found, concurrency * width, on_step=settle, last_receive=last, deadline=deadline)
     now = worker.now()
     ages = [
         (now - found[m.event_key].at).total_seconds()
