@@ -163,8 +163,8 @@ def _run(batches: int, latency_ms: int, endpoint_count: int) -> int:
                 break
             bodies.extend(m["Body"] for m in got)
         messages = len(bodies)
-        # one endpoint for the latency figure: 10 orders per batch to erp-0 (each event's bundle holds
-        # every endpoint's delivery; erp-0's goes alone, as a retry or a replay does)
+        # one endpoint for the latency figure: 10 orders per batch to erp-0 (the bundles hold every
+        # endpoint's delivery; erp-0's goes alone, as a retry or a replay does)
         mine = [json.dumps(d) for b in bodies for d in _deliveries(json.loads(b)) if d["endpoint_id"] == "erp-0"]
         mine = mine[: (batches - 1) * BATCH]
         worker(_sqs_records(mine[:BATCH]), FakeContext(remaining_ms=120_000))  # warm: secret, session, token
@@ -196,7 +196,7 @@ def _run(batches: int, latency_ms: int, endpoint_count: int) -> int:
     print(f"  dispatch AWS calls/event   {sum(dispatch_calls.values()) / events:g} for {endpoint_count} endpoints ({fan})")
     print(
         f"  SQS messages per event     {messages / len(items):g} for {endpoint_count} endpoints "
-        "(one bundle per event; SendMessageBatch carries 10 events' bundles)"
+        "(bundles of up to 10 deliveries; SendMessageBatch carries 10 bundles)"
     )
     return 0
 

@@ -1,7 +1,7 @@
 """delivery_worker: delivers queued callbacks to client endpoints, each in its format.
 
-A message is one event's deliveries (a bundle, from the dispatcher) or one delivery (a retry, a
-deferral, a replay). The batch's requests go out concurrently (one thread per endpoint and order,
+A message is a bundle of up to 10 deliveries (from the dispatcher: events of one stream batch) or
+one delivery (a retry, a deferral, a replay). The batch's requests go out concurrently (one thread per endpoint and order,
 so one slow endpoint holds up nobody else, and each order's events keep their order). Each delivery
 is settled as its own attempt ends: failed attempts come back after the retry schedule's delay (SQS
 visibility, not sleeps; a bundle's failed delivery is sent again alone with that delay), deferrals

@@ -4,8 +4,8 @@ Each order version's item carries its change's event metadata; the event is rebu
 image (``wiring.outbox().event_of``) and stored for the delivery worker when it has deliveries.
 
 - WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
-- Callbacks: one delivery message per event (a bundle of its matching client endpoints'
-  deliveries) goes to the delivery queue. The delivery id is ``event_id.endpoint_id``, so a
+- Callbacks: the matching client endpoints' deliveries go to the delivery queue in bundles of up
+  to 10 (an event's together, the batch's events packed in order). The delivery id is ``event_id.endpoint_id``, so a
   redelivered stream record cannot create a second delivery (the worker claims each delivery id once).
 
 Stream records are filtered to order items (created or changed) by the event source mapping (template.yaml).

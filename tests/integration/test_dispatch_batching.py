@@ -90,7 +90,17 @@ class Calls:
         monkeypatch.setattr(client, "send_message_batch", send_message_batch)
 
 
-def test_25_records_go_out_in_3_send_message_batch_calls_per_queue(hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def _pairs(bundles: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(d["order_no"], d["endpoint_id"]) for b in bundles for d in b.get("deliveries", [b])}
+
+
+def _orders(numbers: range) -> set[tuple[str, str]]:
+    return {(f"SO-B-{n:03d}", endpoint) for n in numbers for endpoint in ("crm", "erp")}
+
+
+def test_25_records_go_out_in_3_send_message_batch_calls_and_their_deliveries_in_bundles(
+    hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from functions.dispatcher.app import lambda_handler as dispatcher
 
     records = _records(hub, RECORDS)
@@ -99,32 +109,36 @@ def test_25_records_go_out_in_3_send_message_batch_calls_per_queue(hub: dict[str
     assert dispatcher({"Records": records}, FakeContext()) == {"batchItemFailures": []}
 
     forward_queue, delivery_queue = (hub["resources"][name].rsplit("/", 1)[-1] for name in ("WmsForwardQueue", "DeliveryQueue"))
-    assert calls.calls == [(queue, n) for queue in (forward_queue, delivery_queue) for n in (10, 10, 5)]
+    # 25 forwards in 3 calls; 50 deliveries (2 endpoints) in 5 bundles of 10, one call
+    assert calls.calls == [(forward_queue, 10), (forward_queue, 10), (forward_queue, 5), (delivery_queue, 5)]
     forwards = _drain(hub["resources"]["WmsForwardQueue"])
     assert sorted(f["order_no"] for f in forwards) == [f"SO-B-{n:03d}" for n in range(RECORDS)]
-    bundles = _drain(hub["resources"]["DeliveryQueue"])  # one message per event, both endpoints in it
-    assert len(bundles) == RECORDS
-    assert all(sorted(d["endpoint_id"] for d in b["deliveries"]) == ["crm", "erp"] for b in bundles)
+    bundles = _drain(hub["resources"]["DeliveryQueue"])
+    assert [len(b["deliveries"]) for b in bundles] == [10] * 5
+    assert _pairs(bundles) == _orders(range(RECORDS))  # every event's both endpoints, each once
 
 
-def test_a_refused_message_fails_its_record_and_every_later_one(hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refused_message_fails_its_records_and_every_later_one(hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     from functions.dispatcher.app import lambda_handler as dispatcher
 
     records = _records(hub, RECORDS)
-    calls = Calls(monkeypatch, refuse=("DeliveryQueue", 13))  # the delivery queue refuses record 13's bundle
+    calls = Calls(monkeypatch, refuse=("WmsForwardQueue", 13))  # the forward queue refuses record 13's forward
 
     result = dispatcher({"Records": records}, FakeContext())
 
     assert result == {"batchItemFailures": [{"itemIdentifier": f"{1000 + n}"} for n in range(13, RECORDS)]}
-    delivered = {b["deliveries"][0]["order_no"] for b in _drain(hub["resources"]["DeliveryQueue"])}
-    assert {f"SO-B-{n:03d}" for n in range(13)} <= delivered and "SO-B-013" not in delivered
-    assert not {f"SO-B-{n:03d}" for n in range(20, RECORDS)} & delivered  # nothing after the refusal's call is sent
+    sent = _pairs(_drain(hub["resources"]["DeliveryQueue"]))
+    assert sent == _orders(range(13))  # nothing of record 13 or later goes to the delivery queue
 
     # Lambda retries the shard from the first reported record: nothing is lost
+    calls.refuse = ("DeliveryQueue", 1)  # now the delivery queue refuses the bundle of records 18-22
+    result = dispatcher({"Records": records[13:]}, FakeContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"{1000 + n}"} for n in range(18, RECORDS)]}
+    sent |= _pairs(_drain(hub["resources"]["DeliveryQueue"]))
     calls.refuse = None
-    assert dispatcher({"Records": records[13:]}, FakeContext()) == {"batchItemFailures": []}
-    again = {b["deliveries"][0]["order_no"] for b in _drain(hub["resources"]["DeliveryQueue"])}
-    assert delivered | again == {f"SO-B-{n:03d}" for n in range(RECORDS)}
+    assert dispatcher({"Records": records[18:]}, FakeContext()) == {"batchItemFailures": []}
+    sent |= _pairs(_drain(hub["resources"]["DeliveryQueue"]))
+    assert sent == _orders(range(RECORDS))
 
 
 def test_a_send_message_batch_call_stays_within_10_entries_and_256_kb(

@@ -1,4 +1,4 @@
-"""One delivery queue message per event: a bundle of its endpoints' deliveries (issue 15).
+"""Delivery queue bundles (issue 15): up to 10 deliveries a message, an event's together.
 
 The worker attempts each delivery of a bundle on its own; only the ones that must be attempted again
 leave as single messages; a crash mid-bundle loses nothing and sends no delivered one twice."""
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from order_hub.models.endpoints import DeliveryRef, Endpoint
 from order_hub.models.messages import MAX_BUNDLE, DeliveryBundle, read_delivery_message
+from order_hub.models.order import OrderEvent
 from order_hub.ports import SendResult
 from order_hub.rendering.callbacks.base import Rendered
 from order_hub.services.callback_delivery import MAX_SEND_DELAY, Received, deliver_batch, plan_deliveries
@@ -25,9 +26,9 @@ from tests.unit.test_delivery_service import SCHEDULE, T0, Events, Hub, _endpoin
 ENDPOINTS = ["a", "b", "c"]
 
 
-def _bundle(hub: Hub, event: object, endpoint_ids: list[str] = ENDPOINTS) -> DeliveryBundle:
-    planned = plan_deliveries(event, [hub.endpoints[e] for e in endpoint_ids])  # type: ignore[arg-type]
-    [message] = bundled(planned)
+def _bundle(hub: Hub, event: OrderEvent, endpoint_ids: list[str] = ENDPOINTS) -> DeliveryBundle:
+    """The event's deliveries to ``endpoint_ids`` in one message, as the dispatcher sends them."""
+    [message], _ = bundled([Planned(deliveries=plan_deliveries(event, [hub.endpoints[e] for e in endpoint_ids]))])
     assert isinstance(message, DeliveryBundle)
     return message
 
@@ -52,21 +53,30 @@ def _sent_to(hub: Hub) -> list[str]:
     return sorted(endpoint.endpoint_id for endpoint, _, _ in hub.sender.sent)
 
 
-def test_the_dispatcher_sends_one_message_per_event_and_one_delivery_alone() -> None:
+def test_the_dispatcher_packs_a_batchs_deliveries_into_bundles_an_events_together() -> None:
     hub = Hub(endpoints=[_endpoint(e) for e in ENDPOINTS])
-    event = _event()
-    plan = plan_event(event, lambda tenant: list(hub.endpoints.values()))
-    assert plan.count == 3 and len(plan.deliveries) == 1
-    [bundle] = plan.deliveries
-    assert isinstance(bundle, DeliveryBundle) and [d.endpoint_id for d in bundle.deliveries] == ENDPOINTS
-    assert read_delivery_message(bundle.model_dump_json()) == bundle
+    every = list(hub.endpoints.values())
+    plans: list[Planned | None] = [plan_event(_event(f"SO-{n}"), lambda tenant: every) for n in range(5)]
+    plans.insert(1, None)  # a record with nothing to send
+    assert [p.count for p in plans if p] == [3] * 5
 
-    alone = plan_event(event, lambda tenant: [hub.endpoints["a"]])
-    assert [type(m) for m in alone.deliveries] == [DeliveryRef]  # the single shape replays and retries use
+    messages, owners = bundled(plans)
+
+    assert [type(m) for m in messages] == [DeliveryBundle, DeliveryBundle] and owners == [0, 4]
+    first, second = messages
+    assert isinstance(first, DeliveryBundle) and isinstance(second, DeliveryBundle)
+    assert [d.order_no for d in first.deliveries] == ["SO-0"] * 3 + ["SO-1"] * 3 + [
+        "SO-2"
+    ] * 3  # 9: the next event's 3 do not fit
+    assert [d.endpoint_id for d in second.deliveries] == ENDPOINTS * 2
+    assert read_delivery_message(first.model_dump_json()) == first
+
+    alone, _ = bundled([plan_event(_event(), lambda tenant: [hub.endpoints["a"]])])
+    assert [type(m) for m in alone] == [DeliveryRef]  # the single shape replays and retries use
 
     many = [_endpoint(f"e{n}") for n in range(MAX_BUNDLE + 2)]
-    split = plan_event(event, lambda tenant: many)
-    assert split.count == MAX_BUNDLE + 2 and [type(m) for m in split.deliveries] == [DeliveryBundle, DeliveryBundle]
+    split, owners = bundled([plans[0], plan_event(_event("SO-9"), lambda tenant: many)])
+    assert [len(m.deliveries) for m in split if isinstance(m, DeliveryBundle)] == [3, MAX_BUNDLE, 2] and owners == [0, 1, 1]
 
 
 def test_a_bundle_with_one_failing_endpoint_retries_only_that_one() -> None:
@@ -206,15 +216,17 @@ class PrefixQueue(FakeQueue):
 def test_send_planned_reports_the_first_record_a_queue_refused_and_sends_nothing_after_it() -> None:
     hub = Hub(endpoints=[_endpoint(e) for e in ENDPOINTS])
     plans: list[Planned | None] = [plan_event(_event(f"SO-{n}"), lambda tenant: list(hub.endpoints.values())) for n in range(6)]
-    plans.insert(2, None)  # a record with nothing to send
+    plans.insert(2, None)  # a record with nothing to send: bundles of records 0, 1, 3 and of 4, 5, 6
 
-    forward, deliveries = PrefixQueue(accept=100), PrefixQueue(accept=3)
-    assert send_planned(plans, forward, deliveries) == 4  # the 4th delivery message is record 4's
-    assert forward.calls == [6] and deliveries.calls == [6]
+    forward, deliveries = PrefixQueue(accept=100), PrefixQueue(accept=1)
+    assert send_planned(plans, forward, deliveries) == 4  # the refused bundle's first record
+    assert forward.calls == [6] and deliveries.calls == [2]
 
     forward, deliveries = PrefixQueue(accept=2), PrefixQueue(accept=100)
     assert send_planned(plans, forward, deliveries) == 3  # record 3 holds the 3rd forward (record 2 has none)
-    assert deliveries.calls == [2]  # only the records before it: nothing after a refusal is sent
+    assert deliveries.calls == [1]  # records 0 and 1 only: nothing after a refusal is sent
+    [sent] = deliveries.sent
+    assert isinstance(sent, DeliveryBundle) and {d.order_no for d in sent.deliveries} == {"SO-0", "SO-1"}
 
 
 def test_deliveries_that_no_longer_fit_in_the_invocation_are_sent_again_not_lost_to_the_timeout() -> None:

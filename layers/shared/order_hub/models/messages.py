@@ -1,8 +1,8 @@
 """Every queue's message, as a model: whoever sends one and whoever reads it share its shape.
 
 - ``WmsForwardQueue``: ``WmsForwardMessage`` (dispatcher -> wms_forwarder);
-- ``DeliveryQueue``: ``DeliveryBundle`` (dispatcher: one message per event, with its endpoints'
-  deliveries; the worker: a retry due in more than 900 s) or ``DeliveryRef`` (one delivery: the
+- ``DeliveryQueue``: ``DeliveryBundle`` (dispatcher: up to ``MAX_BUNDLE`` deliveries of a stream
+  batch's events, an event's together; the worker: a retry due in more than 900 s) or ``DeliveryRef`` (one delivery: the
   worker's retries and deferrals, replays, DLQ redrive) -> delivery_worker, which reads both
   (``read_delivery_message``);
 - ``DeliveryDLQ``: ``DeadDelivery``, or ``UnreadableDelivery`` for a body that was neither (SQS's
@@ -59,7 +59,7 @@ class UnreadableDelivery(BaseModel):
 
 
 class DeliveryBundle(BaseModel):
-    """One delivery queue message for several deliveries, usually one event's endpoints: the worker
+    """One delivery queue message for several deliveries (of one or more events): the worker
     attempts each on its own; deliveries that must be attempted again leave as single ``DeliveryRef``
     messages and the bundle is acknowledged. ``due_at``: not attempted before then (a retry or a
     deferral longer than SQS's 900 s ``DelaySeconds``; the worker waits out the rest)."""

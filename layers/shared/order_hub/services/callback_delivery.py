@@ -354,7 +354,7 @@ def deliver_batch(
 
     A single delivery (``DeliveryRef``): a retry comes back after its delay (``queue.retry_later``), a
     deferral is sent again with a delay, a delivery that failed for good (or an unreadable message)
-    goes to the DLQ. A bundle (``DeliveryBundle``, one event's deliveries): each delivery that must be
+    goes to the DLQ. A bundle (``DeliveryBundle``, up to 10 deliveries): each delivery that must be
     attempted again is sent again alone (``DelaySeconds`` up to 900; a longer wait as a bundle of one
     with ``due_at``), one that failed for good goes to the DLQ alone, and the bundle is acknowledged
     once every delivery is settled. A crash mid-bundle loses nothing: the bundle comes back, and its

@@ -6,14 +6,15 @@ the dispatcher rebuilds the event from the new image (no event item in the write
 - Event record: an event with deliveries is stored (``EVENT#<seq>``) before they are queued: the
   delivery worker renders it and replays send it again (the order moves on meanwhile).
 - WMS forwarding: created/updated/cancelled orders go to the WMS forward queue.
-- Callbacks: one delivery queue message per event, a ``DeliveryBundle`` of its matching client
-  endpoints' deliveries (a plain ``DeliveryRef`` when there is one; ``MAX_BUNDLE`` per bundle). The
-  delivery id is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second
-  delivery (the worker claims each delivery id once).
+- Callbacks: the matching client endpoints' deliveries go to the delivery queue in bundles
+  (``DeliveryBundle``, up to ``MAX_BUNDLE`` deliveries a message; a plain ``DeliveryRef`` when one is
+  left): an event's deliveries together, the stream batch's events packed in order. The delivery id
+  is ``event_id.endpoint_id``, so a redelivered stream record cannot create a second delivery (the
+  worker claims each delivery id once).
 
 A stream batch is planned record by record (``plan_event``) and sent once, per queue, in
 SendMessageBatch calls of up to 10 entries (``send_planned``): about two SQS requests per batch
-instead of one per record and queue.
+instead of one per record and queue, and about one delivery message per 10 deliveries.
 """
 
 from __future__ import annotations
@@ -32,20 +33,53 @@ from order_hub.services.callback_delivery import plan_deliveries
 
 @dataclass(frozen=True)
 class Planned:
-    """What one stream record sends: its WMS forward (if any) and its delivery queue messages."""
+    """What one stream record sends: its WMS forward (if any) and its event's deliveries."""
 
     forward: list[WmsForwardMessage] = field(default_factory=list)
-    deliveries: list[BaseModel] = field(default_factory=list)
-    count: int = 0  # deliveries (the bundles hold them)
+    deliveries: list[DeliveryRef] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.deliveries)
 
 
-def bundled(deliveries: Sequence[DeliveryRef]) -> list[BaseModel]:
-    """One event's deliveries as queue messages: bundles of up to ``MAX_BUNDLE`` (one alone goes as itself)."""
+def as_message(deliveries: Sequence[DeliveryRef]) -> BaseModel:
+    """Up to ``MAX_BUNDLE`` deliveries as one delivery queue message (one alone goes as itself)."""
+    return deliveries[0] if len(deliveries) == 1 else DeliveryBundle(deliveries=list(deliveries))
+
+
+def bundled(planned: Sequence[Planned | None]) -> tuple[list[BaseModel], list[int]]:
+    """The records' deliveries as delivery queue messages, and the first record each message holds.
+
+    Records are packed in order, each event's deliveries together, up to ``MAX_BUNDLE`` a message: a
+    stream batch's events share messages (an order's events in one bundle go to the worker together,
+    in ``seq`` order); an event with more deliveries than a bundle holds takes several on its own."""
     messages: list[BaseModel] = []
-    for start in range(0, len(deliveries), MAX_BUNDLE):
-        part = list(deliveries[start : start + MAX_BUNDLE])
-        messages.append(part[0] if len(part) == 1 else DeliveryBundle(deliveries=part))
-    return messages
+    owners: list[int] = []
+    current: list[DeliveryRef] = []
+    first = 0
+
+    def flush() -> None:
+        if current:
+            messages.append(as_message(current))
+            owners.append(first)
+            current.clear()
+
+    for n, plan in enumerate(planned):
+        if plan is None or not plan.deliveries:
+            continue
+        if len(current) + len(plan.deliveries) > MAX_BUNDLE:
+            flush()
+        if len(plan.deliveries) > MAX_BUNDLE:
+            for start in range(0, len(plan.deliveries), MAX_BUNDLE):
+                messages.append(as_message(plan.deliveries[start : start + MAX_BUNDLE]))
+                owners.append(n)
+            continue
+        if not current:
+            first = n
+        current.extend(plan.deliveries)
+    flush()
+    return messages, owners
 
 
 def plan_event(
@@ -74,7 +108,7 @@ def plan_event(
     deliveries = plan_deliveries(event, endpoints_for(event.tenant_id), allocate_message_ids)
     if deliveries and store_event is not None:
         store_event(event)  # before the messages: the worker reads it
-    return Planned(forward=forward, deliveries=bundled(deliveries), count=len(deliveries))
+    return Planned(forward=forward, deliveries=deliveries)
 
 
 def send_planned(planned: Sequence[Planned | None], forward_queue: MessageQueue, delivery_queue: MessageQueue) -> int:
@@ -83,19 +117,14 @@ def send_planned(planned: Sequence[Planned | None], forward_queue: MessageQueue,
     had every message accepted (``len(planned)`` when all did): the first one that did not, and every
     record after it, must be retried; once a record is short, no later record's message is sent."""
     accepted = len(planned)
-    for queue, messages_of in (
-        (forward_queue, lambda p: p.forward),
-        (delivery_queue, lambda p: p.deliveries),
-    ):
-        owners: list[int] = []
-        messages: list[BaseModel] = []
-        for n, plan in enumerate(planned[:accepted]):
-            for message in messages_of(plan) if plan is not None else []:
-                owners.append(n)
-                messages.append(message)
-        if not messages:
-            continue
-        sent = queue.send_accepted(messages)
+    forwards = [(n, message) for n, plan in enumerate(planned) if plan is not None for message in plan.forward]
+    if forwards:
+        sent = forward_queue.send_accepted([message for _, message in forwards])
+        if sent < len(forwards):
+            accepted = forwards[sent][0]
+    messages, owners = bundled(planned[:accepted])
+    if messages:
+        sent = delivery_queue.send_accepted(messages)
         if sent < len(messages):
             accepted = owners[sent]
     return accepted
