@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from benchmarks.scale_model import DEFAULT_PROFILE, LIMITS, Scenario, design_from, render, scale
 from local_stack.template import load_template
 
@@ -52,9 +54,9 @@ def test_the_same_load_spread_per_day_is_not_a_hot_key_until_the_day_key_itself_
     assert not writes["OrdersTable COUNTS#<tenant> (create's transaction)"].flagged
 
 
-def test_with_bundles_delivery_messages_grow_with_events_and_endpoint_reads_with_deliveries() -> None:
-    """A profile measured with one delivery message per event (``Deliveries`` beside the messages)."""
-    records = {"Dispatcher": 4.0, "WmsForwarder": 1.0, "DeliveryWorker": 4.0, "Deliveries": 6.0}
+def test_with_bundles_the_endpoint_reads_follow_the_deliveries_and_the_queue_the_messages() -> None:
+    """A profile measured with bundles: 6 deliveries in 1 delivery queue message per order."""
+    records = {"Dispatcher": 4.0, "WmsForwarder": 1.0, "DeliveryWorker": 1.0, "Deliveries": 6.0}
     bundled = {**DEFAULT_PROFILE, "records_per_order": records}
     design = design_from(load_template())
 
@@ -65,6 +67,8 @@ def test_with_bundles_delivery_messages_grow_with_events_and_endpoint_reads_with
         return {row.component: row.load for group in result.rows.values() for row in group}
 
     two, eight = rows(2), rows(8)
-    assert eight["DeliveryQueue (first attempts)"] == two["DeliveryQueue (first attempts)"]  # one bundle per event
+    orders_s = 1_000_000 * 2 / 86_400
+    assert two["DeliveryQueue (first attempts)"] == pytest.approx(orders_s * 1.0)  # messages, not deliveries
+    assert eight["DeliveryQueue (first attempts)"] == pytest.approx(orders_s * 4.0)  # 4x the deliveries: 4x the bundles
     reads = "TenantsTable TENANT#<tenant> (endpoints per event, endpoint per attempt)"
-    assert eight[reads] > two[reads]  # an endpoint read per delivery: four times the deliveries
+    assert two[reads] == pytest.approx(orders_s * 0.2 * (4 + 6))  # 4 events' endpoint lists, 6 deliveries' endpoint reads
