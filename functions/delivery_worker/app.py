@@ -97,8 +97,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         for part in settled.parts or (settled,):  # a bundle: each of its deliveries
             report(part)
         if settled.comes_back:
-            if settled.error:
-                logger.warning("delivery message could not be settled, it comes back", extra={"error": settled.error})
+            if settled.error and settled.parts:  # a single delivery's error is in its own line above
+                logger.warning("bundle could not be settled, it comes back", extra={"error": settled.error})
             raise RetryLater(settled.error or settled.step.reason)
 
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
