@@ -76,6 +76,15 @@ LATER_DAY_MOVES = 0.5
 DELIVERIES_PER_EVENT_ENDPOINT = 0.75
 """Deliveries per (event, endpoint): not every format emits every event (6 deliveries for 4 events x 2 endpoints)."""
 
+ROUTES_PER_ORDER = {
+    "GET .../outbound/oms/{order_no} (order detail)": 2.0,
+    "POST /v3/fulfillment/outbound/oms (create)": 1.0,
+    "POST /webhooks/wms/{tenant_id}/order-confirmation": 1.0,
+    "POST /webhooks/wms/{tenant_id}/pgi": 1.0,
+}
+"""Requests per order on each route in the cost model's lifecycle (``--detail-reads 2``; the list's 0.05
+and the logistics webhooks, which it does not drive, are below these)."""
+
 FUNCTION_IDS = {
     "OrdersApi": ("OrdersApiFunction", "OrdersApiConcurrency"),
     "WebhookIngest": ("WebhookIngestFunction", "WebhookIngestConcurrency"),
@@ -94,6 +103,7 @@ class Scenario:
     endpoints: int = 2
     increff_share: float = 0.5  # of endpoints numbered per endpoint (Increff messageId counter)
     warehouses_per_tenant: int = 2
+    largest_tenant_limit: int = 0  # the largest tenant's own request limit (hub-admin tenant rate-limit); 0: the stack's
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,8 @@ class Design:
     day_counts: bool  # COUNTS#<tenant> incremented in every create's transaction
     delivery_index_keys_only: bool
     tenant_rate_limit: int  # TenantRateLimitPerSecond default (0: off, no counter written)
+    client_route_rate: int = 0  # ApiRouteRateLimit default (each client route's bucket)
+    webhook_route_rate: int = 0  # WebhookRouteRateLimit default (each webhook route's bucket)
     reserved: dict[str, int] = field(default_factory=dict)  # function -> reserved concurrency (template default)
     batch: dict[str, tuple[int, float]] = field(default_factory=dict)  # function -> (BatchSize, window s)
     api: str = "REST API"
@@ -128,6 +140,10 @@ def _adapter_source(name: str) -> str:
         return handle.read()
 
 
+def _round_up(value: float, step: int = 100) -> int:
+    return max(step, math.ceil(value / step) * step)
+
+
 def design_from(template: Mapping[str, Any], orders_index: str = "auto") -> Design:
     """The scale-relevant choices of this tree: template.yaml and the adapters' key patterns."""
     from benchmarks.cost_model import api_type, triggers
@@ -144,6 +160,8 @@ def design_from(template: Mapping[str, Any], orders_index: str = "auto") -> Desi
         day_counts=day_counts,
         delivery_index_keys_only=all(index["Projection"]["ProjectionType"] == "KEYS_ONLY" for index in deliveries),
         tenant_rate_limit=int(parameters["TenantRateLimitPerSecond"]["Default"]),
+        client_route_rate=int(parameters["ApiRouteRateLimit"]["Default"]),
+        webhook_route_rate=int(parameters["WebhookRouteRateLimit"]["Default"]),
         reserved={name: int(parameters[parameter]["Default"]) for name, (_, parameter) in FUNCTION_IDS.items()},
         batch={
             name: (found.batch_size, found.window_s)
@@ -359,13 +377,29 @@ def scale(scenario: Scenario, design: Design, profile: Mapping[str, Any] = DEFAU
             "request an API Gateway throttle quota increase for the account and region",
         ),
         Row(
-            "the largest tenant vs TenantRateLimitPerSecond",
+            "the largest tenant vs "
+            + (
+                f"its own limit ({scenario.largest_tenant_limit}/s)"
+                if scenario.largest_tenant_limit
+                else "TenantRateLimitPerSecond"
+            ),
             tenant_rps,
             "req/s",
-            float(design.tenant_rate_limit) or None,
-            "give the largest tenants their own limit (a per-tenant override of TenantRateLimitPerSecond)",
+            float(scenario.largest_tenant_limit or design.tenant_rate_limit) or None,
+            f"give it its own limit: hub-admin tenant rate-limit <tenant> {_round_up(tenant_rps * 1.5)}"
+            f" (or --largest-tenant-limit {_round_up(tenant_rps * 1.5)} here)",
         ),
     ]
+    route_rows: list[Row] = []
+    for route, per_order in ROUTES_PER_ORDER.items():
+        webhook = route.startswith("POST /webhooks")
+        limit = design.webhook_route_rate if webhook else design.client_route_rate
+        parameter = "WebhookRouteRateLimit" if webhook else "ApiRouteRateLimit"
+        load = orders_s * per_order
+        route_rows.append(
+            Row(route, load, "req/s", float(limit) or None, f"deploy with {parameter}={_round_up(load * 1.5)} (its burst too)")
+        )
+    rows["HTTP API route throttles at peak (each route its own bucket, all tenants)"] = route_rows
     tenants_per_window = float(scenario.tenants)
     endpoints_total = float(scenario.tenants * scenario.endpoints)
     secrets_s = 0.0
@@ -433,8 +467,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak", type=float, default=Scenario.peak)
     parser.add_argument("--endpoints", type=int, default=Scenario.endpoints, help="callback endpoints per tenant")
     parser.add_argument("--orders-index", choices=("auto", "tenant", "tenant-day"), default="auto")
+    parser.add_argument(
+        "--largest-tenant-limit",
+        type=int,
+        default=0,
+        help="the largest tenant's own request limit per second (hub-admin tenant rate-limit); 0: TenantRateLimitPerSecond",
+    )
     args = parser.parse_args(argv)
-    scenario = Scenario(args.orders_per_day, args.tenants, args.largest_share, args.peak, args.endpoints)
+    scenario = Scenario(
+        args.orders_per_day,
+        args.tenants,
+        args.largest_share,
+        args.peak,
+        args.endpoints,
+        largest_tenant_limit=args.largest_tenant_limit,
+    )
     design = design_from(load_template(), args.orders_index)
     result = scale(scenario, design, load_profile())
     print(render(scenario, design, result))

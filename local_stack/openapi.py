@@ -32,9 +32,10 @@ offending field named. Every response carries `x-request-id` (echoed when the re
 well-formed one; API Gateway's request id otherwise), API Gateway's own answers (unknown route 404,
 throttling 429, body over 10 MB 413, integration timeout 504) included.
 
-Each tenant may make `TenantRateLimitPerSecond` requests per second (default 50) to the order and
-admin APIs: above it the answer is 429 (code 810) with `Retry-After: 1`. The webhook routes are
-throttled apart from client traffic (50 requests/s per route).
+Each tenant may make `TenantRateLimitPerSecond` requests per second (default 50), or its own limit
+where the operator set one, to the order and admin APIs: above it the answer is 429 (code 810) with
+`Retry-After: 1`. The webhook routes are throttled apart from client traffic
+(`WebhookRouteRateLimit`, default 1,000 requests/s per route).
 
 Where Shipper's public pages are cut off (order items, payment, tracking id, update), the shapes
 here are the hub's design in Shipper's style. Create is idempotent on (account, warehouse_id,

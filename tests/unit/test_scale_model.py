@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from benchmarks.scale_model import DEFAULT_PROFILE, LIMITS, Scenario, design_from, render, scale
+from benchmarks.scale_model import DEFAULT_PROFILE, LIMITS, Scenario, design_from, load_profile, render, scale
 from local_stack.template import load_template
 
 
@@ -72,3 +72,26 @@ def test_with_bundles_the_endpoint_reads_follow_the_deliveries_and_the_queue_the
     assert eight["DeliveryQueue (first attempts)"] == pytest.approx(orders_s * 4.0)  # 4x the deliveries: 4x the bundles
     reads = "TenantsTable TENANT#<tenant> (endpoints per event, endpoint per attempt)"
     assert two[reads] == pytest.approx(orders_s * 0.2 * (4 + 6))  # 4 events' endpoint lists, 6 deliveries' endpoint reads
+
+
+def test_the_issues_scenario_flags_only_the_largest_tenant_and_its_own_limit_clears_it() -> None:
+    design = design_from(load_template())
+    scenario = Scenario()  # the recorded cost model run; 10 M orders/day, 1,000 tenants, the largest 20%, peak x5, 2 endpoints
+    flags = scale(scenario, design, load_profile()).flags
+
+    assert [row.component for row in flags] == ["the largest tenant vs TenantRateLimitPerSecond"]
+    assert "hub-admin tenant rate-limit <tenant> 900" in flags[0].fix
+    overridden = scale(dataclasses.replace(scenario, largest_tenant_limit=900), design, load_profile())
+    assert overridden.flags == []
+
+
+def test_route_throttles_are_read_from_the_template_and_flagged_when_the_peak_passes_them() -> None:
+    design = design_from(load_template())
+    assert design.client_route_rate == 2000 and design.webhook_route_rate == 1000
+    old = dataclasses.replace(design, client_route_rate=500, webhook_route_rate=50)  # main's defaults before
+    flagged = {row.component: row for row in scale(Scenario(largest_tenant_limit=900), old, load_profile()).flags}
+
+    pgi = flagged["POST /webhooks/wms/{tenant_id}/pgi"]
+    assert round(pgi.load, 1) == round(10_000_000 * 5 / 86_400, 1) and pgi.limit == 50
+    assert pgi.fix == "deploy with WebhookRouteRateLimit=900 (its burst too)"
+    assert "deploy with ApiRouteRateLimit=1800" in flagged["GET .../outbound/oms/{order_no} (order detail)"].fix

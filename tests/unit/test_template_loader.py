@@ -176,8 +176,10 @@ def test_parameter_values_use_defaults_and_overrides(template: dict[str, Any]) -
         "DispatcherConcurrency": "20",
         "WmsForwarderConcurrency": "10",
         "DeliveryWorkerConcurrency": "20",
-        "ApiRouteRateLimit": "500",
-        "ApiRouteBurstLimit": "1000",
+        "ApiRouteRateLimit": "2000",
+        "ApiRouteBurstLimit": "4000",
+        "WebhookRouteRateLimit": "1000",
+        "WebhookRouteBurstLimit": "2000",
     }
     assert parameter_values(template, {"AuthCacheTtlSeconds": "0", "Stage": "prod"})["AuthCacheTtlSeconds"] == "0"
 

@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     tracking = tenant.add_parser("require-tracking-id", help="fulfilment-logistics client: create needs tracking_id")
     tracking.add_argument("tenant_id")
     tracking.add_argument("--off", action="store_true", help="no longer require it")
+    rate = tenant.add_parser("rate-limit", help="the tenant's own API requests per second (instead of the stack default)")
+    rate.add_argument("tenant_id")
+    rate.add_argument("limit", help="requests per second (1..10000), or 'default' for TenantRateLimitPerSecond")
     add = tenant.add_parser("add-warehouse", help="allow more warehouses")
     add.add_argument("tenant_id")
     add.add_argument("warehouse", nargs="+")
@@ -235,6 +238,9 @@ def run(args: argparse.Namespace) -> Any:
             return tenants.create_tenant(directory, args.tenant_id, args.name, args.warehouse).model_dump(mode="json")
         case ("tenant", "show"):
             return tenants.get_tenant(directory, args.tenant_id).model_dump(mode="json")
+        case ("tenant", "rate-limit"):
+            limit = None if args.limit == "default" else _whole_number(args.limit, "rate_limit_per_second")
+            return tenants.set_rate_limit(directory, args.tenant_id, limit).model_dump(mode="json")
         case ("tenant", "require-tracking-id"):
             return tenants.set_require_tracking_id(directory, args.tenant_id, not args.off).model_dump(mode="json")
         case ("tenant", "add-warehouse"):
@@ -249,6 +255,13 @@ def run(args: argparse.Namespace) -> Any:
         case ("key", "rotate"):
             return tenants.rotate_api_key(directory, args.tenant_id, args.key_id).model_dump(mode="json")
     raise AssertionError(f"unhandled command {args.group} {args.action}")  # argparse makes this unreachable
+
+
+def _whole_number(text: str, field: str) -> int:
+    try:
+        return int(text)
+    except ValueError as error:
+        raise InvalidInput(f"{field} must be a whole number or 'default'", field=field) from error
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -233,7 +233,7 @@ def preflight(event: dict[str, Any]) -> Tenant:
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     tenant = wiring.authenticator().authenticate(headers.get("x-api-key"))
     logger.append_keys(tenant_id=tenant.tenant_id)
-    limit = load(ApiSettings).TENANT_RATE_LIMIT_PER_SECOND
+    limit = tenant.rate_limit_per_second or load(ApiSettings).TENANT_RATE_LIMIT_PER_SECOND  # the tenant's own, or the stack's
     if limit and not wiring.tenant_directory().take_request_token(tenant.tenant_id, limit, time.time()):
         raise RateLimited(f"Too many requests: this account may make {limit} requests per second")
     content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()

@@ -16,6 +16,13 @@ class Tenant(Stored):
     require_tracking_id: bool = Field(
         default=False, description="Fulfilment-logistics client (seed 002): create and update need the Shipper tracking_id"
     )
+    rate_limit_per_second: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="Requests per second this tenant may make to the order and pricing API; none: the stack's "
+        "TenantRateLimitPerSecond",
+    )
     created_at: datetime
 
 

@@ -65,6 +65,21 @@ def set_require_tracking_id(directory: TenantDirectory, tenant_id: str, required
     return updated
 
 
+MAX_TENANT_RATE_LIMIT = 10_000
+"""The most a tenant may be given: the HTTP API's default account quota per region."""
+
+
+def set_rate_limit(directory: TenantDirectory, tenant_id: str, limit: int | None) -> Tenant:
+    """The tenant's own request limit per second (``None``: back to the stack's ``TenantRateLimitPerSecond``).
+    Keep it under the HTTP API stage throttle, or the gateway answers 429 before the function does."""
+    if limit is not None and not 1 <= limit <= MAX_TENANT_RATE_LIMIT:
+        raise InvalidInput(f"rate limit must be 1..{MAX_TENANT_RATE_LIMIT} requests per second", field="rate_limit_per_second")
+    tenant = get_tenant(directory, tenant_id)
+    updated = tenant.model_copy(update={"rate_limit_per_second": limit})
+    directory.save_tenant(updated)
+    return updated
+
+
 def issue_api_key(directory: TenantDirectory, tenant_id: str) -> IssuedKey:
     get_tenant(directory, tenant_id)
     key_id = secrets.token_hex(4)
