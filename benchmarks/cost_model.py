@@ -608,6 +608,8 @@ class Lifecycle:
                 record_template = load_event(sample)["Records"][0]
                 drained = self._drain(self.names[queue])
                 self.records[name] += len(drained)
+                if queue == "DeliveryQueue":  # a message is one event's bundle of deliveries, or one delivery
+                    self.records["Deliveries"] += sum(len(json.loads(m["Body"]).get("deliveries") or [m]) for m in drained)
                 for chunk in _chunks(drained, min(self.batches.get(name, 1), 10)):
                     records = []
                     for message in chunk:
@@ -931,7 +933,8 @@ def figures(measured: Measured, orders_per_day: int) -> dict[str, Any]:
     units, requests = per_order_counts(measured, orders_per_day)
     dollars = price_of(units, replace(PRICES, apigw_request=API_PRICES[measured.api]))
     worker = measured.usage.get("DeliveryWorker", Usage())
-    deliveries = measured.records.get("DeliveryWorker", 0) / measured.orders
+    messages = measured.records.get("DeliveryWorker", 0) / measured.orders
+    deliveries = measured.records.get("Deliveries", 0) / measured.orders
     return {
         "label": f"this run, {time.strftime('%Y-%m-%d', time.gmtime())}, load average {measured.load_average:.1f}",
         "api": measured.api,
@@ -946,7 +949,8 @@ def figures(measured: Measured, orders_per_day: int) -> dict[str, Any]:
         },
         "total": round(sum(round(dollars[service], 2) for service in SERVICES), 2),
         "delivery_worker": f"{worker.wru / measured.orders:.2f} WRU + {worker.rru / measured.orders:.2f} RRU per order"
-        f" ({deliveries:.0f} deliveries); a callback failing all its attempts {measured.failing_callback_wru:.0f} WRU",
+        f" ({deliveries:.0f} deliveries in {messages:.0f} messages);"
+        f" a callback failing all its attempts {measured.failing_callback_wru:.0f} WRU",
         "gb_seconds": round(units["lambda_gb_seconds"], 4),
         "requests": {service: round(value, 3) for service, value in requests.items()},
         "batches": dict(measured.batches),

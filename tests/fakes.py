@@ -418,6 +418,10 @@ class FakeQueue:
         self.sent.extend(messages)
         self.delays.extend(delay_seconds for _ in messages)
 
+    def send_accepted(self, messages: Sequence[BaseModel]) -> int:
+        self.send(messages)
+        return len(messages)
+
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         self.retries.append((receipt_handle, seconds))
 

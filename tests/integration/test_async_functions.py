@@ -212,7 +212,8 @@ def _planned(env: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
         for message in messages:
-            found.append(json.loads(message["Body"]))
+            body = json.loads(message["Body"])
+            found.extend(body.get("deliveries", [body]))  # a bundle's deliveries, or a single one
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     return sorted(found, key=lambda m: (m["seq"], m["endpoint_id"]))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from benchmarks.scale_model import DEFAULT_PROFILE, LIMITS, Scenario, design_from, load_profile, render, scale
 from local_stack.template import load_template
 
@@ -50,6 +52,26 @@ def test_the_same_load_spread_per_day_is_not_a_hot_key_until_the_day_key_itself_
     writes = {row.component: row for row in result.rows["DynamoDB writes per partition key (largest tenant, at peak)"]}
     assert not writes["OrdersTable by_created C#<tenant>#<day>"].flagged
     assert not writes["OrdersTable COUNTS#<tenant> (one ADD per create)"].flagged
+
+
+def test_with_bundles_the_endpoint_reads_follow_the_deliveries_and_the_queue_the_messages() -> None:
+    """A profile measured with bundles: 6 deliveries in 1 delivery queue message per order."""
+    records = {"Dispatcher": 4.0, "WmsForwarder": 1.0, "DeliveryWorker": 1.0, "Deliveries": 6.0}
+    bundled = {**DEFAULT_PROFILE, "records_per_order": records}
+    design = design_from(load_template())
+
+    def rows(endpoints: int) -> dict[str, float]:
+        result = scale(
+            Scenario(orders_per_day=1_000_000, tenants=10, largest_share=0.2, peak=2, endpoints=endpoints), design, bundled
+        )
+        return {row.component: row.load for group in result.rows.values() for row in group}
+
+    two, eight = rows(2), rows(8)
+    orders_s = 1_000_000 * 2 / 86_400
+    assert two["DeliveryQueue (first attempts)"] == pytest.approx(orders_s * 1.0)  # messages, not deliveries
+    assert eight["DeliveryQueue (first attempts)"] == pytest.approx(orders_s * 4.0)  # 4x the deliveries: 4x the bundles
+    reads = "TenantsTable TENANT#<tenant> (endpoints per event, endpoint per attempt)"
+    assert two[reads] == pytest.approx(orders_s * 0.2 * (4 + 6))  # 4 events' endpoint lists, 6 deliveries' endpoint reads
 
 
 def test_the_issues_scenario_flags_only_the_largest_tenant_and_its_own_limit_clears_it() -> None:

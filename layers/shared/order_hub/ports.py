@@ -310,6 +310,10 @@ class MessageQueue(Protocol):
     def send(self, messages: Sequence[BaseModel], delay_seconds: int = 0) -> None:
         """Send all of them (delivered after ``delay_seconds``, at most 900); raise if any could not be sent."""
 
+    def send_accepted(self, messages: Sequence[BaseModel]) -> int:
+        """Send them in order, in as few requests as the queue allows; return how many leading
+        messages it accepted (all: ``len(messages)``). Nothing after the first refused one counts as sent."""
+
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         """Bring a received message back after ``seconds`` (backoff without sleeping)."""
 

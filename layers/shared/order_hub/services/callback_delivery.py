@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,8 +42,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from pydantic import ValidationError
+
 from order_hub.models.endpoints import Attempt, Delivery, Endpoint, EventChain, delivery_id_for
-from order_hub.models.messages import DeadDelivery, DeliveryRef, UnreadableDelivery
+from order_hub.models.messages import DeadDelivery, DeliveryBundle, DeliveryRef, UnreadableDelivery, read_delivery_message
 from order_hub.models.order import OrderEvent
 from order_hub.ports import CallbackSender, DeliveryLog, EventChainStore, EventStore, MessageQueue, SendResult
 from order_hub.rendering import callbacks
@@ -408,6 +411,7 @@ def attempt_batch(
     concurrency: int,
     on_step: Callable[[str, Step], Step] | None = None,
     last_receive: frozenset[str] = frozenset(),
+    deadline: float | None = None,
 ) -> dict[str, Step]:
     """Attempt a batch concurrently, one thread per (endpoint, order) group.
 
@@ -415,7 +419,8 @@ def attempt_batch(
     sees an order's events in order; when one of them must wait for a retry, the later ones of
     the same group wait as long (deferred, not counted as attempts). ``on_step`` settles each
     message as soon as its step is known (and may change the step); ``last_receive`` names the
-    messages SQS would dead-letter if they came back.
+    messages SQS would dead-letter if they came back. ``deadline`` (``time.monotonic()``): no attempt
+    starts after it; the deliveries left are deferred (sent again at once), not lost to a timeout.
     """
     groups: dict[tuple[str, str, str, str], list[tuple[str, DeliveryRef]]] = defaultdict(list)
     for message_id, message in messages.items():
@@ -426,7 +431,9 @@ def attempt_batch(
         blocked: Step | None = None
         for message_id, message in sorted(group, key=lambda pair: pair[1].seq):
             final = message_id in last_receive
-            if blocked is not None:
+            if deadline is not None and time.monotonic() > deadline:  # a bundle-heavy batch near the timeout
+                step = Step("requeue", delay=1, outcome="deferred", reason="no time left in this invocation")
+            elif blocked is not None:
                 if blocked.holds:  # a retry or a deferral behind a hold: this one holds the later ones in turn
                     try:
                         step = worker.wait_behind(message, blocked.delay, "an earlier event is waiting", final)
@@ -469,12 +476,16 @@ class Received:
 @dataclass(frozen=True)
 class Settled:
     """What became of one received message: its step, its parsed message, and whether it must be
-    reported as a batch item failure (SQS brings it back: a retry, or a queue call that failed)."""
+    reported as a batch item failure (SQS brings it back: a retry, or a queue call that failed).
+
+    A bundle's deliveries are settled each on its own (``parts``, in the bundle's order); the bundle
+    itself is acknowledged (``step`` "ack", no ``message``) unless a part could not be settled."""
 
     step: Step
     message: DeliveryRef | None
     comes_back: bool
     error: str = ""
+    parts: tuple[Settled, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -491,24 +502,45 @@ def deliver_batch(
     dlq: MessageQueue,
     concurrency: int,
     max_receives: int = DELIVERY_MAX_RECEIVES,
+    remaining_seconds: float | None = None,
 ) -> BatchOutcome:
-    """Attempt a batch of delivery queue messages and settle each one as soon as its attempt ends:
-    a retry comes back after its delay (``queue.retry_later``), a deferral is sent again with a delay,
-    a delivery that failed for good (or an unreadable message) goes to the DLQ."""
-    from pydantic import ValidationError
+    """Attempt a batch of delivery queue messages and settle each delivery as soon as its attempt ends.
 
+    A single delivery (``DeliveryRef``): a retry comes back after its delay (``queue.retry_later``), a
+    deferral is sent again with a delay, a delivery that failed for good (or an unreadable message)
+    goes to the DLQ. A bundle (``DeliveryBundle``, up to 10 deliveries): each delivery that must be
+    attempted again is sent again alone (``DelaySeconds`` up to 900; a longer wait as a bundle of one
+    with ``due_at``), one that failed for good goes to the DLQ alone, and the bundle is acknowledged
+    once every delivery is settled. A crash mid-bundle loses nothing: the bundle comes back, and its
+    delivered deliveries are duplicates by their records. ``remaining_seconds`` (the invocation's time
+    left): no attempt starts unless one more fits (``timeout_cap`` + 10 s, at most half of it); the
+    deliveries left are deferred, sent again at once."""
     by_id = {item.message_id: item for item in received}
-    messages: dict[str, DeliveryRef] = {}
-    settled: dict[str, Settled] = {}
+    parsed: dict[str, DeliveryBundle | DeliveryRef] = {}
+    messages: dict[str, DeliveryRef] = {}  # attempt key (message id, or message id#n in a bundle) -> delivery
+    owner: dict[str, str] = {}  # attempt key -> message id
+    settled: dict[str, Settled] = {}  # by message id (singles), or by attempt key (a bundle's parts)
     lock = threading.Lock()
+    now = worker.now()
 
-    def settle(message_id: str, step: Step) -> Step:
-        item, message = by_id[message_id], messages.get(message_id)
+    def send_again(message: DeliveryRef, delay: int) -> None:
+        if delay <= MAX_SEND_DELAY:
+            queue.send([message], delay_seconds=delay)
+        else:  # SQS delays at most 900 s: the worker waits out the rest (visibility)
+            due = worker.now() + timedelta(seconds=delay)
+            queue.send([DeliveryBundle(deliveries=[message], due_at=due)], delay_seconds=MAX_SEND_DELAY)
+
+    def settle(key: str, step: Step) -> Step:
+        message_id = owner[key]
+        item, message = by_id[message_id], messages.get(key)
+        single = not isinstance(parsed.get(message_id), DeliveryBundle)
         try:
-            if step.action == "retry":
+            if step.action == "retry" and single:
                 queue.retry_later(item.receipt_handle, step.delay)
-            elif step.action == "requeue" and message is not None:
+            elif step.action == "requeue" and single and message is not None:
                 queue.send([message], delay_seconds=min(step.delay, MAX_SEND_DELAY))
+            elif step.action in ("retry", "requeue") and message is not None:  # a bundle's part leaves alone
+                send_again(message, step.delay)
             elif step.action == "dead":
                 reason = step.reason[:1000]
                 dead = (
@@ -520,25 +552,75 @@ def deliver_batch(
         except Exception as error:  # the message comes back and is settled again
             outcome = Settled(step, message, comes_back=True, error=f"{type(error).__name__}: {error}"[:300])
         else:
-            outcome = Settled(step, message, comes_back=step.action == "retry")
+            outcome = Settled(step, message, comes_back=single and step.action == "retry")
         with lock:
-            settled[message_id] = outcome
+            settled[key] = outcome
         return step
 
     for item in received:
+        owner[item.message_id] = item.message_id
         try:
-            messages[item.message_id] = DeliveryRef.model_validate_json(item.body)
-        except ValidationError as error:
-            settle(
-                item.message_id, Step("dead", outcome="failed", reason=f"malformed delivery message: {error.errors()[0]['msg']}")
-            )
-    found = events.get_events([m.event_key for m in messages.values()])
-    last = frozenset(item.message_id for item in received if item.receive_count >= max_receives)
-    steps = attempt_batch(worker, messages, found, concurrency, on_step=settle, last_receive=last)
+            parsed[item.message_id] = read_delivery_message(item.body)
+        except ValueError as error:
+            reason = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
+            settle(item.message_id, Step("dead", outcome="failed", reason=f"malformed delivery message: {reason}"[:1000]))
+            continue
+        message = parsed[item.message_id]
+        if isinstance(message, DeliveryRef):
+            messages[item.message_id] = message
+            continue
+        wait = math.ceil((message.due_at - now).total_seconds()) if message.due_at is not None else 0
+        if wait > 1:  # a long retry or deferral, not due yet
+            settle_early(item, message, wait, item.receive_count >= max_receives, queue, settled)
+            continue
+        for n, part in enumerate(message.deliveries):
+            key = f"{item.message_id}#{n}"
+            owner[key] = item.message_id
+            messages[key] = part
+    found = events.get_events(list({m.event_key for m in messages.values()}))
+    last = frozenset(
+        key for key, message_id in owner.items() if key == message_id and by_id[message_id].receive_count >= max_receives
+    )
+    deadline = (
+        None
+        if remaining_seconds is None
+        else time.monotonic() + remaining_seconds - min(worker.timeout_cap + 10, remaining_seconds / 2)
+    )
+    # ``concurrency`` threads per message's worth of deliveries: a batch of bundles sends as many
+    # requests at once as the same deliveries did one message each, so a slow endpoint holds up no other
+    width = max((len(m.deliveries) for m in parsed.values() if isinstance(m, DeliveryBundle)), default=1)
+    steps = attempt_batch(worker, messages, found, concurrency * width, on_step=settle, last_receive=last, deadline=deadline)
     now = worker.now()
     ages = [
         (now - found[m.event_key].at).total_seconds()
-        for message_id, m in messages.items()
-        if m.event_key in found and steps[message_id].outcome in ("retry", "deferred", "error")
+        for key, m in messages.items()
+        if m.event_key in found and steps[key].outcome in ("retry", "deferred", "error")
     ]
-    return BatchOutcome({item.message_id: settled[item.message_id] for item in received}, max(ages) if ages else None)
+    outcome: dict[str, Settled] = {}
+    for item in received:
+        if item.message_id in settled:
+            outcome[item.message_id] = settled[item.message_id]
+            continue
+        parts = tuple(settled[key] for key, message_id in owner.items() if message_id == item.message_id and key != message_id)
+        errors = [part.error for part in parts if part.comes_back]
+        outcome[item.message_id] = Settled(
+            Step("ack"), None, comes_back=bool(errors), error=errors[0] if errors else "", parts=parts
+        )
+    return BatchOutcome(outcome, max(ages) if ages else None)
+
+
+def settle_early(
+    item: Received, bundle: DeliveryBundle, wait: int, last_receive: bool, queue: MessageQueue, settled: dict[str, Settled]
+) -> None:
+    """A bundle received before its ``due_at``: back through visibility for the rest of the wait (or
+    sent again with the longest delay SQS allows, on its last receive or for a wait of 900 s or less)."""
+    step = deferral(wait, "not due yet", last_receive)
+    try:
+        if step.action == "retry":
+            queue.retry_later(item.receipt_handle, step.delay)
+        else:
+            queue.send([bundle], delay_seconds=min(step.delay, MAX_SEND_DELAY))
+    except Exception as error:
+        settled[item.message_id] = Settled(step, None, comes_back=True, error=f"{type(error).__name__}: {error}"[:300])
+    else:
+        settled[item.message_id] = Settled(step, None, comes_back=step.action == "retry")

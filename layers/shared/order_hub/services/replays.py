@@ -12,7 +12,7 @@ from typing import Any
 
 from order_hub.errors import InvalidInput, NotFound
 from order_hub.models.endpoints import Delivery
-from order_hub.models.messages import DeliveryRef
+from order_hub.models.messages import DeliveryBundle, DeliveryRef, read_delivery_message
 from order_hub.ports import DeliveryLog, EndpointRegistry, MessageQueue
 
 REPLAYABLE = frozenset({"failed", "retrying", "skipped"})
@@ -123,10 +123,15 @@ def redrive_dead_letters(
         fresh = False
         for receipt, body in batch:
             try:
-                message: DeliveryRef | None = DeliveryRef.model_validate_json(body)
+                message: DeliveryBundle | DeliveryRef | None = read_delivery_message(body)
             except ValueError:
                 message = None
-            key = message.delivery_id if message is not None else f"unreadable:{hashlib.sha256(body.encode()).hexdigest()}"
+            if isinstance(message, DeliveryBundle):  # dead-lettered by SQS itself (maxReceiveCount)
+                key = "bundle:" + ",".join(part.delivery_id for part in message.deliveries)
+            elif message is not None:
+                key = message.delivery_id
+            else:
+                key = f"unreadable:{hashlib.sha256(body.encode()).hexdigest()}"
             if key in seen:
                 continue  # back in the DLQ during this call (or visible again): not moved twice
             seen.add(key)
@@ -134,28 +139,38 @@ def redrive_dead_letters(
             if message is None:
                 counts["failed"] += 1
                 continue
-            counts[_redrive_one(log, dlq, queue, receipt, message, now)] += 1
+            for outcome, count in _redrive(log, dlq, queue, receipt, message, now).items():
+                counts[outcome] += count
         if not fresh:
             break
     return counts
 
 
-def _redrive_one(
-    log: DeliveryLog, dlq: MessageQueue, queue: MessageQueue, receipt: str, message: DeliveryRef, now: datetime
-) -> str:
-    current = log.get(message.delivery_id)
-    if current is not None and current.status == "delivered":
-        dlq.delete(receipt)
-        return "skipped"
-    if current is not None:
+def _redrive(
+    log: DeliveryLog, dlq: MessageQueue, queue: MessageQueue, receipt: str, message: DeliveryBundle | DeliveryRef, now: datetime
+) -> dict[str, int]:
+    """One DLQ message back to the delivery queue: each of its deliveries (a bundle has several) that
+    is not delivered nor being attempted is reopened and sent again as a single delivery."""
+    parts = message.deliveries if isinstance(message, DeliveryBundle) else [message]
+    counts = {"moved": 0, "skipped": 0, "failed": 0}
+    moving: list[DeliveryRef] = []
+    for part in parts:
+        current = log.get(part.delivery_id)
+        if current is not None and current.status == "delivered":
+            counts["skipped"] += 1
+            continue
+        if current is not None:
+            try:
+                log.reopen(part.delivery_id, now)  # conditional on the attempt count: a concurrent attempt wins
+            except InvalidInput:
+                counts["skipped"] += 1  # being attempted: that attempt decides (and dead-letters it again if it fails)
+                continue
+        moving.append(part.ref())
+    if moving:
         try:
-            log.reopen(message.delivery_id, now)  # conditional on the attempt count: a concurrent attempt wins
-        except InvalidInput:
-            dlq.delete(receipt)  # being attempted: that attempt decides (and dead-letters it again if it fails)
-            return "skipped"
-    try:
-        queue.send([message.ref()])
-    except Exception:  # stays in the DLQ, visible again after the receive's visibility timeout
-        return "failed"
+            queue.send(moving)
+        except Exception:  # stays in the DLQ, visible again after the receive's visibility timeout
+            return {"moved": 0, "skipped": counts["skipped"], "failed": len(moving)}
     dlq.delete(receipt)
-    return "moved"
+    counts["moved"] = len(moving)
+    return counts
