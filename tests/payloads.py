@@ -9,7 +9,7 @@ from typing import Any
 from local_stack.testkit import cancel_body, order_body
 from order_hub.models.endpoints import Endpoint, FormatSettings
 
-__all__ = ["SHIPPER_PGI_FIELDS", "cancel_body", "make_endpoint", "order_body"]
+__all__ = ["SHIPPER_PGI_FIELDS", "cancel_body", "make_endpoint", "order_body", "pgi_body"]
 
 SHIPPER_PGI_FIELDS = [
     "warehouse_id",
@@ -29,6 +29,20 @@ SHIPPER_PGI_FIELDS = [
     "details",
 ]
 """The fields of Shipper's PGI webhook, in their documented order (vendor-notes §1.6)."""
+
+
+def pgi_body(warehouse_id: str, doc_no: str, delivery_no: str, **extra: Any) -> dict[str, Any]:
+    """A PGI webhook body shipping the sample order's two lines in full (JNE)."""
+    return {
+        "warehouse_id": warehouse_id,
+        "doc_no": doc_no,
+        "delivery_no": delivery_no,
+        "carrier_id": "JNE",
+        "carrier_name": "JNE REG",
+        "pgi_date": "2026-11-23 12:04:14",
+        "details": [{"sku": "TSHIRT-BLK-M", "qty_shipped": 2}, {"sku": "CAP-RED", "qty_shipped": 1}],
+        **extra,
+    }
 
 
 def make_endpoint(fmt: Any, *, at: datetime = datetime(2026, 11, 23, 10, 0, tzinfo=UTC), **settings: Any) -> Endpoint:

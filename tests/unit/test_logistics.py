@@ -26,7 +26,7 @@ from order_hub.services.logistics import (
 )
 from order_hub.services.webhooks import ingest_pgi
 from tests.fakes import InMemoryOrderRepository
-from tests.payloads import make_endpoint, order_body
+from tests.payloads import make_endpoint, order_body, pgi_body
 
 WH, NO = "WH-TGR04", "SO-2026-0001"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -60,17 +60,7 @@ def _create(tenant: Tenant, repo: InMemoryOrderRepository, taxed: bool = False) 
 
 
 def _ship(repo: InMemoryOrderRepository, delivery_no: str = AWB) -> None:
-    pgi = PgiWebhook.model_validate(
-        {
-            "warehouse_id": WH,
-            "doc_no": NO,
-            "delivery_no": delivery_no,
-            "carrier_id": "JNE",
-            "carrier_name": "JNE REG",
-            "pgi_date": "2026-11-23 12:04:14",
-            "details": [{"sku": "TSHIRT-BLK-M", "qty_shipped": 2}, {"sku": "CAP-RED", "qty_shipped": 1}],
-        }
-    )
+    pgi = PgiWebhook.model_validate(pgi_body(WH, NO, delivery_no))
     assert ingest_pgi("acme", pgi, "{}", repo, _now).outcome == "applied"
 
 

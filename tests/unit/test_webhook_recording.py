@@ -17,7 +17,7 @@ from order_hub.services import orders
 from order_hub.services.limits import KEPT_MARKS, MARK_CHARS
 from order_hub.services.webhooks import ingest_order_confirmation, ingest_pgi, webhook_mark
 from tests.fakes import InMemoryOrderRepository
-from tests.payloads import order_body
+from tests.payloads import order_body, pgi_body
 
 WH, NO = "WH-TGR04", "SO-2026-0001"
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -28,18 +28,7 @@ def _now() -> datetime:
 
 
 def _pgi(delivery_no: str = "JNE0001") -> PgiWebhook:
-    return PgiWebhook.model_validate(
-        {
-            "warehouse_id": WH,
-            "order_type": "SO",
-            "doc_no": NO,
-            "delivery_no": delivery_no,
-            "carrier_id": "JNE",
-            "carrier_name": "JNE REG",
-            "pgi_date": "2026-11-23 12:04:14",
-            "details": [{"sku": "TSHIRT-BLK-M", "qty_shipped": 2}, {"sku": "CAP-RED", "qty_shipped": 1}],
-        }
-    )
+    return PgiWebhook.model_validate(pgi_body(WH, NO, delivery_no, order_type="SO"))
 
 
 def _confirmation(so_status: str = "OPEN") -> OrderConfirmationWebhook:
