@@ -44,7 +44,7 @@ def install() -> None:
         if _installed:
             return
         from moto.dynamodb.models import DynamoDBBackend
-        from moto.dynamodb.models.table import StreamShard
+        from moto.dynamodb.models.table import StreamShard, Table
         from moto.dynamodb.responses import DynamoHandler
         from moto.dynamodbstreams.models import ShardIterator
         from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
@@ -55,6 +55,7 @@ def install() -> None:
         DynamoDBBackend.update_item = _undo_on_failure(DynamoDBBackend.update_item)  # type: ignore[method-assign]
         DynamoDBBackend.put_item = _locked(DynamoDBBackend.put_item)  # type: ignore[method-assign]
         DynamoDBBackend.delete_item = _locked(DynamoDBBackend.delete_item)  # type: ignore[method-assign]
+        Table.query = _query_candidates(Table.query)  # type: ignore[method-assign]
         StreamShard.add = _shard_add  # type: ignore[method-assign]
         StreamShard.get = _shard_get  # type: ignore[method-assign]
         ShardIterator.__init__ = _iterator_init(ShardIterator.__init__)  # type: ignore[method-assign]
@@ -68,6 +69,42 @@ def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with DYNAMODB_LOCK:
             return method(*args, **kwargs)
+
+    return wrapper
+
+
+# -- Query: the partition, not the whole table sorted ----------------------------------------------
+
+
+def query_candidates(table: Any, hash_key: Any, index_name: str | None) -> list[Any]:
+    """The items a Query can match: a table query's partition, or (a GSI/LSI query) every item, unsorted."""
+    if index_name is None and hash_key is not None:
+        bucket = table.items.get(hash_key)  # a defaultdict: ``get`` adds no empty partition
+        if bucket is None:
+            return []
+        return list(bucket.values()) if table.range_key_attr else [bucket]
+    if table.range_key_attr:
+        return [item for bucket in list(table.items.values()) for item in bucket.values()]
+    return list(table.items.values())
+
+
+def _query_candidates(query: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's ``Table.query`` starts from ``all_items()``: every item of the table, sorted, for each
+    call, even for one partition; it then filters and sorts the matches itself. With thousands of
+    orders every Query (a delivery's earlier deliveries, an order's events, a page of the list) cost
+    a sort of the whole table. It now starts from the partition (or, for an index, the unsorted
+    items). The result is the same: moto sorts what matched."""
+
+    @functools.wraps(query)
+    def wrapper(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        with DYNAMODB_LOCK:
+            candidates = query_candidates(self, hash_key, index_name)
+            self.all_items = lambda: candidates  # this call only (every DynamoDB request holds the lock)
+            try:
+                return query(self, hash_key, *args, **kwargs)
+            finally:
+                del self.all_items
 
     return wrapper
 

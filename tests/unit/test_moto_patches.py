@@ -167,3 +167,65 @@ def test_released_stream_records_are_dropped_and_sequence_numbers_keep_counting(
     dynamodb.put_item(TableName=TABLE, Item=_item("S5"))
     after = [int(record["dynamodb"]["SequenceNumber"]) for record in _stream_records(dynamodb)]
     assert after == [numbers[3], numbers[4], numbers[4] + 1]
+
+
+def test_query_reads_the_partition_and_answers_like_moto(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Query starts from its partition (or, on an index, from the unsorted items), never from the whole
+    table sorted, and answers what moto answers: same items, same order, same pages."""
+    from moto.dynamodb.models.table import Table
+
+    dynamodb.update_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "by-g",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+    )
+    for n in range(30):
+        dynamodb.put_item(TableName=TABLE, Item=_item(f"P{n % 3}", f"S{n:03d}", g=f"G{n % 2}"))
+
+    def pages(**arguments: Any) -> list[list[tuple[str, str]]]:
+        found: list[list[tuple[str, str]]] = []
+        while True:
+            answer = dynamodb.query(TableName=TABLE, Limit=4, **arguments)
+            found.append([(item["pk"]["S"], item["sk"]["S"]) for item in answer["Items"]])
+            if "LastEvaluatedKey" not in answer:
+                return found
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    queries: list[dict[str, Any]] = [
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "P1"}}},
+        {
+            "KeyConditionExpression": "pk = :p AND sk > :s",
+            "ExpressionAttributeValues": {":p": {"S": "P2"}, ":s": {"S": "S010"}},
+            "ScanIndexForward": False,
+        },
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "nobody"}}},
+        {"IndexName": "by-g", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "G0"}}},
+    ]
+    patched = [pages(**dict(query)) for query in queries]
+
+    sorted_whole_table: list[int] = []
+    original_all_items = Table.all_items
+
+    def counting_all_items(self: Table) -> list[Any]:
+        sorted_whole_table.append(1)
+        return original_all_items(self)
+
+    monkeypatch.setattr(Table, "all_items", counting_all_items)
+    assert [pages(**dict(query)) for query in queries] == patched
+    assert sorted_whole_table == []  # not once
+
+    unpatched = Table.query.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(Table, "query", unpatched)
+    assert [pages(**dict(query)) for query in queries] == patched  # moto's own answers
+    assert sorted_whole_table  # which sorted the whole table each time
+    assert patched[0][0] == [("P1", "S001"), ("P1", "S004"), ("P1", "S007"), ("P1", "S010")]
+    assert patched[2] == [[]]
+    assert sum(len(page) for page in patched[3]) == 15
