@@ -11,11 +11,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import random
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -83,28 +81,25 @@ def moto_summary() -> list[str]:
     return lines
 
 
-def holders(kind_name: str, sample: int = 60, depth: int = 6) -> list[str]:
-    """What holds a sample of the objects of type ``kind_name``: the chain of referrers (``depth``
-    levels, skipping frames and this function's own lists), most common chains first."""
-    things = [thing for thing in gc.get_objects() if type(thing).__qualname__ == kind_name]
-    if not things:
-        return []
-    picked = random.sample(things, min(sample, len(things)))
-    del things
-    ignore = {id(picked)}
-    seen: Counter[str] = Counter()
-    for thing in picked:
-        chain: list[str] = []
-        current: Any = thing
-        for _ in range(depth):
-            referrers = [r for r in gc.get_referrers(current) if id(r) not in ignore and type(r).__name__ != "frame"]
-            referrers = [r for r in referrers if not (isinstance(r, list) and len(r) > 20000)]  # gc.get_objects() lists
-            if not referrers:
-                break
-            current = referrers[0]
-            chain.append(_label(current))
-        seen[" <- ".join(chain)] += 1
-    return [f"  {count:4d}  {label}" for label, count in seen.most_common(10)]
+def holders(kind_name: str) -> list[str]:
+    """The containers (lists, dicts, sets) that hold objects of type ``kind_name``, biggest first, each
+    with what refers to it (a frame names its function and line)."""
+    containers: list[Any] = []
+    for container in gc.get_objects():
+        if isinstance(container, list | set | dict) and container:
+            values = container.values() if isinstance(container, dict) else container
+            if type(next(iter(values))).__qualname__ == kind_name:
+                containers.append(container)
+    containers.sort(key=len, reverse=True)
+    lines = [f"  {len(containers)} containers hold {sum(map(len, containers))} of them; the biggest:"]
+    for container in containers[:8]:
+        owners = [_label(owner) for owner in gc.get_referrers(container)[:4] if not _is_object_list(owner)]
+        lines.append(f"  {len(container):7d}  {_label(container)} <- {'; '.join(owners)}")
+    return lines
+
+
+def _is_object_list(thing: Any) -> bool:
+    return isinstance(thing, list) and len(thing) > 20000
 
 
 def _label(thing: Any) -> str:
@@ -114,6 +109,8 @@ def _label(thing: Any) -> str:
         text += f"(len {len(thing)}: {', '.join(sorted({type(x).__name__ for x in list(thing)[:20]}))})"
     elif isinstance(thing, dict):
         text += f"(len {len(thing)}, keys {', '.join(repr(k)[:30] for k in list(thing)[:4])})"
+    elif type(thing).__name__ == "frame":
+        text += f"[{thing.f_code.co_name} {thing.f_code.co_filename}:{thing.f_lineno}]"
     elif hasattr(thing, "__name__"):
         text += f"[{getattr(thing, '__name__', '')}]"
     return text
