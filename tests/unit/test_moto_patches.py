@@ -229,3 +229,29 @@ def test_query_reads_the_partition_and_answers_like_moto(dynamodb: Any, monkeypa
     assert patched[0][0] == [("P1", "S001"), ("P1", "S004"), ("P1", "S007"), ("P1", "S010")]
     assert patched[2] == [[]]
     assert sum(len(page) for page in patched[3]) == 15
+
+
+def test_moto_keeps_no_copy_of_the_objects_it_made(dynamodb: Any) -> None:
+    """moto's models appended every object they created to a class-level list, for its dashboard:
+    every item (each Query and UpdateItem makes deep copies), stream record and message, forever.
+    After many writes and reads, the items alive are the table's own (and nothing is tracked)."""
+    import gc
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    for n in range(200):
+        dynamodb.put_item(TableName=TABLE, Item=_item("P", f"S{n:03d}", state="new"))
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "P"}, "sk": {"S": f"S{n:03d}"}},
+            UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":s": {"S": "done"}},
+        )
+    for _ in range(20):
+        dynamodb.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P"}})
+    gc.collect()
+
+    assert moto_patches.tracked_instances() == 0
+    alive = sum(1 for thing in gc.get_objects() if type(thing) is Item)
+    assert alive <= 200 + 10, f"{alive} moto items alive for 200 stored"
