@@ -89,10 +89,10 @@ def _stop_tracking_instances() -> None:
     from moto.core.common_models import BaseModel
     from moto.core.model_instances import model_data
 
-    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+    def __new__(cls: Any, *args: Any, **kwargs: Any) -> Any:
         return super(BaseModel, cls).__new__(cls)
 
-    BaseModel.__new__ = __new__  # type: ignore[assignment,method-assign]
+    BaseModel.__new__ = __new__  # type: ignore[method-assign]
     for models in model_data.values():
         for model in models.values():
             tracked = getattr(model, "instances_tracked", None)

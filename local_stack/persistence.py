@@ -73,8 +73,8 @@ class Snapshot:
     written as they are); what ``read_snapshot`` gives back are plain dicts."""
 
     saved_at: float = field(default_factory=time.time)
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # logical id -> items (DynamoDB JSON)
-    streams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # logical id -> unread records
+    tables: dict[str, list[Any]] = field(default_factory=dict)  # logical id -> items (DynamoDB JSON, or RawJson)
+    streams: dict[str, list[Any]] = field(default_factory=dict)  # logical id -> unread records (dicts, or RawJson)
     queues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # logical id -> messages
     secrets: dict[str, str] = field(default_factory=dict)  # name -> SecretString
     demo: dict[str, Any] = field(default_factory=dict)  # the demo set-up (see LocalStack)
