@@ -53,6 +53,14 @@ class SoakResult:
     requests: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     rss_curve: list[tuple[float, int, float]] = field(default_factory=list)  # (seconds, acknowledged, RSS MB)
+    settled_at: float | None = None  # seconds: every order closed and delivered (the idle time starts)
+
+    def idle_growth_mb(self) -> float:
+        """How much the stack's RSS grew while it stood idle after the orders settled (0 without samples)."""
+        if self.settled_at is None:
+            return 0.0
+        idle = [rss for seconds, _, rss in self.rss_curve if seconds > self.settled_at]
+        return idle[-1] - idle[0] if len(idle) > 1 else 0.0
 
     def summary(self) -> str:
         return (
@@ -376,6 +384,7 @@ class Soak:
         time.sleep(2)
         self.collect_callbacks()
         self.control(sim, "POST", "/_sim/webhooks", {"duplicate": False})
+        self.result.settled_at = time.monotonic() - started
         if self.idle_seconds:  # the orders have settled: memory should stay where it is
             self.progress.show(f"soak: idle {self.idle_seconds:.0f} s")
             time.sleep(self.idle_seconds)
@@ -422,11 +431,13 @@ def rss_curve_text(result: SoakResult, points: int = 10) -> str:
             next_mark = (done // step + 1) * step
         if done >= result.acknowledged and creating_done == len(curve):
             creating_done = index
-    after = curve[creating_done:]
-    if after:
-        middle = after[len(after) // 2]
-        marks.append(f"settling ({middle[0]:.0f} s): {middle[2]:.0f}")
-        marks.append(f"end ({after[-1][0]:.0f} s): {after[-1][2]:.0f}")
+    settled = result.settled_at if result.settled_at is not None else curve[-1][0]
+    closing = [sample for sample in curve[creating_done:] if sample[0] <= settled]
+    idle = [sample for sample in curve if sample[0] > settled]
+    if closing:
+        marks.append(f"closing (+{closing[-1][0] - closing[0][0]:.0f} s): {max(rss for _, _, rss in closing):.0f} max")
+    if idle:
+        marks.append(f"idle {idle[0][2]:.0f} -> {idle[-1][2]:.0f} over {idle[-1][0] - idle[0][0]:.0f} s")
     return "MB at orders acknowledged  " + ", ".join(marks)
 
 
