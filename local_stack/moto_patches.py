@@ -17,7 +17,8 @@ serves) changes three things:
 - stream records that every registered reader has read are dropped (``release_stream_records``),
   with sequence numbers that keep counting, so streams do not grow without bound;
 - Query starts from the queried partition instead of sorting the whole table on every call;
-- moto no longer keeps every model object it ever created (``instances_tracked``, for its dashboard).
+- moto no longer keeps every model object it ever created (``instances_tracked``, for its dashboard);
+- an UpdateExpression string is parsed once, not twice per UpdateItem.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def install() -> None:
         _patch_sqs()
         _patch_server()
         _stop_tracking_instances()
+        _cache_update_expressions()
         _installed = True
 
 
@@ -105,6 +107,34 @@ def tracked_instances() -> int:
     from moto.core.model_instances import model_data
 
     return sum(len(getattr(model, "instances_tracked", ())) for models in model_data.values() for model in models.values())
+
+
+# -- UpdateItem: each expression parsed once ----------------------------------------------------
+
+UPDATE_EXPRESSIONS_CACHED = 512
+
+
+def _cache_update_expressions() -> None:
+    """moto parses an UpdateExpression twice per UpdateItem (the handler and the backend each call
+    ``UpdateExpressionParser.make``), the hub's expressions are a few fixed strings with placeholders,
+    and the tree is never changed in place (the validator works on a deep copy; the handler only
+    reads it): parse each string once."""
+    from moto.dynamodb.parsing import expressions
+
+    UpdateExpressionParser: Any = expressions.UpdateExpressionParser  # type: ignore[attr-defined]
+    parse = UpdateExpressionParser.make.__func__
+
+    @functools.lru_cache(maxsize=UPDATE_EXPRESSIONS_CACHED)
+    def parsed(expression: str) -> Any:
+        return parse(UpdateExpressionParser, expression)
+
+    def make(cls: Any, expression: str) -> Any:
+        if cls is UpdateExpressionParser and isinstance(expression, str):
+            return parsed(expression)
+        return parse(cls, expression)
+
+    UpdateExpressionParser.make = classmethod(make)
+    UpdateExpressionParser.parsed = parsed  # cache_info() for tests
 
 
 # -- Query: the partition, not the whole table sorted ----------------------------------------------

@@ -255,3 +255,33 @@ def test_moto_keeps_no_copy_of_the_objects_it_made(dynamodb: Any) -> None:
     assert moto_patches.tracked_instances() == 0
     alive = sum(1 for thing in gc.get_objects() if type(thing) is Item)
     assert alive <= 200 + 10, f"{alive} moto items alive for 200 stored"
+
+
+def test_an_update_expression_is_parsed_once_and_applied_with_each_call_s_values(dynamodb: Any) -> None:
+    """The parsed tree is shared between calls: each UpdateItem still applies its own values, names
+    and conditions, and a bad expression is still refused."""
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    expression = "SET #s = :s, hits = if_not_exists(hits, :zero) + :one REMOVE gone"
+    misses_before = UpdateExpressionParser.parsed.cache_info().misses
+    for n in range(5):
+        dynamodb.put_item(TableName=TABLE, Item=_item(f"U{n}", gone="x"))
+        for state in ("a", f"b{n}"):
+            dynamodb.update_item(
+                TableName=TABLE,
+                Key={"pk": {"S": f"U{n}"}, "sk": {"S": "A"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":s": {"S": state}, ":zero": {"N": "0"}, ":one": {"N": "1"}},
+            )
+    assert UpdateExpressionParser.parsed.cache_info().misses == misses_before + 1
+    for n in range(5):
+        item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"U{n}"}, "sk": {"S": "A"}})["Item"]
+        assert item == {"pk": {"S": f"U{n}"}, "sk": {"S": "A"}, "state": {"S": f"b{n}"}, "hits": {"N": "2"}}
+    with pytest.raises(ClientError, match="ValidationException"):
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "U0"}, "sk": {"S": "A"}},
+            UpdateExpression="SET = :x",
+            ExpressionAttributeValues={":x": {"S": "x"}},
+        )
