@@ -52,12 +52,22 @@ class SoakResult:
     seconds: float = 0.0
     requests: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    rss_curve: list[tuple[float, int, float]] = field(default_factory=list)  # (seconds, acknowledged, RSS MB)
+    settled_at: float | None = None  # seconds: every order closed and delivered (the idle time starts)
+
+    def idle_growth_mb(self) -> float:
+        """How much the stack's RSS grew while it stood idle after the orders settled (0 without samples)."""
+        if self.settled_at is None:
+            return 0.0
+        idle = [rss for seconds, _, rss in self.rss_curve if seconds > self.settled_at]
+        return idle[-1] - idle[0] if len(idle) > 1 else 0.0
 
     def summary(self) -> str:
         return (
             f"orders {self.orders}  acknowledged {self.acknowledged}  lost {len(self.lost)}  "
             f"duplicated {len(self.duplicated)}  5xx {self.server_errors}  undelivered {len(self.undelivered)}  "
-            f"peak RSS {self.peak_rss_mb:.0f} MB  in {self.seconds:.0f} s  ({self.requests} hub requests)"
+            f"peak RSS {self.peak_rss_mb:.0f} MB  in {self.seconds:.0f} s  "
+            f"({self.acknowledged / max(self.seconds, 1e-9):.2f} orders/s, {self.requests} hub requests)"
         )
 
 
@@ -95,15 +105,24 @@ def order_of(record: dict[str, Any]) -> str | None:
     return None
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set (VmHWM), in MB."""
+def _status_mb(pid: int, field_name: str) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field_name + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MB."""
+    return _status_mb(pid, "VmHWM")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set now (VmRSS), in MB."""
+    return _status_mb(pid, "VmRSS")
 
 
 class Progress:
@@ -129,8 +148,18 @@ def bar(done: int, total: int, width: int = 24) -> str:
 
 
 class Soak:
-    def __init__(self, orders: int, clients: int, replay_ratio: float, timeout: float, clock_ms: int, progress: bool) -> None:
+    def __init__(
+        self,
+        orders: int,
+        clients: int,
+        replay_ratio: float,
+        timeout: float,
+        clock_ms: int,
+        progress: bool,
+        idle_seconds: float = 0.0,
+    ) -> None:
         self.orders = orders
+        self.idle_seconds = idle_seconds
         self.clients = clients
         self.replay_ratio = replay_ratio
         self.timeout = timeout
@@ -279,12 +308,29 @@ class Soak:
             if check():
                 return True
             self.progress.show(label())
-            # counting the CLOSED orders lists them all: not free for the stack, whose figures these are
-            time.sleep(max(3.0, self.orders / 250))
+            time.sleep(3.0)
         return False
+
+    def sample_rss(self, started: float, stop: threading.Event, every: float = 5.0) -> None:
+        """Every few seconds: (elapsed, acknowledged orders, the stack's RSS) into ``result.rss_curve``."""
+        assert self.process is not None
+        while not stop.wait(every):
+            with self._lock:
+                done = len(self.acknowledged)
+            self.result.rss_curve.append((time.monotonic() - started, done, rss_mb(self.process.pid)))
 
     def run(self) -> SoakResult:
         started = time.monotonic()
+        stop_sampling = threading.Event()
+        sampler = threading.Thread(target=self.sample_rss, args=(started, stop_sampling), name="rss", daemon=True)
+        sampler.start()
+        try:
+            return self._run(started)
+        finally:
+            stop_sampling.set()
+            sampler.join(10)
+
+    def _run(self, started: float) -> SoakResult:
         deadline = started + self.timeout
         sim, receiver = self.info["wms_simulator"]["url"], self.info["demo_receiver"]["url"]
         # A probe order first: how many callbacks one order's lifecycle brings per format.
@@ -315,10 +361,17 @@ class Soak:
                         self.collect_callbacks()
         total = len(self.acknowledged)
         closed_now = [0]
+        listed_at = [time.monotonic()]
 
         def finished() -> bool:
-            closed_now[0] = self.closed_count()
-            return closed_now[0] >= total and self._delivered_enough(expected, numbers)
+            # Listing every order to count the CLOSED ones cost the stack a quarter of its CPU while the
+            # orders closed: the callbacks (incremental) tell when everything may be done, and the list
+            # is read then, or now and again for the progress line.
+            delivered = self._delivered_enough(expected, numbers)
+            if delivered or time.monotonic() - listed_at[0] >= max(30.0, self.orders / 50):
+                closed_now[0] = self.closed_count()
+                listed_at[0] = time.monotonic()
+            return delivered and closed_now[0] >= total
 
         self.wait_until(
             finished,
@@ -331,6 +384,10 @@ class Soak:
         time.sleep(2)
         self.collect_callbacks()
         self.control(sim, "POST", "/_sim/webhooks", {"duplicate": False})
+        self.result.settled_at = time.monotonic() - started
+        if self.idle_seconds:  # the orders have settled: memory should stay where it is
+            self.progress.show(f"soak: idle {self.idle_seconds:.0f} s")
+            time.sleep(self.idle_seconds)
         listed = self.listed()
         by_order: Counter[str] = Counter(key.split("|")[0] for key in listed)
         closed = {key.split("|")[0] for key in listed if key.endswith("|CLOSED")}
@@ -359,6 +416,31 @@ class Soak:
         )
 
 
+def rss_curve_text(result: SoakResult, points: int = 10) -> str:
+    """The stack's RSS at each tenth of the orders acknowledged, then while they closed and at the end."""
+    curve = result.rss_curve
+    if not curve:
+        return "no samples"
+    marks: list[str] = []
+    step = max(1, result.orders // points)
+    next_mark = step
+    creating_done = len(curve)
+    for index, (_, done, rss) in enumerate(curve):
+        if done >= next_mark:
+            marks.append(f"{done}: {rss:.0f}")
+            next_mark = (done // step + 1) * step
+        if done >= result.acknowledged and creating_done == len(curve):
+            creating_done = index
+    settled = result.settled_at if result.settled_at is not None else curve[-1][0]
+    closing = [sample for sample in curve[creating_done:] if sample[0] <= settled]
+    idle = [sample for sample in curve if sample[0] > settled]
+    if closing:
+        marks.append(f"closing (+{closing[-1][0] - closing[0][0]:.0f} s): {max(rss for _, _, rss in closing):.0f} max")
+    if idle:
+        marks.append(f"idle {idle[0][2]:.0f} -> {idle[-1][2]:.0f} over {idle[-1][0] - idle[0][0]:.0f} s")
+    return "MB at orders acknowledged  " + ", ".join(marks)
+
+
 def run_soak(
     orders: int,
     clients: int = 8,
@@ -367,10 +449,11 @@ def run_soak(
     clock_ms: int = 250,
     progress: bool = True,
     workdir: Path | None = None,
+    idle_seconds: float = 0.0,
 ) -> SoakResult:
     """Start a stack, soak it, stop it; the figures."""
     with tempfile.TemporaryDirectory(prefix="soak-") as temporary:
-        soak = Soak(orders, clients, replay_ratio, timeout, clock_ms, progress)
+        soak = Soak(orders, clients, replay_ratio, timeout, clock_ms, progress, idle_seconds)
         soak.start_stack(workdir or Path(temporary))
         try:
             return soak.run()
@@ -386,9 +469,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600, help="give up waiting after this many seconds")
     parser.add_argument("--clock-ms", type=int, default=250, help="the WMS simulator's step interval")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the stack's log and state here")
+    parser.add_argument(
+        "--idle", type=float, default=0.0, help="seconds to stay idle after the orders settle (RSS should not grow)"
+    )
     args = parser.parse_args(argv)
-    result = run_soak(args.orders, args.clients, args.replay_ratio, args.timeout, args.clock_ms, workdir=args.workdir)
+    result = run_soak(
+        args.orders, args.clients, args.replay_ratio, args.timeout, args.clock_ms, workdir=args.workdir, idle_seconds=args.idle
+    )
     print(f"soak: {result.summary()}")
+    print(f"  RSS: {rss_curve_text(result)}")
     for label, names in (("lost", result.lost), ("duplicated", result.duplicated), ("undelivered", result.undelivered)):
         if names:
             print(f"  {label}: {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}")

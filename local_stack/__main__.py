@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
+from local_stack import memory_report
 from local_stack.stack import DEFAULT_PORT, LocalStack, PortInUse, StackError, StackOptions, configure_logging, print_banner
 from local_stack.template import TemplateError
 
@@ -153,20 +154,38 @@ def trim_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _trace_memory(path: Path, every: float) -> None:
-    """HUB_TRACEMALLOC=N (diagnostics): every N seconds, write the 40 biggest allocation sites to ``path``."""
+def _trace_memory(path: Path, every: float, frames: int) -> None:
+    """HUB_TRACEMALLOC=N (diagnostics): every N seconds, append to ``path`` the RSS, the traced heap and
+    the 25 allocation sites that grew most since the first report, each with its traceback
+    (HUB_TRACEMALLOC_FRAMES deep, default 6): what keeps memory, not only where it was allocated."""
     import tracemalloc
 
-    tracemalloc.start(1)
+    tracemalloc.start(frames)
 
     def report() -> None:
+        baseline: tracemalloc.Snapshot | None = None
         while True:
             time.sleep(every)
-            top = tracemalloc.take_snapshot().statistics("lineno")[:40]
-            lines = [f"{time.strftime('%H:%M:%S')} traced {tracemalloc.get_traced_memory()[0] / 1e6:.0f} MB"]
-            for stat in top:
-                lines.append(f"{stat.size / 1e6:8.1f} MB {stat.count:8d}  {stat.traceback[0]}")
-            path.write_text("\n".join(lines) + "\n")
+            snapshot = tracemalloc.take_snapshot()
+            traced = tracemalloc.get_traced_memory()[0] / 1e6
+            overhead = tracemalloc.get_tracemalloc_memory() / 1e6
+            lines = [
+                f"== {time.strftime('%H:%M:%S')} RSS {memory_report.rss_mb():.0f} MB  traced {traced:.0f} MB "
+                f"(tracemalloc's own {overhead:.0f} MB)  threads {threading.active_count()}  {memory_report.malloc_summary()}"
+            ]
+            if baseline is None:
+                baseline = snapshot
+                stats = snapshot.statistics("traceback")[:25]
+                lines.append("(baseline: biggest sites)")
+                for stat in stats:
+                    lines.append(f"{stat.size / 1e6:8.2f} MB {stat.count:8d}")
+                    lines.extend(f"      {frame}" for frame in stat.traceback)
+            else:
+                for diff in snapshot.compare_to(baseline, "traceback")[:25]:
+                    lines.append(f"{diff.size_diff / 1e6:+8.2f} MB {diff.count_diff:+8d}  (now {diff.size / 1e6:.2f} MB)")
+                    lines.extend(f"      {frame}" for frame in diff.traceback)
+            with path.open("a") as out:
+                out.write("\n".join(lines) + "\n")
 
     threading.Thread(target=report, name="tracemalloc", daemon=True).start()
 
@@ -176,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.quiet)
     if os.environ.get("HUB_TRACEMALLOC"):
-        _trace_memory(args.state_dir / "tracemalloc.txt", float(os.environ["HUB_TRACEMALLOC"]))
+        _trace_memory(
+            args.state_dir / "tracemalloc.txt",
+            float(os.environ["HUB_TRACEMALLOC"]),
+            int(os.environ.get("HUB_TRACEMALLOC_FRAMES") or 6),
+        )
     options = StackOptions(
         port=args.port if args.port is not None else _default_port(),
         state_dir=args.state_dir.resolve(),
@@ -202,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    reports: list[int] = []  # SIGUSR1: a memory report into <state-dir>/memory.txt (local_stack.memory_report)
+    signal.signal(signal.SIGUSR1, lambda signum, frame: reports.append(signum))
 
     stack = LocalStack(options)
     try:
@@ -222,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
             idle += 1
             if idle % 300 == 0:  # every 30 s
                 trim_memory()
+            if reports:
+                reports.clear()
+                memory_report.write_report(options.state_dir / "memory.txt")
         print("local_stack: stopping (saving the state)", file=sys.stderr, flush=True)
     finally:
         stack.stop()

@@ -15,7 +15,11 @@ serves) changes three things:
 - SQS: ``ReceiveMessage`` no longer recomputes every queue attribute (counting the whole queue) for
   each message it returns, and the receipt handles of deleted messages are not kept forever;
 - stream records that every registered reader has read are dropped (``release_stream_records``),
-  with sequence numbers that keep counting, so streams do not grow without bound.
+  with sequence numbers that keep counting, so streams do not grow without bound;
+- Query starts from the queried partition instead of sorting the whole table on every call;
+- moto no longer keeps every model object it ever created (``instances_tracked``, for its dashboard);
+- an UpdateExpression string is parsed once, not twice per UpdateItem, and the validator's copy of
+  the tree is unpickled instead of deep-copied.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def install() -> None:
         if _installed:
             return
         from moto.dynamodb.models import DynamoDBBackend
-        from moto.dynamodb.models.table import StreamShard
+        from moto.dynamodb.models.table import StreamShard, Table
         from moto.dynamodb.responses import DynamoHandler
         from moto.dynamodbstreams.models import ShardIterator
         from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
@@ -55,11 +59,14 @@ def install() -> None:
         DynamoDBBackend.update_item = _undo_on_failure(DynamoDBBackend.update_item)  # type: ignore[method-assign]
         DynamoDBBackend.put_item = _locked(DynamoDBBackend.put_item)  # type: ignore[method-assign]
         DynamoDBBackend.delete_item = _locked(DynamoDBBackend.delete_item)  # type: ignore[method-assign]
+        Table.query = _query_candidates(Table.query)  # type: ignore[method-assign]
         StreamShard.add = _shard_add  # type: ignore[method-assign]
         StreamShard.get = _shard_get  # type: ignore[method-assign]
         ShardIterator.__init__ = _iterator_init(ShardIterator.__init__)  # type: ignore[method-assign]
         _patch_sqs()
         _patch_server()
+        _stop_tracking_instances()
+        _cache_update_expressions()
         _installed = True
 
 
@@ -68,6 +75,122 @@ def _locked(method: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with DYNAMODB_LOCK:
             return method(*args, **kwargs)
+
+    return wrapper
+
+
+# -- moto's instance tracking ---------------------------------------------------------------------
+
+
+def _stop_tracking_instances() -> None:
+    """moto's ``BaseModel.__new__`` appends every model object it ever creates to its class's
+    ``instances_tracked`` list, for its dashboard (``/moto-api/data.json``): every DynamoDB ``Item``
+    (each Query result and each UpdateItem makes deep copies), every ``StreamRecord``, every SQS
+    ``Message``, kept for the life of the process. That list was most of the local stack's growth:
+    40,000 items held for 3,300 stored after 400 orders. Objects are no longer tracked (the dashboard
+    lists nothing; the stack does not serve it) and what was tracked is let go."""
+    from moto.core.common_models import BaseModel
+    from moto.core.model_instances import model_data
+
+    def __new__(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        return super(BaseModel, cls).__new__(cls)
+
+    BaseModel.__new__ = __new__  # type: ignore[method-assign]
+    for models in model_data.values():
+        for model in models.values():
+            tracked = getattr(model, "instances_tracked", None)
+            if isinstance(tracked, list):
+                tracked.clear()
+
+
+def tracked_instances() -> int:
+    """How many model objects moto's dashboard lists keep (0 once installed; diagnostics and tests)."""
+    from moto.core.model_instances import model_data
+
+    return sum(len(getattr(model, "instances_tracked", ())) for models in model_data.values() for model in models.values())
+
+
+# -- UpdateItem: each expression parsed once ----------------------------------------------------
+
+UPDATE_EXPRESSIONS_CACHED = 512
+
+
+def _cache_update_expressions() -> None:
+    """moto parses an UpdateExpression twice per UpdateItem (the handler and the backend each call
+    ``UpdateExpressionParser.make``), and its validator then deep-copies the tree (``copy.deepcopy``,
+    slower than the parse) to work on. The hub's expressions are a few fixed strings with
+    placeholders, and the parsed tree is never changed in place (the validator works on its copy; the
+    handler only reads it): each string is parsed once, pickled once, and the validator's copy is
+    unpickled (a fifth of the deep copy's time)."""
+    import pickle
+
+    from moto.dynamodb.parsing import expressions, validators
+
+    UpdateExpressionParser: Any = expressions.UpdateExpressionParser  # type: ignore[attr-defined]
+    parse = UpdateExpressionParser.make.__func__
+
+    @functools.lru_cache(maxsize=UPDATE_EXPRESSIONS_CACHED)
+    def parsed(expression: str) -> Any:
+        tree = parse(UpdateExpressionParser, expression)
+        tree.__dict__[_PICKLED] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)  # its copies do not carry it
+        return tree
+
+    def make(cls: Any, expression: str) -> Any:
+        if cls is UpdateExpressionParser and isinstance(expression, str):
+            return parsed(expression)
+        return parse(cls, expression)
+
+    def copy_tree(tree: Any) -> Any:
+        data = getattr(tree, "__dict__", {}).get(_PICKLED)
+        return pickle.loads(data) if data is not None else copy.deepcopy(tree)
+
+    original_init = validators.Validator.__init__
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, _NO_TREE, *args, **kwargs)  # everything but the copy of the tree
+        self.node_to_validate = copy_tree(expression)
+
+    UpdateExpressionParser.make = classmethod(make)
+    UpdateExpressionParser.parsed = parsed  # cache_info() for tests
+    validators.Validator.__init__ = init  # type: ignore[method-assign]
+
+
+_PICKLED = "_hub_pickled_tree"
+_NO_TREE = None  # what moto's Validator.__init__ deep-copies instead of the tree (cheap)
+
+
+# -- Query: the partition, not the whole table sorted ----------------------------------------------
+
+
+def query_candidates(table: Any, hash_key: Any, index_name: str | None) -> list[Any]:
+    """The items a Query can match: a table query's partition, or (a GSI/LSI query) every item, unsorted."""
+    if index_name is None and hash_key is not None:
+        bucket = table.items.get(hash_key)  # a defaultdict: ``get`` adds no empty partition
+        if bucket is None:
+            return []
+        return list(bucket.values()) if table.range_key_attr else [bucket]
+    if table.range_key_attr:
+        return [item for bucket in list(table.items.values()) for item in bucket.values()]
+    return list(table.items.values())
+
+
+def _query_candidates(query: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's ``Table.query`` starts from ``all_items()``: every item of the table, sorted, for each
+    call, even for one partition; it then filters and sorts the matches itself. With thousands of
+    orders every Query (a delivery's earlier deliveries, an order's events, a page of the list) cost
+    a sort of the whole table. It now starts from the partition (or, for an index, the unsorted
+    items). The result is the same: moto sorts what matched."""
+
+    @functools.wraps(query)
+    def wrapper(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        with DYNAMODB_LOCK:
+            candidates = query_candidates(self, hash_key, index_name)
+            self.all_items = lambda: candidates  # this call only (every DynamoDB request holds the lock)
+            try:
+                return query(self, hash_key, *args, **kwargs)
+            finally:
+                del self.all_items
 
     return wrapper
 

@@ -167,3 +167,121 @@ def test_released_stream_records_are_dropped_and_sequence_numbers_keep_counting(
     dynamodb.put_item(TableName=TABLE, Item=_item("S5"))
     after = [int(record["dynamodb"]["SequenceNumber"]) for record in _stream_records(dynamodb)]
     assert after == [numbers[3], numbers[4], numbers[4] + 1]
+
+
+def test_query_reads_the_partition_and_answers_like_moto(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Query starts from its partition (or, on an index, from the unsorted items), never from the whole
+    table sorted, and answers what moto answers: same items, same order, same pages."""
+    from moto.dynamodb.models.table import Table
+
+    dynamodb.update_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "g", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "by-g",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+    )
+    for n in range(30):
+        dynamodb.put_item(TableName=TABLE, Item=_item(f"P{n % 3}", f"S{n:03d}", g=f"G{n % 2}"))
+
+    def pages(**arguments: Any) -> list[list[tuple[str, str]]]:
+        found: list[list[tuple[str, str]]] = []
+        while True:
+            answer = dynamodb.query(TableName=TABLE, Limit=4, **arguments)
+            found.append([(item["pk"]["S"], item["sk"]["S"]) for item in answer["Items"]])
+            if "LastEvaluatedKey" not in answer:
+                return found
+            arguments["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    queries: list[dict[str, Any]] = [
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "P1"}}},
+        {
+            "KeyConditionExpression": "pk = :p AND sk > :s",
+            "ExpressionAttributeValues": {":p": {"S": "P2"}, ":s": {"S": "S010"}},
+            "ScanIndexForward": False,
+        },
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "nobody"}}},
+        {"IndexName": "by-g", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "G0"}}},
+    ]
+    patched = [pages(**dict(query)) for query in queries]
+
+    sorted_whole_table: list[int] = []
+    original_all_items = Table.all_items
+
+    def counting_all_items(self: Table) -> list[Any]:
+        sorted_whole_table.append(1)
+        return original_all_items(self)
+
+    monkeypatch.setattr(Table, "all_items", counting_all_items)
+    assert [pages(**dict(query)) for query in queries] == patched
+    assert sorted_whole_table == []  # not once
+
+    unpatched = Table.query.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(Table, "query", unpatched)
+    assert [pages(**dict(query)) for query in queries] == patched  # moto's own answers
+    assert sorted_whole_table  # which sorted the whole table each time
+    assert patched[0][0] == [("P1", "S001"), ("P1", "S004"), ("P1", "S007"), ("P1", "S010")]
+    assert patched[2] == [[]]
+    assert sum(len(page) for page in patched[3]) == 15
+
+
+def test_moto_keeps_no_copy_of_the_objects_it_made(dynamodb: Any) -> None:
+    """moto's models appended every object they created to a class-level list, for its dashboard:
+    every item (each Query and UpdateItem makes deep copies), stream record and message, forever.
+    After many writes and reads, the items alive are the table's own (and nothing is tracked)."""
+    import gc
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    for n in range(200):
+        dynamodb.put_item(TableName=TABLE, Item=_item("P", f"S{n:03d}", state="new"))
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "P"}, "sk": {"S": f"S{n:03d}"}},
+            UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "state"},
+            ExpressionAttributeValues={":s": {"S": "done"}},
+        )
+    for _ in range(20):
+        dynamodb.query(TableName=TABLE, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P"}})
+    gc.collect()
+
+    assert moto_patches.tracked_instances() == 0
+    alive = sum(1 for thing in gc.get_objects() if type(thing) is Item)
+    assert alive <= 200 + 10, f"{alive} moto items alive for 200 stored"
+
+
+def test_an_update_expression_is_parsed_once_and_applied_with_each_call_s_values(dynamodb: Any) -> None:
+    """The parsed tree is shared between calls: each UpdateItem still applies its own values, names
+    and conditions, and a bad expression is still refused."""
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    expression = "SET #s = :s, hits = if_not_exists(hits, :zero) + :one REMOVE gone"
+    misses_before = UpdateExpressionParser.parsed.cache_info().misses
+    for n in range(5):
+        dynamodb.put_item(TableName=TABLE, Item=_item(f"U{n}", gone="x"))
+        for state in ("a", f"b{n}"):
+            dynamodb.update_item(
+                TableName=TABLE,
+                Key={"pk": {"S": f"U{n}"}, "sk": {"S": "A"}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={":s": {"S": state}, ":zero": {"N": "0"}, ":one": {"N": "1"}},
+            )
+    assert UpdateExpressionParser.parsed.cache_info().misses == misses_before + 1
+    for n in range(5):
+        item = dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": f"U{n}"}, "sk": {"S": "A"}})["Item"]
+        assert item == {"pk": {"S": f"U{n}"}, "sk": {"S": "A"}, "state": {"S": f"b{n}"}, "hits": {"N": "2"}}
+    with pytest.raises(ClientError, match="ValidationException"):
+        dynamodb.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "U0"}, "sk": {"S": "A"}},
+            UpdateExpression="SET = :x",
+            ExpressionAttributeValues={":x": {"S": "x"}},
+        )
