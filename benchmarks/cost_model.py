@@ -949,7 +949,7 @@ def figures(measured: Measured, orders_per_day: int) -> dict[str, Any]:
         },
         "total": round(sum(round(dollars[service], 2) for service in SERVICES), 2),
         "delivery_worker": f"{worker.wru / measured.orders:.2f} WRU + {worker.rru / measured.orders:.2f} RRU per order"
-        f" ({deliveries:.0f} deliveries in {messages:.0f} messages);"
+        f" ({deliveries:.0f} deliveries in {messages:.0f} message{'' if round(messages) == 1 else 's'});"
         f" a callback failing all its attempts {measured.failing_callback_wru:.0f} WRU",
         "gb_seconds": round(units["lambda_gb_seconds"], 4),
         "requests": {service: round(value, 3) for service, value in requests.items()},
