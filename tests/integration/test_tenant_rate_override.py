@@ -68,3 +68,22 @@ def test_the_admin_cli_sets_and_clears_the_limit_and_refuses_bad_ones(
             tenants.set_rate_limit(directory, "big", wrong)
         assert refused.value.field == "rate_limit_per_second"
     assert tenants.get_tenant(directory, "big").rate_limit_per_second is None
+
+
+def test_a_new_limit_counts_once_the_containers_cached_key_lapses(moto_hub_factory: MotoHubFactory) -> None:
+    hub = moto_hub_factory(
+        tenants={"big": ["WH-TGR04"]},
+        settings={"TENANT_RATE_LIMIT_PER_SECOND": str(STACK_LIMIT), "AUTH_CACHE_TTL_SECONDS": "0", "HUB_ENV": "dev"},
+    )
+    key = hub.api_keys["big"]
+
+    def second_with_a_new_limit() -> tuple[list[int], list[int]]:
+        before = [_status(key) for _ in range(STACK_LIMIT + 1)]  # the stack's limit
+        tenants.set_rate_limit(wiring.tenant_directory(), "big", 20)  # raised mid-second
+        after = [_status(key) for _ in range(2)]  # the key is looked up again (no cache): its own limit now
+        tenants.set_rate_limit(wiring.tenant_directory(), "big", None)
+        return before, after
+
+    before, after = _in_one_second(second_with_a_new_limit)
+    assert before == [200] * STACK_LIMIT + [429]
+    assert after == [200, 200]
