@@ -89,6 +89,10 @@ def test_a_list_page_reads_the_same_at_60_and_at_3000_orders(hub: Hub, invoke: I
     assert none.body["data"]["outbounds"] == [] and none.body["pagination"]["total_exact"] is False  # read budget spent
     assert reads.rru <= MAX_LIST_CANDIDATES * 250 / 4096 / 2 + 1  # index entries of ~200 bytes, never the orders
 
+    beyond = invoke("list_orders", query={"so_status": "REGISTERED", "limit": "100", "page": "25"})  # past 2,000 candidates
+    assert [o["order_no"] for o in beyond.body["data"]["outbounds"]] == [o.order_no for o in reversed(orders[-2500:-2400])]
+    assert beyond.body["pagination"]["total_elements"] == 2600  # this page and the next: deep filtered pages are read too
+
     deep, body = _page_cost(invoke, reads, page="100")  # whole days before the page are skipped by their counts
     assert [o["order_no"] for o in body["data"]["outbounds"]] == [o.order_no for o in reversed(orders[-2000:-1980])]
     assert deep <= small + 3

@@ -487,8 +487,9 @@ class DynamoOrderRepository(_DynamoAdapter):
         the day counts (exact), whole days before the page are skipped by their count, and the page's
         orders are read by key. Otherwise the candidates are read in order, filtered by the index where it
         projects the attribute (warehouse and order type; status and WMS too in ``by_created``) and else on
-        the orders, up to the end of the next page and within a read budget (``MAX_LIST_CANDIDATES``
-        entries, ``MAX_LIST_FETCHES`` orders): the total is exact when that reached the last candidate,
+        the orders, up to the end of the next page and within a read budget beyond the page's offset
+        (``MAX_LIST_CANDIDATES`` entries, ``MAX_LIST_FETCHES`` orders past the ones before the page, so a
+        deep page of a common filter is read, and a rare filter costs a bounded read): the total is exact when that reached the last candidate,
         else it counts the matches found so far (``ListPage.exact`` False).
         """
         by_created = query.created_start is not None or query.created_end is not None
@@ -535,12 +536,13 @@ class DynamoOrderRepository(_DynamoAdapter):
             return ListPage(items=[self._list_view(orders[key]) for key in keys if key in orders], total=total)
         # Filtered: the candidates in order, up to the end of the next page, within a read budget.
         wanted = first + 2 * query.limit
+        max_candidates, max_fetches = first + MAX_LIST_CANDIDATES, first + MAX_LIST_FETCHES
         matches: list[Order | str] = []
         exhausted, read, fetched_count = True, 0, 0
         for position, (day, _) in enumerate(days):
             last: dict[str, Any] | None = None
-            while len(matches) < wanted and read < MAX_LIST_CANDIDATES and fetched_count < MAX_LIST_FETCHES:
-                size = min(max(100, wanted - len(matches)), MAX_LIST_CANDIDATES - read)  # few calls: RRU round per call
+            while len(matches) < wanted and read < max_candidates and fetched_count < max_fetches:
+                size = min(max(100, wanted - len(matches)), max_candidates - read)  # few calls: RRU round per call
                 entries, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last)
                 read += evaluated
                 if needs_order:
@@ -551,7 +553,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                     matches += entries
                 if last is None:
                     break
-            budget_left = read < MAX_LIST_CANDIDATES and fetched_count < MAX_LIST_FETCHES
+            budget_left = read < max_candidates and fetched_count < max_fetches
             if last is not None or (position < len(days) - 1 and (len(matches) >= wanted or not budget_left)):
                 exhausted = False
                 break
