@@ -489,7 +489,8 @@ class DynamoOrderRepository(_DynamoAdapter):
         projects the attribute (warehouse and order type; status and WMS too in ``by_created``) and else on
         the orders, up to the end of the next page and within a read budget beyond the page's offset
         (``MAX_LIST_CANDIDATES`` entries, ``MAX_LIST_FETCHES`` orders past the ones before the page, so a
-        deep page of a common filter is read, and a rare filter costs a bounded read): the total is exact when that reached the last candidate,
+        deep page of a common filter is read, and a rare filter costs a bounded read): the total is exact
+        when that reached the last candidate,
         else it counts the matches found so far (``ListPage.exact`` False).
         """
         by_created = query.created_start is not None or query.created_end is not None
