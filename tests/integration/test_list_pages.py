@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from benchmarks.cost_model import rcu_for
+from benchmarks.cost_model import IndexSpec, projected, rcu_for
 from benchmarks.list_pages import sample_orders
+from local_stack.template import load_template
 from order_hub import wiring
 from order_hub.adapters.aws import dynamodb_client
-from order_hub.adapters.dynamodb import MAX_LIST_CANDIDATES, item_size
+from order_hub.adapters.dynamodb import MAX_LIST_FETCHES, item_size
 from order_hub.models.order import Order
+from order_hub.models.status import ApiStatus
 from order_hub.services.orders import make_event
 from tests.integration.conftest import Hub, Invoke
 from tests.payloads import order_body
@@ -87,9 +89,9 @@ def test_a_list_page_reads_the_same_at_60_and_at_3000_orders(hub: Hub, invoke: I
     reads.rru = 0.0
     none = invoke("list_orders", path_parameters={"outbound_type": "WMS"}, query={})  # every order still REGISTERED
     assert none.body["data"]["outbounds"] == [] and none.body["pagination"]["total_exact"] is False  # read budget spent
-    assert reads.rru <= MAX_LIST_CANDIDATES * 250 / 4096 / 2 + 1  # index entries of ~200 bytes, never the orders
+    assert reads.rru <= MAX_LIST_FETCHES * 0.5 + 4  # the status is on the orders: at most 100 read, a few index pages
 
-    beyond = invoke("list_orders", query={"so_status": "REGISTERED", "limit": "100", "page": "25"})  # past 2,000 candidates
+    beyond = invoke("list_orders", query={"so_status": "REGISTERED", "limit": "100", "page": "25"})  # past the fetch budget
     assert [o["order_no"] for o in beyond.body["data"]["outbounds"]] == [o.order_no for o in reversed(orders[-2500:-2400])]
     assert beyond.body["pagination"]["total_elements"] == 2600  # this page and the next: deep filtered pages are read too
 
@@ -151,3 +153,24 @@ def test_the_day_counts_count_each_order_once(invoke: Invoke) -> None:
     listed = invoke("list_orders", query={})
     assert listed.body["pagination"]["total_elements"] == 2 and listed.body["pagination"]["total_exact"] is True
     assert invoke("list_orders", tenant="rival", query={}).body["pagination"]["total_elements"] == 1
+
+
+def test_status_changes_never_rewrite_the_created_index_entry(hub: Hub, invoke: Invoke) -> None:
+    """by_created is written once, at the create: a status change would cost an index write each."""
+    indexes = load_template()["Resources"]["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
+    gsi = next(g for g in indexes if g["IndexName"] == "by_created")
+    index = IndexSpec("by_created", ("gsi1pk", "gsi1sk"), "INCLUDE", frozenset(gsi["Projection"]["NonKeyAttributes"]))
+    invoke("create_order", body=order_body(so_number="SO-IDX"))
+    repo = wiring.order_repository()
+    entries = [projected(_order_row(hub, "SO-IDX"), index, ("pk", "sk"))]
+    for status in (ApiStatus.CREATED, ApiStatus.ALLOCATED, ApiStatus.CLOSED):
+        old = repo.get("acme", WH, "SO-IDX")
+        assert old is not None
+        new = old.model_copy(update={"status": status, "version": old.version + 1})
+        repo.replace(new, old.version, make_event(new, "order.status_changed", "poller", old))
+        assert _order_row(hub, "SO-IDX")["version"]["N"] == str(new.version)
+        entries.append(projected(_order_row(hub, "SO-IDX"), index, ("pk", "sk")))
+    assert entries[0] is not None and all(entry == entries[0] for entry in entries)
+    closed = invoke("list_orders", query={"so_status": "CLOSED"}).body
+    assert [o["order_no"] for o in closed["data"]["outbounds"]] == ["SO-IDX"]  # the filter reads the order itself
+    assert invoke("list_orders", query={"so_status": "CREATED"}).body["data"]["outbounds"] == []

@@ -6,10 +6,11 @@ Orders table (pk/sk):
   ``version`` guards updates. Two list indexes, both spread over one partition per tenant and day (no
   tenant's writes meet in one key), one shared sort key ``gsi1sk`` = ``<created_at>#<warehouse>#<order_no>``
   (never changes):
-  ``by_created`` (``gsi1pk`` ``C#<tenant>#<created day>``) projects ``warehouse_id``, ``order_type``,
-  ``so_status`` and ``in_wms``: rewritten only when the status or ``in_wms`` changes; ``by_updated``
-  (``gsi2pk`` ``U#<tenant>#<day of the last change>``) projects only what never changes and moves only
-  when a change falls on a later day. Lists read the page's orders by key (no list item is stored).
+  ``by_created`` (``gsi1pk`` ``C#<tenant>#<created day>``) projects ``warehouse_id`` and ``order_type``,
+  which never change, so its entry is written once, at the create (status and WMS filters test the
+  orders themselves; items written before this carry ``so_status``/``in_wms``, which nothing reads any
+  more); ``by_updated`` (``gsi2pk`` ``U#<tenant>#<day of the last change>``) projects the same and moves
+  only when a change falls on a later day. Lists read the page's orders by key (no list item is stored).
   Each order write also carries its change's event (``event``: id, type, source, previous status):
   the orders table's stream is the outbox, and the dispatcher rebuilds each event from the new image
   (``event_from_image``), so a change is one conditional write, not a transaction with an event item.
@@ -63,7 +64,8 @@ _KEY_END = "\uffff"
 ITEM_LIMIT_BYTES = 400 * 1024
 INBOX_PAYLOAD_BYTES = 300_000
 MAX_LIST_CANDIDATES = 2_000  # index entries a filtered list reads at most (~150 B each: ~40 RRU at worst)
-MAX_LIST_FETCHES = 100  # orders a filtered list reads at most to test a filter the index cannot (0.5 RRU each)
+MAX_LIST_FETCHES = 100  # orders past the offset a filtered list reads at most to test a filter the index cannot
+# (0.5 RRU each; at least this page and the next)
 BATCH_GET_ROUNDS = 8
 """BatchGetItem rounds for keys DynamoDB left unprocessed (throttling) before giving up."""
 BATCH_GET_BACKOFF_S = 0.05
@@ -274,7 +276,8 @@ class DynamoOrderRepository(_DynamoAdapter):
             "pk": {"S": order_pk(order.tenant_id, order.warehouse_id, order.order_no)},
             "sk": {"S": "ORDER"},
             "entity": {"S": "order"},
-            # by_created: one partition per tenant and creation day; the entry never changes (written once)
+            # by_created: one partition per tenant and creation day; the entry never changes (written once:
+            # no status here, or every status change would rewrite it)
             "gsi1pk": {"S": f"C#{order.tenant_id}#{created[:10]}"},
             "gsi1sk": {"S": entry},
             # by_updated: one partition per tenant and day of the last change; the entry moves only when
@@ -282,8 +285,6 @@ class DynamoOrderRepository(_DynamoAdapter):
             "gsi2pk": {"S": f"U#{order.tenant_id}#{_ts(order.updated_at)[:10]}"},  # sort key: gsi1sk too
             "warehouse_id": {"S": order.warehouse_id},
             "order_type": {"S": order.order_type},
-            "so_status": {"S": order.status.value},
-            "in_wms": {"S": "1" if order.in_wms else "0"},
             "version": {"N": str(order.version)},
             "doc": pack_doc(order.model_dump_json()),
             **(_event_attributes(event) if event is not None else {}),
@@ -486,8 +487,8 @@ class DynamoOrderRepository(_DynamoAdapter):
         merge across days in order. Without filters (other than a created range) the total is the sum of
         the day counts (exact), whole days before the page are skipped by their count, and the page's
         orders are read by key. Otherwise the candidates are read in order, filtered by the index where it
-        projects the attribute (warehouse and order type; status and WMS too in ``by_created``) and else on
-        the orders, up to the end of the next page and within a read budget beyond the page's offset
+        projects the attribute (warehouse and order type) and else on
+        the orders (status, WMS), up to the end of the next page and within a read budget beyond the page's offset
         (``MAX_LIST_CANDIDATES`` entries, ``MAX_LIST_FETCHES`` orders past the ones before the page, so a
         deep page of a common filter is read, and a rare filter costs a bounded read): the total is exact
         when that reached the last candidate,
@@ -503,9 +504,6 @@ class DynamoOrderRepository(_DynamoAdapter):
         first = (query.page - 1) * query.limit
 
         in_index = {"warehouse_id": query.warehouse_id, "order_type": query.order_type}
-        if not use_updated:  # by_created also projects the status and whether the WMS knows the order
-            in_index |= {"so_status": query.so_status.value if query.so_status else None}
-            in_index |= {"in_wms": "1" if query.outbound_type == "WMS" else None}
         index_filters = {name: value for name, value in in_index.items() if value is not None}
 
         def on_order(order: Order) -> bool:
@@ -518,8 +516,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                 )
             )
 
-        needs_order = use_updated and (query.so_status is not None or query.outbound_type == "WMS")
-        needs_order = needs_order or (by_created and by_updated)
+        needs_order = query.so_status is not None or query.outbound_type == "WMS" or (by_created and by_updated)
         if not use_updated and not needs_order and not index_filters:
             total = sum(count for _, count in days)
             skip, keys = first, list[str]()
@@ -537,13 +534,16 @@ class DynamoOrderRepository(_DynamoAdapter):
             return ListPage(items=[self._list_view(orders[key]) for key in keys if key in orders], total=total)
         # Filtered: the candidates in order, up to the end of the next page, within a read budget.
         wanted = first + 2 * query.limit
-        max_candidates, max_fetches = first + MAX_LIST_CANDIDATES, first + MAX_LIST_FETCHES
+        max_candidates, max_fetches = first + MAX_LIST_CANDIDATES, first + max(MAX_LIST_FETCHES, 2 * query.limit)
         matches: list[Order | str] = []
         exhausted, read, fetched_count = True, 0, 0
         for position, (day, _) in enumerate(days):
             last: dict[str, Any] | None = None
             while len(matches) < wanted and read < max_candidates and fetched_count < max_fetches:
-                size = min(max(100, wanted - len(matches)), max_candidates - read)  # few calls: RRU round per call
+                if needs_order:  # every entry read is an order read (0.5 RRU): no more than the page needs
+                    size = max(1, min(wanted - len(matches), max_fetches - fetched_count, max_candidates - read))
+                else:  # entries are cheap (~150 B): few calls, as each rounds its RRU up
+                    size = min(max(100, wanted - len(matches)), max_candidates - read)
                 entries, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last)
                 read += evaluated
                 if needs_order:
