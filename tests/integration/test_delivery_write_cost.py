@@ -117,3 +117,26 @@ def test_a_callback_failing_all_eight_attempts_writes_a_bounded_amount(meter: Me
     assert usage.wru <= 32, usage.wru  # 15 writes of at most 2 KB (zlib doc), 2 index entries; main: 123-367
     record = wiring.delivery_log().get(message.delivery_id)
     assert record is not None and record.status == "failed" and record.attempts_dropped == 5
+
+
+def test_events_are_read_eventually_consistent_and_only_missing_ones_again_consistently(meter: Meter) -> None:
+    """A stored event never changes: the worker's read needs only its existence, so it costs half."""
+    stored, unstored = _event("SO-E1"), _event("SO-E2")
+    wiring.outbox().store_event(stored)
+    key, missing = ((event.tenant_id, event.warehouse_id, event.order_no, event.seq) for event in (stored, unstored))
+    calls: list[bool] = []
+
+    def seen(params: dict[str, object], **_: object) -> None:
+        for request in params["RequestItems"].values():  # type: ignore[attr-defined]
+            calls.append(bool(request.get("ConsistentRead")))
+
+    client = wiring.event_store().client
+    client.meta.events.register("provide-client-params.dynamodb.BatchGetItem", seen)
+    try:
+        found = wiring.event_store().get_events([key, missing])
+        assert calls == [False, True]  # both eventually consistent, then the missing one consistently
+        assert set(found) == {key}
+        calls.clear()
+        assert set(wiring.event_store().get_events([key])) == {key} and calls == [False]
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb.BatchGetItem", seen)
