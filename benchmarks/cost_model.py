@@ -31,6 +31,7 @@ import io
 import json
 import math
 import os
+import random
 import threading
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ from typing import Any
 
 from benchmarks.common import use_in_process_aws
 from order_hub.adapters.dynamodb import item_size
+from order_hub.services.request_limits import FLUSH_EVERY
 
 KB = 1024
 MILLION = 1_000_000
@@ -680,6 +682,37 @@ class Lifecycle:
             self.api("OrdersApi", orders_api, api_event("orders_api/list_orders", self.api_key))
 
 
+class ArrivalClock:
+    """When a tenant's API requests reach one warm container at the day's average rate: Poisson arrivals
+    (seeded, so runs agree). The lifecycle sends its requests back to back; the request limiter, which
+    counts per second, must see them spread as ``orders_per_day`` spreads them, or every burst of the
+    harness would look like a tenant at its limit."""
+
+    def __init__(self, rate_per_s: float, seed: int = 15) -> None:
+        self.rate = rate_per_s
+        self._random = random.Random(seed)
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        self.now += self._random.expovariate(self.rate)
+        return self.now
+
+
+def api_requests_per_container_s(orders_per_day: int, detail_reads: int, containers: int = WARM_CONTAINERS) -> float:
+    """The orders API's requests a second in one warm container: a create, the detail reads and a
+    twentieth of a list per order, over the day and the warm containers."""
+    return orders_per_day * (1 + detail_reads + 1 / 20) / SECONDS_PER_DAY / containers
+
+
+def _spread_requests(clock: ArrivalClock) -> None:
+    """The request limiter of this (one) container takes its time from ``clock``."""
+    from order_hub import wiring
+
+    limiter = wiring.request_limiter()
+    allow = limiter.allow
+    limiter.allow = lambda tenant_id, now, limit=None: allow(tenant_id, clock(), limit)  # type: ignore[method-assign]
+
+
 def _register_endpoints(count: int, receiver: Any) -> None:
     from local_stack.demo_receiver import DEFAULT_STANDARD_SECRET
     from local_stack.harness import put_secret
@@ -794,6 +827,7 @@ def _measure(
     meter = Meter(table_specs(template, names), memory_mb)
     lifecycle = Lifecycle(meter, names, key, simulator)
     lifecycle.run(["WARM-0001"], detail_reads)  # warm-up: imports, sessions, per-container caches
+    _spread_requests(ArrivalClock(api_requests_per_container_s(orders_per_day, detail_reads)))
     found = triggers(template)  # the warm-up order's records per consumer give the rates at orders_per_day
     lifecycle.batches = {
         name: batch if batch is not None else realistic_batch(lifecycle.records[name], orders_per_day, found[function])
@@ -1016,6 +1050,7 @@ def write_readme(section: str, path: str = README) -> None:
 
 
 def report(measured: Measured, orders_per_day: int, endpoints: int, detail_reads: int, batch: int | None) -> str:
+    arrivals = api_requests_per_container_s(orders_per_day, detail_reads)
     units, requests = per_order_counts(measured, orders_per_day)
     after = figures(measured, orders_per_day)
     dollars = {**after["dollars"], "total": after["total"]}
@@ -1090,6 +1125,9 @@ def report(measured: Measured, orders_per_day: int, endpoints: int, detail_reads
         " BatchGetItem per item, Query per page; projections do not lower read cost",
         "  - status polls: one poll run per order change (OPEN, PICKING, SHIPPED), charged as the run's cost over an empty run;"
         f" the empty run itself is per minute ({POLL_RUNS_PER_DAY}/day Scheduler + Lambda + DynamoDB) over --orders-per-day",
+        f"  - API requests reach the request limiter at the day's average rate ({arrivals:.2f}/s"
+        f" per warm container, Poisson arrivals, one tenant): its shared counter is written only in seconds a"
+        f" container sees {FLUSH_EVERY} or more (the lifecycle itself sends its requests back to back)",
         f"  - Secrets Manager: cache {SECRET_MAX_AGE_S} s, {WARM_CONTAINERS} warm containers per function,"
         " each re-reading its secrets every 5 minutes, over --orders-per-day",
         "  - the WMS list is filtered by day, so each poll run re-lists every order updated today"

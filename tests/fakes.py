@@ -31,6 +31,8 @@ class InMemoryOrderRepository:
         self.fail_next_replace = 0
         self.crash_before_inbox = 0
         self.inbox: dict[tuple[str, str], str] = {}
+        self.eventual_reads = 0
+        self.lagging: dict[OrderKey, Order | None] = {}  # what the next eventually consistent read of a key returns
 
     @staticmethod
     def _key(order: Order) -> OrderKey:
@@ -45,8 +47,13 @@ class InMemoryOrderRepository:
         self.events.append(event)
         return None
 
-    def get(self, tenant_id: str, warehouse_id: str, order_no: str) -> Order | None:
-        return self.orders.get((tenant_id, warehouse_id, order_no))
+    def get(self, tenant_id: str, warehouse_id: str, order_no: str, consistent: bool = True) -> Order | None:
+        key = (tenant_id, warehouse_id, order_no)
+        if not consistent:
+            self.eventual_reads += 1
+            if key in self.lagging:  # a replica that has not seen the last write yet
+                return self.lagging.pop(key)
+        return self.orders.get(key)
 
     def replace(self, order: Order, expected_version: int, event: OrderEvent) -> None:
         key = self._key(order)
@@ -60,11 +67,21 @@ class InMemoryOrderRepository:
         self.orders[key] = order
         self.events.append(event)
 
-    def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
+    def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str], consistent: bool = True) -> dict[str, Order]:
         self.batch_reads += 1
-        return {
+        found = {
             no: self.orders[(tenant_id, warehouse_id, no)] for no in order_nos if (tenant_id, warehouse_id, no) in self.orders
         }
+        if not consistent:
+            self.eventual_reads += 1
+            for no in order_nos:
+                if (tenant_id, warehouse_id, no) in self.lagging:
+                    stale = self.lagging.pop((tenant_id, warehouse_id, no))
+                    if stale is None:
+                        found.pop(no, None)
+                    else:
+                        found[no] = stale
+        return found
 
     def stored_size(self, order: Order, event: OrderEvent) -> int:
         return max(len(order.model_dump_json().encode()), len(event.model_dump_json().encode()))

@@ -565,6 +565,27 @@ def test_a_poll_does_not_reread_orders_an_earlier_complete_poll_reconciled(
     assert _stored(repo, tenant, "SO-1").status == ApiStatus.ALLOCATED
 
 
+def test_a_poll_that_read_a_stale_order_reconciles_the_latest_one_in_the_same_run(
+    tenant: Tenant, repo: InMemoryOrderRepository, directory: InMemoryTenantDirectory
+) -> None:
+    """The poll's batch read is eventually consistent: an order read before a write of the last second
+    loses its conditional write, is read again consistently and reconciled at once (no race left, the
+    cursor moves on)."""
+    wms = FakeWms()
+    _create(tenant, repo, so_number="SO-1")
+    before = _stored(repo, tenant, "SO-1")
+    forward_order("acme", WH, "SO-1", repo, wms, _now)  # a write the replica has not seen yet
+    repo.lagging[("acme", WH, "SO-1")] = before
+    wms.set_status(WH, "SO-1", "PICKING")
+
+    stats = poll_warehouse("acme", WH, wms, repo, directory, lambda: False, _now)
+
+    assert repo.eventual_reads == 1 and (stats.written, stats.raced) == (1, 0)
+    stored = _stored(repo, tenant, "SO-1")
+    assert stored.status == ApiStatus.ALLOCATED and stored.forward.state == "forwarded"  # the forward's change kept
+    assert directory.get_cursor("acme", WH) == {"synced_until": T0.isoformat()}
+
+
 def test_the_wms_client_percent_encodes_every_path_segment() -> None:
     from order_hub.adapters.wms_http import ShipperWmsClient
 

@@ -101,3 +101,25 @@ def test_an_order_keeps_its_last_marks_only_and_older_duplicates_are_found_in_th
 def test_marks_belong_to_the_webhook_not_to_the_order() -> None:
     assert webhook_mark("PGI#WH#SO-1#AWB-1") != webhook_mark("PGI#WH#SO-1#AWB-2")
     assert webhook_mark("PGI#WH#SO-1#AWB-1") == webhook_mark("PGI#WH#SO-1#AWB-1")
+
+
+def test_a_webhook_read_on_a_stale_order_is_applied_once_on_the_latest(created: Order, repo: InMemoryOrderRepository) -> None:
+    """The first read is eventually consistent: a change computed on an older version loses its
+    conditional write, and the next attempt reads consistently."""
+    assert ingest_order_confirmation("acme", _confirmation(), "{}", repo, _now).outcome == "applied"
+    repo.lagging[("acme", WH, NO)] = created  # the replica has not seen the confirmation yet
+
+    result = ingest_pgi("acme", _pgi(), "{}", repo, _now)
+
+    assert result.outcome == "applied" and repo.eventual_reads == 2
+    shipped = _stored(repo)
+    assert shipped.status == ApiStatus.CLOSED and shipped.forward.wms_order_no == "W-1"  # the confirmation's change kept
+    assert len(shipped.webhook_marks) == 2
+
+
+def test_a_webhook_for_an_order_a_stale_read_misses_is_not_parked_as_unmatched(
+    created: Order, repo: InMemoryOrderRepository
+) -> None:
+    repo.lagging[("acme", WH, NO)] = None  # created a moment ago: not on the replica yet
+    assert ingest_pgi("acme", _pgi(), "{}", repo, _now).outcome == "applied"
+    assert _stored(repo).status == ApiStatus.CLOSED

@@ -34,8 +34,9 @@ class OrderRepository(Protocol):
         written and its count is taken back). A crash between the writes leaves the day's count one high.
         """
 
-    def get(self, tenant_id: str, warehouse_id: str, order_no: str) -> Order | None:
-        """Strongly consistent read of one order."""
+    def get(self, tenant_id: str, warehouse_id: str, order_no: str, consistent: bool = True) -> Order | None:
+        """One order: strongly consistent, or with ``consistent`` False eventually consistent (half the
+        cost; may miss a write of the last second), for a caller whose conditional write catches that."""
 
     def replace(self, order: Order, expected_version: int, event: OrderEvent) -> None:
         """Atomically store ``order`` and ``event`` if the stored version is still ``expected_version``.
@@ -50,8 +51,9 @@ class OrderRepository(Protocol):
         exact for lists without filters other than a created range, else exact when the matches end within
         the next page, and otherwise the matches counted so far (``exact`` False)."""
 
-    def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
-        """Several orders of one warehouse by number (missing ones are absent from the result)."""
+    def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str], consistent: bool = True) -> dict[str, Order]:
+        """Several orders of one warehouse by number (missing ones are absent from the result);
+        ``consistent`` as for ``get``."""
 
     def stored_size(self, order: Order, event: OrderEvent) -> int:
         """Bytes of the larger of the two items ``order`` and ``event`` would be stored as (DynamoDB's counting)."""

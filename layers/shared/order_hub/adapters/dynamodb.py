@@ -366,11 +366,11 @@ class DynamoOrderRepository(_DynamoAdapter):
             return existing
         return None
 
-    def get(self, tenant_id: str, warehouse_id: str, order_no: str) -> Order | None:
+    def get(self, tenant_id: str, warehouse_id: str, order_no: str, consistent: bool = True) -> Order | None:
         response = self.client.get_item(
             TableName=self._table,
             Key={"pk": {"S": order_pk(tenant_id, warehouse_id, order_no)}, "sk": {"S": "ORDER"}},
-            ConsistentRead=True,
+            ConsistentRead=consistent,
             ProjectionExpression="doc",
         )
         item = response.get("Item")
@@ -383,8 +383,8 @@ class DynamoOrderRepository(_DynamoAdapter):
         except self.client.exceptions.ConditionalCheckFailedException as error:
             raise ConcurrentModification(f"order_no '{order.order_no}' changed since version {expected_version}") from error
 
-    def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str]) -> dict[str, Order]:
-        found = self._orders_by_pk([order_pk(tenant_id, warehouse_id, no) for no in order_nos], consistent=True)
+    def get_many(self, tenant_id: str, warehouse_id: str, order_nos: list[str], consistent: bool = True) -> dict[str, Order]:
+        found = self._orders_by_pk([order_pk(tenant_id, warehouse_id, no) for no in order_nos], consistent=consistent)
         return {order.order_no: order for order in found.values()}
 
     def _orders_by_pk(self, pks: list[str], consistent: bool) -> dict[str, Order]:

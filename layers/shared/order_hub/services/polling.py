@@ -246,14 +246,20 @@ def _poll_leased(
                 head_pages = page
         fresh = [item for item in listing.items if item.updated_at is None or item.updated_at >= reconciled_before]
         stats.skipped += len(listing.items) - len(fresh)
-        stored = repo.get_many(tenant_id, warehouse_id, [item.order_no for item in fresh]) if fresh else {}
+        # Eventually consistent (half the RRU): an order read a moment before another writer's change
+        # loses its conditional write, and is then read again consistently and reconciled once more.
+        stored = repo.get_many(tenant_id, warehouse_id, [item.order_no for item in fresh], consistent=False) if fresh else {}
         for item in fresh:
             stats.seen += 1
-            order = stored.get(item.order_no)
+            order = stored.get(item.order_no) or repo.get(tenant_id, warehouse_id, item.order_no)  # not found: for sure?
             if order is None:
                 stats.unknown_orders += 1
                 continue
+            raced = stats.raced
             _reconcile(order, item, wms, repo, now, stats)
+            if stats.raced > raced and (latest := repo.get(tenant_id, warehouse_id, item.order_no)) is not None:
+                stats.raced = raced  # a stale read, or a writer just before: once more, on the latest version
+                _reconcile(latest, item, wms, repo, now, stats)
         if page >= listing.total_pages or not listing.items:
             break
         page += 1

@@ -89,8 +89,12 @@ def record_change(
     source: ChangeSource = "wms_webhook",
 ) -> WebhookResult:
     mark = webhook_mark(inbox_key)
-    for _ in range(_ATTEMPTS):
-        order = repo.get(tenant_id, warehouse_id, order_no)
+    for attempt in range(_ATTEMPTS):
+        # The first read is eventually consistent (half the RRU): the order's conditional write refuses a
+        # change computed on a version that was not the latest, and the next attempt reads consistently.
+        order = repo.get(tenant_id, warehouse_id, order_no, consistent=attempt > 0)
+        if order is None and attempt == 0:  # not found may be a create of the last second: ask for sure
+            order = repo.get(tenant_id, warehouse_id, order_no)
         if order is None:
             stored = repo.record_webhook(tenant_id, inbox_key, raw, None)
             return WebhookResult("unmatched" if stored else "duplicate")
