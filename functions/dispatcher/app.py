@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from order_hub import wiring
 from order_hub.config import require
 from order_hub.observability import logger, metrics, traced
-from order_hub.services.dispatch import Planned, plan_event, send_planned
+from order_hub.services.dispatch import Planned, per_batch, plan_event, send_planned
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
@@ -42,6 +42,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     records: list[dict[str, Any]] = list(event.get("Records") or [])
     position = {id(record): n for n, record in enumerate(records)}  # the handler gets each record's own dict
     planned: dict[int, Planned] = {}
+    endpoints_for = per_batch(wiring.endpoint_registry().list_endpoints)  # once per tenant and batch
 
     def plan_record(record: DynamoDBRecord) -> None:
         outbox = wiring.outbox()
@@ -51,7 +52,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         logger.append_keys(tenant_id=order_event.tenant_id, order_no=order_event.order_no, event_id=order_event.event_id)
         plan = plan_event(
             order_event,
-            wiring.endpoint_registry().list_endpoints,  # read at plan time: no cache window
+            endpoints_for,
             wiring.delivery_chain(),  # stores the event with its deliveries' chain
         )
         planned[position[id(record.raw_event)]] = plan

@@ -118,6 +118,30 @@ def test_25_records_go_out_in_3_send_message_batch_calls_and_their_deliveries_in
     assert _pairs(bundles) == _orders(range(RECORDS))  # every event's both endpoints, each once
 
 
+def test_a_batch_reads_each_tenants_endpoints_once(hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from functions.dispatcher.app import lambda_handler as dispatcher
+
+    records = _records(hub, 5)
+    registry = wiring.endpoint_registry()
+    reads: list[str] = []
+    real = registry.list_endpoints
+
+    def list_endpoints(tenant_id: str) -> Any:
+        reads.append(tenant_id)
+        return real(tenant_id)
+
+    monkeypatch.setattr(registry, "list_endpoints", list_endpoints)
+    assert dispatcher({"Records": records[:3]}, FakeContext()) == {"batchItemFailures": []}
+    assert reads == ["demo"]  # 3 events of one tenant: one read
+    request = RegisterEndpointRequest(endpoint_id="wms-audit", url="http://127.0.0.1:9/audit", format="standard")
+    register_endpoint(request, "demo", wiring.endpoint_ports())
+    assert dispatcher({"Records": records[3:]}, FakeContext()) == {"batchItemFailures": []}
+    assert reads == ["demo", "demo"]  # the next batch reads again, and sees the new endpoint
+    bundles = _drain(hub["resources"]["DeliveryQueue"])
+    audited = {d["order_no"] for b in bundles for d in b["deliveries"] if d["endpoint_id"] == "wms-audit"}
+    assert audited == {"SO-B-003", "SO-B-004"}
+
+
 def test_a_refused_message_fails_its_records_and_every_later_one(hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     from functions.dispatcher.app import lambda_handler as dispatcher
 

@@ -84,6 +84,20 @@ def bundled(planned: Sequence[Planned | None]) -> tuple[list[BaseModel], list[in
     return messages, owners
 
 
+def per_batch(endpoints_for: Callable[[str], list[Endpoint]]) -> Callable[[str], list[Endpoint]]:
+    """``endpoints_for`` read once per tenant for one stream batch (a new one per invocation): the read
+    is eventually consistent anyway, and a batch is planned within a second or two, so its events see
+    the endpoints as the first of them did, and a change counts from the next batch."""
+    seen: dict[str, list[Endpoint]] = {}
+
+    def endpoints(tenant_id: str) -> list[Endpoint]:
+        if tenant_id not in seen:
+            seen[tenant_id] = endpoints_for(tenant_id)
+        return seen[tenant_id]
+
+    return endpoints
+
+
 def plan_event(
     event: OrderEvent,
     endpoints_for: Callable[[str], list[Endpoint]],
