@@ -239,8 +239,8 @@ def scale(scenario: Scenario, design: Design, profile: Mapping[str, Any] = DEFAU
     else:
         keys += [
             Row(
-                "OrdersTable by_created C#<tenant>#<day> (written once, at the create)",
-                big_s,
+                "OrdersTable by_created C#<tenant>#<day> (at the create and at the end)",
+                big_s * 2,
                 "WCU/s",
                 LIMITS["partition_wcu"],
                 "add a shard to the day key (C#<tenant>#<day>#<n>, n = hash(order) % N) and merge N pages in lists",

@@ -31,6 +31,7 @@ class Reads:
 
     rru: float = 0.0
     calls: list[str] = field(default_factory=list)
+    orders: int = 0  # items read by key (the lists' order reads)
 
     def __call__(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
         self.calls.append(model.name)
@@ -39,6 +40,7 @@ class Reads:
         elif model.name == "BatchGetItem":
             for items in parsed.get("Responses", {}).values():
                 self.rru += sum(rcu_for(item_size(item), consistent=False) for item in items)
+                self.orders += len(items)
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def reads(hub: Hub) -> Iterator[Reads]:
 
 
 def _page_cost(invoke: Invoke, reads: Reads, **query: str) -> tuple[float, dict[str, Any]]:
-    reads.rru = 0.0
+    reads.rru, reads.orders = 0.0, 0
     reads.calls.clear()
     reply = invoke("list_orders", query=query)
     assert reply.status == 200, reply.body
@@ -155,8 +157,8 @@ def test_the_day_counts_count_each_order_once(invoke: Invoke) -> None:
     assert invoke("list_orders", tenant="rival", query={}).body["pagination"]["total_elements"] == 1
 
 
-def test_status_changes_never_rewrite_the_created_index_entry(hub: Hub, invoke: Invoke) -> None:
-    """by_created is written once, at the create: a status change would cost an index write each."""
+def test_status_changes_rewrite_the_created_index_entry_only_when_the_order_ends(hub: Hub, invoke: Invoke) -> None:
+    """by_created is written at the create and once more at the end: not at each status change in between."""
     indexes = load_template()["Resources"]["OrdersTable"]["Properties"]["GlobalSecondaryIndexes"]
     gsi = next(g for g in indexes if g["IndexName"] == "by_created")
     index = IndexSpec("by_created", ("gsi1pk", "gsi1sk"), "INCLUDE", frozenset(gsi["Projection"]["NonKeyAttributes"]))
@@ -170,7 +172,50 @@ def test_status_changes_never_rewrite_the_created_index_entry(hub: Hub, invoke: 
         repo.replace(new, old.version, make_event(new, "order.status_changed", "poller", old))
         assert _order_row(hub, "SO-IDX")["version"]["N"] == str(new.version)
         entries.append(projected(_order_row(hub, "SO-IDX"), index, ("pk", "sk")))
-    assert entries[0] is not None and all(entry == entries[0] for entry in entries)
+    created, *in_flight, ended = entries
+    assert created is not None and ended is not None and in_flight == [created, created]  # CREATED, ALLOCATED: no write
+    assert ended == {**created, "so_status": {"S": "CLOSED"}}  # the end: one index write
     closed = invoke("list_orders", query={"so_status": "CLOSED"}).body
-    assert [o["order_no"] for o in closed["data"]["outbounds"]] == ["SO-IDX"]  # the filter reads the order itself
+    assert [o["order_no"] for o in closed["data"]["outbounds"]] == ["SO-IDX"]
     assert invoke("list_orders", query={"so_status": "CREATED"}).body["data"]["outbounds"] == []
+
+
+def test_lists_of_an_ended_status_read_the_index_and_of_one_in_flight_the_orders_in_flight(
+    hub: Hub, invoke: Invoke, reads: Reads
+) -> None:
+    repo = wiring.order_repository()
+    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    orders = sample_orders("acme", 400, 1, now)
+    ended = [o.model_copy(update={"status": ApiStatus.CLOSED, "version": 2}) for o in orders[:300]]
+    repo.bulk_load(ended + orders[300:])  # the newest 100 still REGISTERED
+    stamp = now + timedelta(minutes=30)  # the newest order, stored before
+    older = orders[0].model_copy(update={"order_no": "SO-OLDER", "status": ApiStatus.ALLOCATED, "created_at": stamp})
+    repo.bulk_load([older])
+    client = dynamodb_client()  # an item written before the index kept only ended statuses: every status, and in_wms
+    key = {"pk": {"S": f"ORDER#acme#{WH}#SO-OLDER"}, "sk": {"S": "ORDER"}}
+    client.update_item(
+        TableName=hub.tables["OrdersTable"],
+        Key=key,
+        UpdateExpression="SET so_status = :s, in_wms = :w",
+        ExpressionAttributeValues={":s": {"S": "ALLOCATED"}, ":w": {"S": "1"}},
+    )
+    invoke("list_orders")  # warms the auth cache
+
+    _, body = _page_cost(invoke, reads, so_status="CLOSED", page="10")  # 180 ended orders before the page
+    assert [o["order_no"] for o in body["data"]["outbounds"]] == [o.order_no for o in reversed(ended[-200:-180])]
+    assert body["pagination"]["total_elements"] == 220
+    assert reads.orders == 20  # the page's own orders: the index decided the 220 before and after it
+
+    _, body = _page_cost(invoke, reads, so_status="REGISTERED", page="2")
+    assert [o["order_no"] for o in body["data"]["outbounds"]] == [o.order_no for o in reversed(orders[-40:-20])]
+    assert reads.orders == 60  # in flight: the orders up to the end of the next page, never an ended one
+
+    _, body = _page_cost(invoke, reads, so_status="ALLOCATED")
+    assert [o["order_no"] for o in body["data"]["outbounds"]] == ["SO-OLDER"]  # the older entry's status counts...
+    assert reads.orders == 101  # ... unread; the 100 in flight are read (the budget), then the page's order
+
+    reads.orders = 0
+    body = invoke("list_orders", path_parameters={"outbound_type": "WMS"}, query={"limit": "100"}).body
+    outbounds = [o["order_no"] for o in body["data"]["outbounds"]]
+    assert outbounds == ["SO-OLDER"] + [o.order_no for o in reversed(ended[-99:])]  # REGISTERED: not in the WMS
+    assert reads.orders == 200  # the 100 in flight, tested on the orders, and the page's 100

@@ -7,10 +7,14 @@ Orders table (pk/sk):
   tenant's writes meet in one key), one shared sort key ``gsi1sk`` = ``<created_at>#<warehouse>#<order_no>``
   (never changes):
   ``by_created`` (``gsi1pk`` ``C#<tenant>#<created day>``) projects ``warehouse_id`` and ``order_type``,
-  which never change, so its entry is written once, at the create (status and WMS filters test the
-  orders themselves; items written before this carry ``so_status``/``in_wms``, which nothing reads any
-  more); ``by_updated`` (``gsi2pk`` ``U#<tenant>#<day of the last change>``) projects the same and moves
-  only when a change falls on a later day. Lists read the page's orders by key (no list item is stored).
+  which never change, and ``so_status`` only once the order has ended (``CLOSED``, ``CANCELLED``;
+  absent while it is in flight), so its entry is written at the create and once more at the end,
+  not at every status change: a list filtered on an ended status (or on the WMS, which knows every
+  ended order) reads the index alone, one filtered on a status in flight reads the orders in flight.
+  Items written before carry ``so_status`` for every status and ``in_wms``, still exact (any later
+  write replaces them) and read as such. ``by_updated`` (``gsi2pk`` ``U#<tenant>#<day of the last
+  change>``) projects ``warehouse_id`` and ``order_type`` and moves only when a change falls on a later
+  day. Lists read the page's orders by key (no list item is stored).
   Each order write also carries its change's event (``event``: id, type, source, previous status):
   the orders table's stream is the outbox, and the dispatcher rebuilds each event from the new image
   (``event_from_image``), so a change is one conditional write, not a transaction with an event item.
@@ -53,6 +57,7 @@ from order_hub.jsonutil import doc_text, pack_doc
 from order_hub.models.api import ListQuery
 from order_hub.models.endpoints import EventChain
 from order_hub.models.order import Order, OrderEvent
+from order_hub.models.status import TERMINAL, ApiStatus
 from order_hub.models.tenant import ApiKey, Tenant
 from order_hub.ports import ListPage
 
@@ -276,8 +281,8 @@ class DynamoOrderRepository(_DynamoAdapter):
             "pk": {"S": order_pk(order.tenant_id, order.warehouse_id, order.order_no)},
             "sk": {"S": "ORDER"},
             "entity": {"S": "order"},
-            # by_created: one partition per tenant and creation day; the entry never changes (written once:
-            # no status here, or every status change would rewrite it)
+            # by_created: one partition per tenant and creation day; the entry is written at the create
+            # and once more when the order ends (so_status below)
             "gsi1pk": {"S": f"C#{order.tenant_id}#{created[:10]}"},
             "gsi1sk": {"S": entry},
             # by_updated: one partition per tenant and day of the last change; the entry moves only when
@@ -285,6 +290,9 @@ class DynamoOrderRepository(_DynamoAdapter):
             "gsi2pk": {"S": f"U#{order.tenant_id}#{_ts(order.updated_at)[:10]}"},  # sort key: gsi1sk too
             "warehouse_id": {"S": order.warehouse_id},
             "order_type": {"S": order.order_type},
+            # by_created's status: only once the order has ended (absent while in flight), so the entry is
+            # written at the create and once more at the end, not at every status change
+            **({"so_status": {"S": order.status.value}} if order.status in TERMINAL else {}),
             "version": {"N": str(order.version)},
             "doc": pack_doc(order.model_dump_json()),
             **(_event_attributes(event) if event is not None else {}),
@@ -505,6 +513,33 @@ class DynamoOrderRepository(_DynamoAdapter):
 
         in_index = {"warehouse_id": query.warehouse_id, "order_type": query.order_type}
         index_filters = {name: value for name, value in in_index.items() if value is not None}
+        conditions: list[str] = []  # on by_created's status (see the module docstring)
+        if not use_updated and query.so_status is not None:
+            index_filters["so_status"] = query.so_status.value
+            ended = query.so_status in TERMINAL
+            in_flight = "(#so_status = :so_status OR attribute_not_exists(#so_status))"
+            conditions.append("#so_status = :so_status" if ended else in_flight)
+        if not use_updated and query.outbound_type == "WMS":  # entries of older items say so; ended orders are known there
+            index_filters["in_wms"] = "1"
+            conditions.append("(#in_wms = :in_wms OR attribute_not_exists(#in_wms))")
+
+        def on_entry(entry: dict[str, Any]) -> bool | None:
+            """What the index entry decides: a match, not one, or None (read the order)."""
+            status = entry.get("so_status", {}).get("S")
+            in_wms = entry.get("in_wms", {}).get("S")
+            known_in_wms = in_wms == "1" if in_wms is not None else (True if status and status != ApiStatus.REGISTERED else None)
+            verdict: bool | None = True
+            if query.so_status is not None:
+                if status is None:
+                    verdict = None
+                elif status != query.so_status.value:
+                    return False
+            if query.outbound_type == "WMS":
+                if known_in_wms is None:
+                    verdict = None
+                elif not known_in_wms:
+                    return False
+            return None if by_created and by_updated else verdict
 
         def on_order(order: Order) -> bool:
             return (
@@ -516,8 +551,11 @@ class DynamoOrderRepository(_DynamoAdapter):
                 )
             )
 
-        needs_order = query.so_status is not None or query.outbound_type == "WMS" or (by_created and by_updated)
-        if not use_updated and not needs_order and not index_filters:
+        filtered = query.so_status is not None or query.outbound_type == "WMS" or (by_created and by_updated)
+        decided = not (by_created and by_updated) and (
+            (query.so_status is None and query.outbound_type != "WMS") or (not use_updated and query.so_status in TERMINAL)
+        )  # the index alone decides every entry
+        if not use_updated and not filtered and not index_filters:
             total = sum(count for _, count in days)
             skip, keys = first, list[str]()
             for day, count in days:
@@ -540,18 +578,21 @@ class DynamoOrderRepository(_DynamoAdapter):
         for position, (day, _) in enumerate(days):
             last: dict[str, Any] | None = None
             while len(matches) < wanted and read < max_candidates and fetched_count < max_fetches:
-                if needs_order:  # every entry read is an order read (0.5 RRU): no more than the page needs
-                    size = max(1, min(wanted - len(matches), max_fetches - fetched_count, max_candidates - read))
-                else:  # entries are cheap (~150 B): few calls, as each rounds its RRU up
+                if decided:  # entries are cheap (~150 B): few calls, as each rounds its RRU up
                     size = min(max(100, wanted - len(matches)), max_candidates - read)
-                entries, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last)
+                else:  # an entry may cost an order read (0.5 RRU): no more than the page needs
+                    size = max(1, min(wanted - len(matches), max_fetches - fetched_count, max_candidates - read))
+                found, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last, conditions)
                 read += evaluated
-                if needs_order:
-                    fetched = self._orders_by_pk(entries, consistent=False)
-                    fetched_count += len(entries)
-                    matches += [fetched[key] for key in entries if key in fetched and on_order(fetched[key])]
-                else:
-                    matches += entries
+                verdicts = [(entry["pk"]["S"], on_entry(entry)) for entry in found]
+                unknown = [key for key, verdict in verdicts if verdict is None]
+                fetched = self._orders_by_pk(unknown, consistent=False) if unknown else {}
+                fetched_count += len(unknown)
+                for key, verdict in verdicts:
+                    if verdict:
+                        matches.append(key)
+                    elif verdict is None and key in fetched and on_order(fetched[key]):
+                        matches.append(fetched[key])
                 if last is None:
                     break
             budget_left = read < max_candidates and fetched_count < max_fetches
@@ -604,7 +645,7 @@ class DynamoOrderRepository(_DynamoAdapter):
         last: dict[str, Any] | None = None
         while len(keys) < count:
             entries, last, _ = self._entry_page(tenant_id, index, day, filters, count - len(keys), last)
-            keys += entries
+            keys += [entry["pk"]["S"] for entry in entries]
             if last is None:
                 break
         return keys
@@ -617,9 +658,11 @@ class DynamoOrderRepository(_DynamoAdapter):
         filters: dict[str, str],
         limit: int,
         start: dict[str, Any] | None,
-    ) -> tuple[list[str], dict[str, Any] | None, int]:
+        conditions: list[str] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
         """Up to ``limit`` entries of one day's partition from ``start``, newest first, filtered on projected
-        attributes: (matching order keys, where to go on or None, entries read)."""
+        attributes (``filters``: equal, unless ``conditions`` name the attribute with their own test):
+        (the matching entries, where to go on or None, entries read)."""
         name, pk_name, kind = index
         names: dict[str, str] = {"#pk": pk_name}
         values: dict[str, Any] = {":pk": {"S": f"{kind}#{tenant_id}#{day}"}}
@@ -635,14 +678,16 @@ class DynamoOrderRepository(_DynamoAdapter):
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if filters:
-            request["FilterExpression"] = " AND ".join(f"#{attribute} = :{attribute}" for attribute in filters)
+        tests = list(conditions or [])
+        tests += [f"#{name} = :{name}" for name in filters if not any(f"#{name} " in test for test in tests)]
+        if tests:
+            request["FilterExpression"] = " AND ".join(tests)
         if start:
             request["ExclusiveStartKey"] = start
         response = self.client.query(**request)
         items = response.get("Items", [])
         return (
-            [item["pk"]["S"] for item in items],
+            items,
             response.get("LastEvaluatedKey"),
             int(response.get("ScannedCount", len(items))),
         )
