@@ -582,9 +582,9 @@ class DynamoOrderRepository(_DynamoAdapter):
                     size = min(max(100, wanted - len(matches)), max_candidates - read)
                 else:  # an entry may cost an order read (0.5 RRU): no more than the page needs
                     size = max(1, min(wanted - len(matches), max_fetches - fetched_count, max_candidates - read))
-                found, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last, conditions)
+                scanned, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last, conditions)
                 read += evaluated
-                verdicts = [(entry["pk"]["S"], on_entry(entry)) for entry in found]
+                verdicts = [(entry["pk"]["S"], on_entry(entry)) for entry in scanned]
                 unknown = [key for key, verdict in verdicts if verdict is None]
                 fetched = self._orders_by_pk(unknown, consistent=False) if unknown else {}
                 fetched_count += len(unknown)
