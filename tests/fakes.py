@@ -286,6 +286,8 @@ class InMemoryDeliveryLog:
         self.tokens: dict[tuple[str, int], int] = {}
         self.counters: dict[str, int] = {}
         self.holds: dict[str, tuple[datetime, datetime]] = {}  # delivery id -> (due, until)
+        self.state_reads: list[tuple[tuple[str, ...], bool]] = []  # (ids, consistent) of each states() call
+        self.lagging: dict[str, RecordState | None] = {}  # what the next eventually consistent read of an id sees
 
     def claim(self, delivery: Delivery, now: datetime, lease_seconds: int) -> Claim:
         current = self.records.get(delivery.delivery_id)
@@ -345,9 +347,14 @@ class InMemoryDeliveryLog:
         self.records.setdefault(delivery.delivery_id, delivery)
         self.holds[delivery.delivery_id] = (due, until)
 
-    def states(self, delivery_ids: list[str]) -> dict[str, RecordState]:
+    def states(self, delivery_ids: list[str], consistent: bool = True) -> dict[str, RecordState]:
+        self.state_reads.append((tuple(delivery_ids), consistent))
         found: dict[str, RecordState] = {}
         for delivery_id in delivery_ids:
+            if not consistent and delivery_id in self.lagging:  # a replica behind the last write
+                if (stale := self.lagging.pop(delivery_id)) is not None:
+                    found[delivery_id] = stale
+                continue
             record = self.records.get(delivery_id)
             if record is None:
                 continue

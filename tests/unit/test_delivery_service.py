@@ -563,6 +563,23 @@ def test_a_later_event_waits_while_the_earlier_one_is_queued_or_in_flight_and_go
     assert [d for _, _, d in hub.worker.sender.sent] == [hub.message(e).delivery_id for e in (first, second, third)]
 
 
+def test_the_gate_reads_its_own_record_consistently_and_the_previous_one_eventually_and_a_stale_view_only_waits() -> None:
+    hub = Hub()
+    first, second = _at(_event("SO-1")), _at(_event("SO-1", 1))
+    hub.dispatch(first, second)
+    assert hub.worker.attempt(hub.message(first), first).outcome == "delivered"
+    own, previous = hub.message(second).delivery_id, hub.message(first).delivery_id
+    hub.log.lagging[previous] = None  # the replica has not seen the first one's record yet
+    hub.log.state_reads.clear()
+
+    waited = hub.worker.attempt(hub.message(second), second)
+
+    assert hub.log.state_reads == [((own,), True), ((previous,), False)]
+    assert (waited.action, waited.outcome) == ("requeue", "deferred")  # waits; never goes on a stale view
+    assert hub.worker.attempt(hub.message(second), second).outcome == "delivered"  # the replica caught up
+    assert [d for _, _, d in hub.sender.sent] == [previous, own]
+
+
 def test_a_previous_event_that_never_gets_recorded_holds_the_later_one_until_the_lapse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

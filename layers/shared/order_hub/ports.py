@@ -227,9 +227,10 @@ class DeliveryLog(Protocol):
         of its order at its endpoint back: look again at ``due``; the hold lapses at ``until``. A
         delivery already settled (delivered, failed, skipped) is left as it is."""
 
-    def states(self, delivery_ids: list[str]) -> dict[str, RecordState]:
-        """The records of ``delivery_ids`` that exist, by id: one strongly consistent batch read (the
-        worker's gate reads its own record and the previous event's at the endpoint)."""
+    def states(self, delivery_ids: list[str], consistent: bool = True) -> dict[str, RecordState]:
+        """The records of ``delivery_ids`` that exist, by id: one batch read, strongly consistent unless
+        ``consistent`` is False (the worker's gate reads its own record consistently and the previous
+        event's at the endpoint eventually: a stale view of that one only shows it less settled)."""
 
 
 @dataclass(frozen=True)

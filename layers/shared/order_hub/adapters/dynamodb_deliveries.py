@@ -15,8 +15,8 @@ Deliveries table (pk/sk):
   in flight under a claim (a retry, a replay), waits for a retry (set by ``finish`` or ``record_first``)
   or is deferred behind an earlier event (``hold``). A later event of the order reads the record of
   the previous event planned for its endpoint (``prev_seq`` in the message, from the dispatcher's
-  event chain) beside its own (``states``: one BatchGetItem) and waits while that one holds or does
-  not exist yet. A delivered, failed or skipped record holds nothing. No gate item, no gate write on
+  event chain) after its own (``states``: its own consistently, that one eventually) and waits while
+  that one holds or does not exist yet. A delivered, failed or skipped record holds nothing. No gate item, no gate write on
   the way of a healthy delivery.
 - first attempt: no claim. The worker sends and then records the outcome in one conditional write
   (``record_first``: creation fields, index keys, status, attempt), so a delivered callback costs one
@@ -343,14 +343,14 @@ class DynamoDeliveryLog(_DynamoAdapter):
         except self.client.exceptions.ConditionalCheckFailedException:
             return  # settled meanwhile: it holds nothing back
 
-    def states(self, delivery_ids: list[str]) -> dict[str, RecordState]:
+    def states(self, delivery_ids: list[str], consistent: bool = True) -> dict[str, RecordState]:
         unique = list(dict.fromkeys(delivery_ids))
         found: dict[str, RecordState] = {}
         for start in range(0, len(unique), 100):
             request = {
                 self._table: {
                     "Keys": [self._key(delivery_id) for delivery_id in unique[start : start + 100]],
-                    "ConsistentRead": True,
+                    "ConsistentRead": consistent,
                     "ProjectionExpression": "pk, #status, attempt_count, lease_until, hold_due, hold_until",
                     "ExpressionAttributeNames": {"#status": "status"},
                 }

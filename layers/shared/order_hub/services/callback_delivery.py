@@ -11,7 +11,7 @@ delivery id, Increff ``messageId``), and only the first to record counts.
 
 Order (``Worker.attempt``): the dispatcher links each delivery to the order's previous event planned
 for the same endpoint (``prev_seq``, from the event chain stored with the events: ``DeliveryChain``);
-the worker reads that delivery's record beside its own (one consistent BatchGetItem) and goes once
+the worker reads that delivery's record (eventually consistent) after its own (consistent) and goes once
 it is settled, waits while it holds (in flight under a claim, waiting for its retry, deferred), and
 waits briefly while it does not exist yet (queued or in its first attempt) until ``ABSENT_LAPSE``
 after the event, when it goes anyway (counted: ``DeliveryGateLapsed``).
@@ -246,8 +246,7 @@ class Worker:
         timeout = min(endpoint.timeout_seconds if endpoint else 15.0, self.timeout_cap)
         lease = int(timeout * 2) + 30
         previous = previous_delivery(message)
-        states = self.log.states([message.delivery_id, *([previous] if previous else [])])
-        own = states.get(message.delivery_id)
+        own = self.log.states([message.delivery_id]).get(message.delivery_id)  # consistent: a replay reopened it a moment ago
         if own is not None and own.status in SETTLED:
             return Step("ack", outcome="duplicate", reason=f"delivery is {own.status}")
         if own is not None and own.leased(now) and own.lease_until is not None:  # another attempt holds it (or crashed)
@@ -255,7 +254,10 @@ class Worker:
             return deferral(wait, "another attempt holds the delivery", last_receive)
         lapsed = False
         if endpoint is not None and endpoint.enabled and previous is not None:
-            earlier = states.get(previous)
+            # Eventually consistent (half the RRU): a record only moves on towards settled (a replay
+            # reopens one, but a replayed record holds nobody), so a stale view of the previous one
+            # shows it less settled, and this one waits a little longer; it never goes early.
+            earlier = self.log.states([previous], consistent=False).get(previous)
             if earlier is None:  # the previous event is still queued or in its first attempt
                 age = (now - event.at).total_seconds() if event is not None else math.inf
                 if age < ABSENT_LAPSE:
