@@ -897,7 +897,7 @@ def failing_callback_wru(meter: Meter, order_no: str) -> float:
     worker = Worker(
         log=wiring.delivery_log(),
         sender=Failing(),
-        endpoint_of=lambda tenant, endpoint_id: endpoint,
+        endpoint_of=lambda tenant, endpoint_id, consistent: endpoint,
         disable_endpoint=lambda endpoint, reason: None,
         retry_schedule=schedule,
         now=lambda: clock[0],

@@ -267,7 +267,7 @@ class InMemoryEndpointRegistry:
         self.reads += 1
         return [e for (tenant, _), e in sorted(self.endpoints.items()) if tenant == tenant_id]
 
-    def get_endpoint(self, tenant_id: str, endpoint_id: str) -> Endpoint | None:
+    def get_endpoint(self, tenant_id: str, endpoint_id: str, consistent: bool = True) -> Endpoint | None:
         return self.endpoints.get((tenant_id, endpoint_id))
 
     def put_endpoint(self, endpoint: Endpoint, create: bool = False) -> None:

@@ -63,7 +63,7 @@ def _worker(sender: ScriptedSender, clock: list[datetime]) -> tuple[Worker, Endp
     worker = Worker(
         log=wiring.delivery_log(),
         sender=sender,
-        endpoint_of=lambda tenant, endpoint_id: endpoint,
+        endpoint_of=lambda tenant, endpoint_id, consistent: endpoint,
         disable_endpoint=lambda endpoint, reason: None,
         retry_schedule=SCHEDULE,
         now=lambda: clock[0],

@@ -83,10 +83,19 @@ class Hub:
         self.endpoints = {e.endpoint_id: e for e in endpoints or [_endpoint()]}
         self.disabled: list[tuple[str, str]] = []
         self.clock = Clock()
+        self.replica: dict[str, Endpoint | None] = {}  # what an eventually consistent read sees, when behind
+        self.endpoint_reads: list[bool] = []  # consistent? per read
+
+        def endpoint_of(tenant: str, endpoint_id: str, consistent: bool) -> Endpoint | None:
+            self.endpoint_reads.append(consistent)
+            if not consistent and endpoint_id in self.replica:
+                return self.replica[endpoint_id]
+            return self.endpoints.get(endpoint_id)
+
         self.worker = Worker(
             log=self.log,
             sender=self.sender,
-            endpoint_of=lambda tenant, endpoint_id: self.endpoints.get(endpoint_id),
+            endpoint_of=endpoint_of,
             disable_endpoint=lambda endpoint, reason: self.disabled.append((endpoint.endpoint_id, reason)),
             retry_schedule=SCHEDULE,
             now=self.clock,
@@ -224,6 +233,29 @@ def test_disabled_or_deleted_endpoints_skip_the_delivery() -> None:
     record = hub.log.get(message.delivery_id)
     assert record is not None and record.status == "skipped"
     assert hub.sender.sent == []
+
+
+def test_the_endpoint_is_read_eventually_consistent_and_a_skip_only_on_a_consistent_read() -> None:
+    """A replica a moment behind may send once more to an endpoint disabled a moment ago, but never
+    drops a delivery to one registered or enabled again a moment ago."""
+    hub = Hub(SendResult(status_code=200), SendResult(status_code=200))
+    first, second = _event("SO-1"), _event("SO-2")
+    hub.replica["erp"] = None  # registered a moment ago: the replica does not know it yet
+
+    assert hub.worker.attempt(hub.message(first), first).outcome == "delivered"
+    assert hub.endpoint_reads == [False, True]  # not found on the replica: asked for sure
+
+    enabled = hub.endpoints["erp"]
+    hub.replica["erp"] = enabled.model_copy(update={"enabled": False, "disabled_reason": "by ops"})  # enabled again just now
+    hub.endpoint_reads.clear()
+    assert hub.worker.attempt(hub.message(second), second).outcome == "delivered"
+    assert hub.endpoint_reads == [False, True]
+
+    third = _event("SO-3")
+    hub.replica.clear()
+    hub.endpoint_reads.clear()
+    assert hub.worker.attempt(hub.message(third), third).outcome == "delivered"
+    assert hub.endpoint_reads == [False]  # an enabled endpoint: one read at half the cost
 
 
 def test_an_expired_event_or_a_refused_address_fails_for_good() -> None:

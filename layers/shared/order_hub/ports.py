@@ -138,7 +138,8 @@ class TenantDirectory(Protocol):
 class EndpointRegistry(Protocol):
     def list_endpoints(self, tenant_id: str) -> list[Endpoint]: ...
 
-    def get_endpoint(self, tenant_id: str, endpoint_id: str) -> Endpoint | None: ...
+    def get_endpoint(self, tenant_id: str, endpoint_id: str, consistent: bool = True) -> Endpoint | None:
+        """One endpoint (strongly consistent unless ``consistent`` is False), or None."""
 
     def put_endpoint(self, endpoint: Endpoint, create: bool = False) -> None:
         """Store an endpoint; with ``create`` raise ``InvalidInput`` when the id is taken."""

@@ -199,7 +199,7 @@ def callback_worker() -> Worker:
     return Worker(
         log=delivery_log(),
         sender=callback_sender(),
-        endpoint_of=endpoint_registry().get_endpoint,  # read before every attempt: an edit or a disable counts at once
+        endpoint_of=endpoint_registry().get_endpoint,  # read before every attempt: an edit or a disable counts within a second
         disable_endpoint=partial(disable_endpoint, endpoint_registry()),
         retry_schedule=settings.retry_schedule,
         timeout_cap=settings.CALLBACK_TIMEOUT_SECONDS,

@@ -64,11 +64,11 @@ class DynamoEndpointRegistry(_DynamoAdapter):
             endpoints.extend(Endpoint.model_validate_json(item["doc"]["S"]) for item in page.get("Items", []))
         return endpoints
 
-    def get_endpoint(self, tenant_id: str, endpoint_id: str) -> Endpoint | None:
+    def get_endpoint(self, tenant_id: str, endpoint_id: str, consistent: bool = True) -> Endpoint | None:
         response = self.client.get_item(
             TableName=self._table,
             Key={"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": f"ENDPOINT#{endpoint_id}"}},
-            ConsistentRead=True,
+            ConsistentRead=consistent,
         )
         item = response.get("Item")
         return Endpoint.model_validate_json(item["doc"]["S"]) if item else None

@@ -209,7 +209,7 @@ class Worker:
 
     log: DeliveryLog
     sender: CallbackSender
-    endpoint_of: Callable[[str, str], Endpoint | None]
+    endpoint_of: Callable[[str, str, bool], Endpoint | None]  # (tenant, endpoint, consistent)
     disable_endpoint: Callable[[Endpoint, str], None]
     retry_schedule: tuple[int, ...]
     timeout_cap: float = 45.0
@@ -242,7 +242,12 @@ class Worker:
         """One attempt. ``last_receive``: SQS would dead-letter the message if it came back, so a
         due retry fails for good here instead (recorded, never lost)."""
         now = self.now()
-        endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id)
+        # Eventually consistent (half the RRU): an edit or a disable of the last second may not show yet.
+        # Only a go is taken from that read; a skip (gone or disabled) is confirmed by a consistent one, so a
+        # replica a moment behind never drops a delivery to an endpoint just registered or enabled again.
+        endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id, False)
+        if endpoint is None or not endpoint.enabled:
+            endpoint = self.endpoint_of(message.tenant_id, message.endpoint_id, True)
         timeout = min(endpoint.timeout_seconds if endpoint else 15.0, self.timeout_cap)
         lease = int(timeout * 2) + 30
         previous = previous_delivery(message)
