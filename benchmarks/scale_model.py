@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.cost_model import BEFORE as COST_MODEL_BEFORE
+from order_hub.services.callback_delivery import MESSAGE_ID_BLOCK
 from order_hub.services.request_limits import FLUSH_EVERY
 
 SECONDS_PER_DAY = 86_400
@@ -294,8 +295,8 @@ def scale(scenario: Scenario, design: Design, profile: Mapping[str, Any] = DEFAU
     if scenario.increff_share > 0:
         keys.append(
             Row(
-                "DeliveriesTable COUNTER#<tenant>#<endpoint> (Increff messageId)",
-                big_s * per_endpoint,
+                "DeliveriesTable COUNTER#<tenant>#<endpoint> (Increff messageId, blocks of 100)",
+                big_s * per_endpoint / MESSAGE_ID_BLOCK,
                 "WCU/s",
                 LIMITS["partition_wcu"],
                 "allocate message ids in blocks per dispatcher batch (ADD n :count once per batch)",
@@ -305,8 +306,10 @@ def scale(scenario: Scenario, design: Design, profile: Mapping[str, Any] = DEFAU
     endpoint_bytes = scenario.endpoints * 1024
     rows["DynamoDB reads per partition key (largest tenant, at peak)"] = [
         Row(
-            "TenantsTable TENANT#<tenant> (endpoints per event, endpoint per attempt)",
-            big_s * events * max(1, math.ceil(endpoint_bytes / 4096)) + big_s * deliveries,
+            "TenantsTable TENANT#<tenant> (endpoints per batch, endpoint per attempt; eventually consistent)",
+            # at most one endpoints Query per event (one per tenant and stream batch), one GetItem per
+            # attempt; both eventually consistent: 0.5 RCU per 4 KB
+            0.5 * (big_s * events * max(1, math.ceil(endpoint_bytes / 4096)) + big_s * deliveries),
             "RCU/s",
             LIMITS["partition_rcu"],
             "cache the tenant's endpoints with a version check (one small read), or move endpoints to their own keys",
