@@ -321,6 +321,26 @@ def test_detail_oms_and_wms_use_shipper_fields(invoke: Invoke) -> None:
     assert [d["order_line"] for d in wms["details"]] == [0, 1] and wms["details"][0]["qty_ordered"] == 2
 
 
+def test_a_client_reads_its_own_writes_the_detail_read_is_strongly_consistent(invoke: Invoke) -> None:
+    from order_hub.adapters.aws import dynamodb_client
+
+    reads: list[tuple[str, bool]] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key", {}).get("sk", {}).get("S") == "ORDER":
+            reads.append((params["Key"]["pk"]["S"], bool(params.get("ConsistentRead"))))
+
+    client = dynamodb_client()
+    client.meta.events.register("provide-client-params.dynamodb.GetItem", seen)
+    try:
+        invoke("create_order")
+        assert invoke("detail_oms", path_parameters=DETAIL).status == 200
+        assert invoke("update_order", body=order_body(notes="later")).status == 200
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb.GetItem", seen)
+    assert len(reads) >= 2 and all(consistent for _, consistent in reads)  # a replica a moment behind could miss the create
+
+
 def test_unknown_order_and_warehouse_are_404(invoke: Invoke) -> None:
     assert invoke("detail_oms", path_parameters={"warehouse_id": "WH-TGR04", "order_no": "NOPE"}).status == 404
     assert invoke("detail_oms", path_parameters={"warehouse_id": "WH-ELSE", "order_no": "NOPE"}).status == 404
