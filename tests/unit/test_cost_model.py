@@ -6,8 +6,10 @@ import pytest
 
 from benchmarks.cost_model import (
     PRICES,
+    ArrivalClock,
     IndexSpec,
     Prices,
+    api_requests_per_container_s,
     billed_ms,
     fixed_per_order,
     gb_seconds,
@@ -21,6 +23,7 @@ from benchmarks.cost_model import (
     wcu_for,
     write_units,
 )
+from order_hub.services.request_limits import TenantRequestLimiter
 
 KB = 1024
 
@@ -204,3 +207,22 @@ def test_the_readme_cost_table_is_the_recorded_run_of_this_template() -> None:
     assert section == readme_section(BEFORE, latest)
     assert latest["api"] == api_type(load_template())
     assert latest["total"] == round(sum(latest["dollars"].values()), 2)
+
+
+def test_api_requests_reach_the_limiter_at_the_days_rate_not_back_to_back() -> None:
+    """At 100,000 orders a day (3.05 orders-API requests each, two warm containers) a container sees
+    about 1.8 requests a second: the shared counter is written only in the odd second with 5 or more."""
+    rate = api_requests_per_container_s(100_000, detail_reads=2)
+    assert rate == pytest.approx(100_000 * 3.05 / 86_400 / 2)
+
+    class Counter:
+        def add_requests(self, tenant_id: str, second: int, count: int) -> int:
+            return count
+
+    spread, back_to_back = TenantRequestLimiter(Counter(), 50), TenantRequestLimiter(Counter(), 50)
+    clock = ArrivalClock(rate)
+    for n in range(1_000):
+        spread.allow("acme", clock())
+        back_to_back.allow("acme", 1_800_000_000 + n / 500)  # the lifecycle's own pace: hundreds a second
+    assert clock.now - 1_800_000_000 == pytest.approx(1_000 / rate, rel=0.1)
+    assert spread.writes <= 20 and back_to_back.writes == 200  # one write per 5 requests back to back
