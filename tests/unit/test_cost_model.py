@@ -225,4 +225,4 @@ def test_api_requests_reach_the_limiter_at_the_days_rate_not_back_to_back() -> N
         spread.allow("acme", clock())
         back_to_back.allow("acme", 1_800_000_000 + n / 500)  # the lifecycle's own pace: hundreds a second
     assert clock.now - 1_800_000_000 == pytest.approx(1_000 / rate, rel=0.1)
-    assert spread.writes <= 20 and back_to_back.writes == 200  # one write per 5 requests back to back
+    assert spread.writes <= 30 and back_to_back.writes == 200  # one write per 5 requests back to back
