@@ -146,6 +146,35 @@ def test_poller_reads_every_tenant_and_applies_changes(env: dict[str, Any]) -> N
     assert again["written"] == 0
 
 
+def test_a_poll_that_read_a_stale_order_applies_the_change_on_the_latest_within_its_policy(
+    env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poll's batch read is eventually consistent: a version a moment old loses its conditional
+    write; the order is read again (the same BatchGetItem its policy grants, consistently) and the
+    change applied in the same run. The session's IAM guard fails the test on any call outside it."""
+    from functions.status_poller.app import lambda_handler as poll
+    from functions.wms_forwarder.app import lambda_handler as forward
+
+    _create(env)
+    repo = wiring.order_repository()
+    stale = repo.get("demo", WH, NO)
+    forward(load_event("wms_forwarder/forward_order"), FakeContext())
+    env["sim"].advance(WH, NO, to="PICKING")
+    real = repo.get_many
+    replica = {NO: stale}
+
+    def get_many(tenant_id: str, warehouse_id: str, order_nos: list[str], consistent: bool = True) -> Any:
+        found = real(tenant_id, warehouse_id, order_nos, consistent)
+        return {**found, **{no: replica.pop(no) for no in order_nos if no in replica}} if not consistent else found
+
+    monkeypatch.setattr(repo, "get_many", get_many)
+    summary = poll(load_event("status_poller/scheduled"), FakeContext(remaining_ms=290_000))
+
+    assert replica == {} and (summary["written"], summary["raced"], summary["completed"]) == (1, 0, True)
+    order = _order(env)
+    assert order["status"] == "ALLOCATED" and order["forward"]["state"] == "forwarded"
+
+
 def test_poller_survives_a_warehouse_outage(env: dict[str, Any]) -> None:
     from functions.status_poller.app import lambda_handler as poll
 

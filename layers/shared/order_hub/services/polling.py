@@ -249,17 +249,21 @@ def _poll_leased(
         # Eventually consistent (half the RRU): an order read a moment before another writer's change
         # loses its conditional write, and is then read again consistently and reconciled once more.
         stored = repo.get_many(tenant_id, warehouse_id, [item.order_no for item in fresh], consistent=False) if fresh else {}
+        missing = [item.order_no for item in fresh if item.order_no not in stored]
+        if missing:  # not found on a replica: asked for sure (the orders the hub does not know, mostly)
+            stored |= repo.get_many(tenant_id, warehouse_id, missing)
         for item in fresh:
             stats.seen += 1
-            order = stored.get(item.order_no) or repo.get(tenant_id, warehouse_id, item.order_no)  # not found: for sure?
+            order = stored.get(item.order_no)
             if order is None:
                 stats.unknown_orders += 1
                 continue
             raced = stats.raced
             _reconcile(order, item, wms, repo, now, stats)
-            if stats.raced > raced and (latest := repo.get(tenant_id, warehouse_id, item.order_no)) is not None:
-                stats.raced = raced  # a stale read, or a writer just before: once more, on the latest version
-                _reconcile(latest, item, wms, repo, now, stats)
+            latest = repo.get_many(tenant_id, warehouse_id, [item.order_no]) if stats.raced > raced else {}
+            if item.order_no in latest:  # a stale read, or a writer just before: once more, on the latest version
+                stats.raced = raced
+                _reconcile(latest[item.order_no], item, wms, repo, now, stats)
         if page >= listing.total_pages or not listing.items:
             break
         page += 1
