@@ -513,15 +513,14 @@ class DynamoOrderRepository(_DynamoAdapter):
 
         in_index = {"warehouse_id": query.warehouse_id, "order_type": query.order_type}
         index_filters = {name: value for name, value in in_index.items() if value is not None}
-        conditions: list[str] = []  # on by_created's status (see the module docstring)
+        tests: dict[str, str] = {}  # by_created's status: its own test where equality is not it (module docstring)
         if not use_updated and query.so_status is not None:
             index_filters["so_status"] = query.so_status.value
-            ended = query.so_status in TERMINAL
-            in_flight = "(#so_status = :so_status OR attribute_not_exists(#so_status))"
-            conditions.append("#so_status = :so_status" if ended else in_flight)
+            if query.so_status not in TERMINAL:  # in flight: absent from newer entries
+                tests["so_status"] = "(#so_status = :so_status OR attribute_not_exists(#so_status))"
         if not use_updated and query.outbound_type == "WMS":  # entries of older items say so; ended orders are known there
             index_filters["in_wms"] = "1"
-            conditions.append("(#in_wms = :in_wms OR attribute_not_exists(#in_wms))")
+            tests["in_wms"] = "(#in_wms = :in_wms OR attribute_not_exists(#in_wms))"
 
         def on_entry(entry: dict[str, Any]) -> bool | None:
             """What the index entry decides: a match, not one, or None (read the order)."""
@@ -582,7 +581,7 @@ class DynamoOrderRepository(_DynamoAdapter):
                     size = min(max(100, wanted - len(matches)), max_candidates - read)
                 else:  # an entry may cost an order read (0.5 RRU): no more than the page needs
                     size = max(1, min(wanted - len(matches), max_fetches - fetched_count, max_candidates - read))
-                scanned, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last, conditions)
+                scanned, last, evaluated = self._entry_page(tenant_id, index, day, index_filters, size, last, tests)
                 read += evaluated
                 verdicts = [(entry["pk"]["S"], on_entry(entry)) for entry in scanned]
                 unknown = [key for key, verdict in verdicts if verdict is None]
@@ -658,11 +657,11 @@ class DynamoOrderRepository(_DynamoAdapter):
         filters: dict[str, str],
         limit: int,
         start: dict[str, Any] | None,
-        conditions: list[str] | None = None,
+        tests: dict[str, str] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
         """Up to ``limit`` entries of one day's partition from ``start``, newest first, filtered on projected
-        attributes (``filters``: equal, unless ``conditions`` name the attribute with their own test):
-        (the matching entries, where to go on or None, entries read)."""
+        attributes (``filters``: attribute -> value, equal unless ``tests`` gives the attribute its own
+        expression): (the matching entries, where to go on or None, entries read)."""
         name, pk_name, kind = index
         names: dict[str, str] = {"#pk": pk_name}
         values: dict[str, Any] = {":pk": {"S": f"{kind}#{tenant_id}#{day}"}}
@@ -678,10 +677,9 @@ class DynamoOrderRepository(_DynamoAdapter):
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        tests = list(conditions or [])
-        tests += [f"#{name} = :{name}" for name in filters if not any(f"#{name} " in test for test in tests)]
-        if tests:
-            request["FilterExpression"] = " AND ".join(tests)
+        if filters:
+            own = tests or {}
+            request["FilterExpression"] = " AND ".join(own.get(name, f"#{name} = :{name}") for name in filters)
         if start:
             request["ExclusiveStartKey"] = start
         response = self.client.query(**request)
