@@ -21,6 +21,7 @@ instead of one per record and queue, and about one delivery message per 10 deliv
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -88,14 +89,7 @@ def per_batch(endpoints_for: Callable[[str], list[Endpoint]]) -> Callable[[str],
     """``endpoints_for`` read once per tenant for one stream batch (a new one per invocation): the read
     is eventually consistent anyway, and a batch is planned within a second or two, so its events see
     the endpoints as the first of them did, and a change counts from the next batch."""
-    seen: dict[str, list[Endpoint]] = {}
-
-    def endpoints(tenant_id: str) -> list[Endpoint]:
-        if tenant_id not in seen:
-            seen[tenant_id] = endpoints_for(tenant_id)
-        return seen[tenant_id]
-
-    return endpoints
+    return functools.cache(endpoints_for)
 
 
 def plan_event(
